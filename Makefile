@@ -1,0 +1,27 @@
+# Front door. `make run` and `make test` create .venv and install the project first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean
+.DEFAULT_GOAL := run
+
+$(STAMP): pyproject.toml
+	@python=$$(tools/find-python) || exit 1; \
+	  echo "creating $(VENV) with $$python"; \
+	  rm -rf $(VENV) && "$$python" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/shopper-bayes run --config config.yaml --output .
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf models/ figures/ reports/

@@ -1,0 +1,16 @@
+"""The one exception type for problems a user can fix (bad input, bad config, bad paths)."""
+
+
+class UserError(Exception):
+    """A problem with the user's input, shown as one line: ``error: <where>: <what>; <todo>``.
+
+    ``where`` names the file, column or config key; ``what`` says what is wrong; ``todo`` says
+    what to do about it.
+    """
+
+    def __init__(self, where: str, what: str, todo: str):
+        self.where, self.what, self.todo = str(where), what, todo
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        return f"error: {self.where}: {self.what}; {self.todo}"
