@@ -1,0 +1,66 @@
+"""Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict] [--debug]``.
+
+Problems a user can fix are printed as one line, ``error: <where>: <what>; <what to do>``, with exit
+status 2. ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from shopper_bayes.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_NOT_CONVERGED = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce sessions.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run every session analysis and write reports, models and figures")
+    run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    run.add_argument("--output", default=Path("."), type=Path, help="folder for reports/, models/, figures/ (default: .)")
+    run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _run(args) -> int:
+    from shopper_bayes.config import load_config
+    from shopper_bayes.console import convergence_warning, format_summary
+    from shopper_bayes.pipeline import run
+
+    config = load_config(args.config)
+    result, written = run(config, args.output)
+    print(format_summary(result.summary))
+    print("\nWrote " + ", ".join(str(path) for path in written))
+    warning = convergence_warning(result.summary)
+    if warning:
+        print(warning, file=sys.stderr)
+        if args.strict:
+            return EXIT_NOT_CONVERGED
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.debug:
+        warnings.filterwarnings("ignore")
+    try:
+        return {"run": _run}[args.command](args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(exc.line(), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted; previous outputs are unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

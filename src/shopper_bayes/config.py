@@ -1,0 +1,150 @@
+"""Configuration: the schema of ``config.yaml``, validated with pydantic.
+
+Every option has a default, so an empty file is a valid config. An unknown key or a value of the
+wrong type is a :class:`UserError` that names the key. Relative paths are taken relative to the
+directory of the config file, so a config works from any current directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shopper_bayes.errors import UserError
+
+DURATION_COLUMNS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SessionColumns(_Strict):
+    """Canonical column name -> column name in the file."""
+
+    purchase: str = "Purchase"
+    segment: str = "CustomerType"
+    month: str | None = "Month"
+
+
+class SessionsConfig(_Strict):
+    path: Path = Path("data/online_shopping_session_data.csv")
+    columns: SessionColumns = SessionColumns()
+    filter: dict[str, list[str]] = Field(default_factory=lambda: {"month": ["Nov", "Dec"]})
+
+
+class BetaPrior(_Strict):
+    """Beta(alpha, beta) prior on a purchase rate; Beta(1, 1) is uniform on [0, 1]."""
+
+    alpha: float = Field(1.0, gt=0)
+    beta: float = Field(1.0, gt=0)
+
+
+class RatesConfig(_Strict):
+    segments: list[str] = Field(default_factory=lambda: ["segment"], min_length=1)
+    interval_prob: float = Field(0.95, gt=0, lt=1)
+    prior: BetaPrior = BetaPrior()
+
+    @field_validator("segments")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("segment columns must not repeat")
+        return value
+
+
+class SamplerConfig(_Strict):
+    """MCMC settings. ``backend`` is the NUTS implementation: nutpie (default) or PyMC's own."""
+
+    backend: Literal["nutpie", "pymc"] = "nutpie"
+    draws: int = Field(1000, ge=10)
+    tune: int = Field(1000, ge=0)
+    chains: int = Field(4, ge=1)
+
+
+class DiagnosticsConfig(_Strict):
+    """Thresholds a fit must meet to be called converged."""
+
+    max_rhat: float = Field(1.01, gt=1)
+    min_ess: float = Field(400, gt=0)
+    max_divergences: int = Field(0, ge=0)
+
+
+class CampaignConfig(_Strict):
+    """A campaign that multiplies the segment's purchase rate by (1 + boost)."""
+
+    segment: str | dict[str, str] = "Returning_Customer"
+    boost: float = Field(0.15, gt=-1)
+    sessions: int = Field(500, ge=1)
+    target: int = Field(100, ge=0)
+
+    @model_validator(mode="after")
+    def _target_reachable(self) -> CampaignConfig:
+        if self.target > self.sessions:
+            raise ValueError(
+                f"target ({self.target}) is above sessions ({self.sessions}): "
+                "it can never be reached"
+            )
+        return self
+
+
+class CorrelationsConfig(_Strict):
+    columns: list[str] = Field(default_factory=lambda: list(DURATION_COLUMNS), min_length=2)
+    resamples: int = Field(2000, ge=100)
+    method: Literal["percentile"] = "percentile"
+    interval_prob: float = Field(0.95, gt=0, lt=1)
+
+
+class Config(_Strict):
+    seed: int = 2026
+    figures: bool = True
+    sessions: SessionsConfig = SessionsConfig()
+    rates: RatesConfig = RatesConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    campaign: CampaignConfig = CampaignConfig()
+    correlations: CorrelationsConfig = CorrelationsConfig()
+
+    def resolve_paths(self, base: Path) -> Config:
+        """Return a copy whose relative data path is taken relative to ``base``."""
+        path = self.sessions.path
+        if not path.is_absolute():
+            path = base / path
+        sessions = self.sessions.model_copy(update={"path": path})
+        return self.model_copy(update={"sessions": sessions})
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return key, "unknown key"
+    return key, error["msg"].removeprefix("Value error, ")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a YAML config file (loaded with ``yaml.safe_load``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(path, "config file not found", "pass an existing file with --config")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(path, "is not UTF-8 text", "save the config as UTF-8 YAML") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(where, f"invalid YAML ({problem})", "fix the YAML syntax") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(path, "must be a mapping of option: value", "see config.yaml in the README")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        key, what = _describe(exc.errors()[0])
+        raise UserError(f"{path}: {key}", what, "fix this option (see the README's config reference)") from None
+    return config.resolve_paths(path.resolve().parent)

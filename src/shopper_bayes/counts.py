@@ -1,0 +1,54 @@
+"""Sufficient statistics: sessions and purchases per segment cell, as a labelled xarray Dataset.
+
+One dimension per segment column, its levels as coordinates (months in calendar order, other
+levels sorted as text). Every combination of
+levels is a cell, so a cell with no sessions is present with ``sessions == 0`` rather than missing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shopper_bayes.cleaning import MONTHS
+
+
+def segment_counts(frame: pd.DataFrame, segments: list[str]) -> xr.Dataset:
+    """Count ``sessions`` and ``purchases`` (sum of the 0/1 ``purchase`` column) per cell."""
+    grouped = frame.groupby(list(segments), observed=True)["purchase"].agg(["size", "sum"])
+    levels = [sorted(frame[name].unique().tolist(), key=_level_order) for name in segments]
+    if len(segments) == 1:
+        full = pd.Index(levels[0], name=segments[0])
+    else:
+        full = pd.MultiIndex.from_product(levels, names=list(segments))
+    table = grouped.reindex(full, fill_value=0).rename(columns={"size": "sessions", "sum": "purchases"})
+    data = {
+        name: (list(segments), table[name].to_numpy(dtype=np.int64).reshape([len(lv) for lv in levels]))
+        for name in ("sessions", "purchases")
+    }
+    coords = {name: np.asarray(lv, dtype=object) for name, lv in zip(segments, levels)}
+    return xr.Dataset(data, coords=coords)
+
+
+def _level_order(level) -> tuple:
+    """Months in calendar order, anything else as text."""
+    text = str(level)
+    return (0, MONTHS.index(text), "") if text in MONTHS else (1, 0, text)
+
+
+def cells(counts: xr.Dataset) -> list[dict[str, str]]:
+    """Every cell as a mapping segment column -> level, in array order."""
+    dims = list(counts["sessions"].dims)
+    grid = np.meshgrid(*(counts[dim].values for dim in dims), indexing="ij")
+    return [dict(zip(dims, values)) for values in zip(*(axis.ravel() for axis in grid))]
+
+
+def cell_label(cell: dict[str, str]) -> str | dict[str, str]:
+    """A level as text for one segment column; the mapping itself for several."""
+    return next(iter(cell.values())) if len(cell) == 1 else dict(cell)
+
+
+def cell_name(cell: dict[str, str]) -> str:
+    """A short human label: ``New_Customer`` or ``New_Customer / Nov``."""
+    return " / ".join(str(value) for value in cell.values())

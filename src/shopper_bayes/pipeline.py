@@ -1,0 +1,150 @@
+"""The sessions flow, one direction: config -> load + clean -> counts -> model -> fit -> results -> outputs.
+
+Everything is computed before anything is written; the outputs are then staged and renamed into
+place, so a failure at any step leaves the previous outputs whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import xarray as xr
+
+from shopper_bayes import campaign, diagnostics, purchase_rates
+from shopper_bayes.config import Config
+from shopper_bayes.correlation import bootstrap_correlations
+from shopper_bayes.counts import segment_counts
+from shopper_bayes.errors import UserError
+from shopper_bayes.fit import sample
+from shopper_bayes.outputs import Staging
+from shopper_bayes.sessions import load_sessions
+
+PACKAGES = ["shopper-bayes", "pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "xarray", "numpy",
+            "scipy", "pandas", "duckdb", "pydantic", "matplotlib"]
+
+
+@dataclass
+class Result:
+    summary: dict
+    tree: xr.DataTree
+
+
+def campaign_cell(config: Config, counts: xr.Dataset) -> dict[str, str]:
+    """The segment cell the campaign targets, checked against the data."""
+    dims = list(counts["sessions"].dims)
+    wanted = config.campaign.segment
+    if isinstance(wanted, str):
+        if len(dims) != 1:
+            raise UserError("campaign.segment", f"names one level but rates are split by {', '.join(dims)}",
+                            f"give one level per column, e.g. {{{', '.join(f'{d}: ...' for d in dims)}}}")
+        wanted = {dims[0]: wanted}
+    if sorted(wanted) != sorted(dims):
+        raise UserError("campaign.segment", f"names columns {', '.join(wanted)} but rates are split by {', '.join(dims)}",
+                        "name one level for each column in rates.segments")
+    cell = {}
+    for dim in dims:
+        levels = [str(level) for level in counts[dim].values]
+        if str(wanted[dim]) not in levels:
+            raise UserError("campaign.segment", f"{wanted[dim]!r} is not a level of {dim} in the data (levels: {', '.join(levels)})",
+                            "use one of those levels")
+        cell[dim] = str(wanted[dim])
+    if int(counts["sessions"].sel(cell)) == 0:
+        raise UserError("campaign.segment", f"{cell} has no sessions after filtering", "choose a segment with data or widen sessions.filter")
+    return cell
+
+
+def data_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def analyse(config: Config) -> Result:
+    """Run every session analysis and return the summary (JSON-ready) and the fitted DataTree."""
+    sessions = load_sessions(config, numeric=config.correlations.columns)
+    counts = segment_counts(sessions.frame, config.rates.segments)
+    cell = campaign_cell(config, counts)
+
+    tree = sample(purchase_rates.build_model(counts, config.rates.prior), config.sampler, config.seed)
+    rate = tree.posterior["rate"]
+    checks = diagnostics.check(tree, config.diagnostics)
+
+    plan = config.campaign
+    purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
+    outlook = campaign.plan(
+        rate.sel(cell).values.ravel(), purchases / n,
+        segment=cell[next(iter(cell))] if len(cell) == 1 else cell,
+        boost=plan.boost, sessions=plan.sessions, target=plan.target,
+        interval_prob=config.rates.interval_prob,
+    )
+
+    corr = config.correlations
+    table = bootstrap_correlations(sessions.frame, corr.columns, resamples=corr.resamples, method=corr.method,
+                                   seed=config.seed, interval_prob=corr.interval_prob)
+    pairs = [
+        {"x": row.x, "y": row.y, "segment": row.segment, "r": _number(row.r),
+         "interval": [_number(row.low), _number(row.high)], "method": row.method,
+         "interval_prob": corr.interval_prob, "n": int(row.n), "note": row.note}
+        for row in table.itertuples()
+    ]
+    defined = [pair for pair in pairs if pair["r"] is not None]
+    top = max(defined, key=lambda pair: abs(pair["r"])) if defined else None
+
+    summary = {
+        "purchase_rates": purchase_rates.summarise(rate, counts, config.rates.interval_prob),
+        "rate_comparisons": purchase_rates.compare(rate, counts),
+        "correlations": {"pairs": pairs, "top_pair": top},
+        "campaign": outlook,
+        "diagnostics": checks,
+        "cleaning": sessions.cleaning.to_dict() | {"source": _shown_path(config.sessions.path)},
+        "data": {"path": _shown_path(config.sessions.path), "sha256": data_checksum(config.sessions.path)},
+        "config": _shown_config(config),
+        "versions": {"python": platform.python_version()} | {name: version(name) for name in PACKAGES},
+    }
+    return Result(summary, tree)
+
+
+def _number(value) -> float | None:
+    value = float(value)
+    return None if value != value else value
+
+
+def _shown_path(path: Path) -> str:
+    """Paths inside the current directory are shown relative to it, so summaries compare across clones."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _shown_config(config: Config) -> dict:
+    shown = config.model_dump(mode="json")
+    shown["sessions"]["path"] = _shown_path(config.sessions.path)
+    return shown
+
+
+def write_outputs(result: Result, config: Config, output: str | Path) -> list[Path]:
+    """Stage summary, posterior and figures, then move them into ``output`` together."""
+    from shopper_bayes import plots_campaign, plots_rates
+
+    with Staging(output) as staging:
+        staging.write_json("reports/summary.json", result.summary)
+        result.tree.to_netcdf(staging.path("models/purchase_rates.nc"), engine="h5netcdf")
+        if config.figures:
+            plots_rates.plot_rates(result.summary["purchase_rates"], staging.path("figures/purchase_rates.png"))
+            plots_campaign.plot_campaign(result.summary["campaign"], staging.path("figures/campaign.png"))
+        return staging.commit()
+
+
+def run(config: Config, output: str | Path) -> tuple[Result, list[Path]]:
+    """Analyse and write the outputs; the output folder is checked for writing before the work starts."""
+    Staging(output).discard()
+    result = analyse(config)
+    return result, write_outputs(result, config, os.fspath(output))
