@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(exc.line(), file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception as exc:  # a bug, not bad input: still one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); previous outputs are unchanged - "
+              "rerun with --debug and report the traceback", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs are unchanged", file=sys.stderr)
         return 130

@@ -93,8 +93,8 @@ class CampaignConfig(_Strict):
 
 class CorrelationsConfig(_Strict):
     columns: list[str] = Field(default_factory=lambda: list(DURATION_COLUMNS), min_length=2)
-    resamples: int = Field(2000, ge=100)
-    method: Literal["percentile"] = "percentile"
+    resamples: int = Field(10_000, ge=100)
+    method: Literal["percentile", "bca"] = "bca"
     interval_prob: float = Field(0.95, gt=0, lt=1)
 
 

@@ -66,27 +66,35 @@ def data_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def analyse(config: Config) -> Result:
-    """Run every session analysis and return the summary (JSON-ready) and the fitted DataTree."""
-    sessions = load_sessions(config, numeric=config.correlations.columns)
-    counts = segment_counts(sessions.frame, config.rates.segments)
-    cell = campaign_cell(config, counts)
-
+def rates_section(config: Config, counts: xr.Dataset) -> tuple[dict, xr.DataTree]:
+    """Fit the purchase-rate model; results for every cell, pairwise comparisons, diagnostics."""
     tree = sample(purchase_rates.build_model(counts, config.rates.prior), config.sampler, config.seed)
     rate = tree.posterior["rate"]
-    checks = diagnostics.check(tree, config.diagnostics)
+    section = {
+        "purchase_rates": purchase_rates.summarise(rate, counts, config.rates.interval_prob),
+        "rate_comparisons": purchase_rates.compare(rate, counts),
+        "diagnostics": diagnostics.check(tree, config.diagnostics),
+    }
+    return section, tree
 
+
+def campaign_section(config: Config, counts: xr.Dataset, tree: xr.DataTree) -> dict:
+    """The campaign outlook from the fitted rate posterior of the campaign's segment."""
+    cell = campaign_cell(config, counts)
     plan = config.campaign
     purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
-    outlook = campaign.plan(
-        rate.sel(cell).values.ravel(), purchases / n,
+    return campaign.plan(
+        tree.posterior["rate"].sel(cell).values.ravel(), purchases / n,
         segment=cell[next(iter(cell))] if len(cell) == 1 else cell,
         boost=plan.boost, sessions=plan.sessions, target=plan.target,
         interval_prob=config.rates.interval_prob,
     )
 
+
+def correlations_section(config: Config, frame) -> dict:
+    """Bootstrap intervals for every pair of the configured columns, and the strongest pair."""
     corr = config.correlations
-    table = bootstrap_correlations(sessions.frame, corr.columns, resamples=corr.resamples, method=corr.method,
+    table = bootstrap_correlations(frame, corr.columns, resamples=corr.resamples, method=corr.method,
                                    seed=config.seed, interval_prob=corr.interval_prob)
     pairs = [
         {"x": row.x, "y": row.y, "segment": row.segment, "r": _number(row.r),
@@ -96,13 +104,19 @@ def analyse(config: Config) -> Result:
     ]
     defined = [pair for pair in pairs if pair["r"] is not None]
     top = max(defined, key=lambda pair: abs(pair["r"])) if defined else None
+    return {"pairs": pairs, "top_pair": top}
 
+
+def analyse(config: Config) -> Result:
+    """Run every session analysis and return the summary (JSON-ready) and the fitted DataTree."""
+    sessions = load_sessions(config, numeric=config.correlations.columns)
+    counts = segment_counts(sessions.frame, config.rates.segments)
+    campaign_cell(config, counts)  # a wrong campaign segment is reported before the slow fit
+    rates, tree = rates_section(config, counts)
     summary = {
-        "purchase_rates": purchase_rates.summarise(rate, counts, config.rates.interval_prob),
-        "rate_comparisons": purchase_rates.compare(rate, counts),
-        "correlations": {"pairs": pairs, "top_pair": top},
-        "campaign": outlook,
-        "diagnostics": checks,
+        **rates,
+        "correlations": correlations_section(config, sessions.frame),
+        "campaign": campaign_section(config, counts, tree),
         "cleaning": sessions.cleaning.to_dict() | {"source": _shown_path(config.sessions.path)},
         "data": {"path": _shown_path(config.sessions.path), "sha256": data_checksum(config.sessions.path)},
         "config": _shown_config(config),
@@ -145,6 +159,6 @@ def write_outputs(result: Result, config: Config, output: str | Path) -> list[Pa
 
 def run(config: Config, output: str | Path) -> tuple[Result, list[Path]]:
     """Analyse and write the outputs; the output folder is checked for writing before the work starts."""
-    Staging(output).discard()
+    Staging(output).discard()  # fail on an unwritable folder now, not after the fit
     result = analyse(config)
     return result, write_outputs(result, config, os.fspath(output))

@@ -22,5 +22,6 @@ def plot_campaign(result: dict, path) -> None:
     ax.set_title(f"Sales from {result['sessions']:,} sessions of {name}, rate {result['boost']:+.0%}")
     ax.set_xlabel("sales (purchasing sessions)")
     ax.set_ylabel("probability")
+    ax.set_ylim(0, max(max(dist["prob"]), max(dist["prob_plugin"])) * 1.4)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     save(fig, path)
