@@ -23,11 +23,16 @@ class _Strict(BaseModel):
 
 
 class SessionColumns(_Strict):
-    """Canonical column name -> column name in the file."""
+    """Canonical column name -> column name in the file.
+
+    ``session_id`` is a column of unique session ids: of rows with the same id the first is kept.
+    The default name is used only when the file has that column; ``null`` turns the check off.
+    """
 
     purchase: str = "Purchase"
     segment: str = "CustomerType"
     month: str | None = "Month"
+    session_id: str | None = "SessionID"
 
 
 class SessionsConfig(_Strict):
