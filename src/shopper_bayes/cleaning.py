@@ -97,7 +97,8 @@ class Cleaner:
 
     def month(self, column: str) -> pd.Series:
         text = self.text(column)
-        normal = text.map(normalise_month, na_action="ignore")
+        # astype: when no value is a month, map gives a null-typed column that isin() cannot compare.
+        normal = text.map(normalise_month, na_action="ignore").astype("string")
         self.drop(normal.isna(), f"{column} not a month name")
         self.note_change(normal.notna() & (normal != text), f"{column} spelling normalised (e.g. June -> Jun)")
         return normal

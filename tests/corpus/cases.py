@@ -123,6 +123,8 @@ CASES = [
     Case("every row broken", csv("7,0,0", "8,0", good=False), Refused(f"no rows left after cleaning and filtering ({FEWER}: 2)")),
     Case("every purchase value unknown", csv("7,0,0,1,Nov,New_Customer,bought", "8,0,0,1,Nov,New_Customer,2", good=False),
          Refused(f"({FLAG}: 2)")),
+    Case("every month unknown", csv("7,0,0,1,Smarch,New_Customer,1", "8,0,0,1,13,New_Customer,0", good=False),
+         Refused("no rows left after cleaning and filtering (Month not a month name: 2)")),
     Case("filter removes every row", csv(), Refused("no rows left after cleaning and filtering (outside sessions.filter (month in Jan): 6)"),
          config={"sessions": {"filter": {"month": ["Jan"]}}}),
     Case("filter value not a month", csv(), Refused("sessions.filter.month: 'Smarch' is not a month name"),
