@@ -32,7 +32,7 @@ def test_run_end_to_end_on_bundled_data(tmp_path):
         assert key in summary
     assert summary["cleaning"] == {
         "source": summary["cleaning"]["source"], "rows_read": 12055, "rows_used": 4450,
-        "dropped": {"Purchase missing": 1, "outside sessions.filter (month in Nov, Dec)": 7604},
+        "dropped": {"fewer fields than the header": 1, "outside sessions.filter (month in Nov, Dec)": 7604},
         "changed": {"Month spelling normalised (e.g. June -> Jun)": 287},
     }
     assert summary["diagnostics"]["ok"] is True

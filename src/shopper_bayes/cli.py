@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from shopper_bayes.errors import UserError
+from shopper_bayes.errors import UserError, one_line
 
 EXIT_USER_ERROR = 2
 EXIT_NOT_CONVERGED = 3
@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
     run.add_argument("--output", default=Path("."), type=Path, help="folder for reports/, models/, figures/ (default: .)")
     run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
-    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    # SUPPRESS: without it the subcommand's default would reset a `--debug` given before `run`.
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 
@@ -60,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line, the traceback with --debug
         if args.debug:
             raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); previous outputs are unchanged - "
-              "rerun with --debug and report the traceback", file=sys.stderr)
+        print(one_line(f"error: internal error ({type(exc).__name__}: {exc}); previous outputs are unchanged - "
+                       "rerun with --debug and report the traceback"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs are unchanged", file=sys.stderr)

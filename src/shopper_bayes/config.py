@@ -19,15 +19,20 @@ DURATION_COLUMNS = ["Administrative_Duration", "Informational_Duration", "Produc
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class SessionColumns(_Strict):
-    """Canonical column name -> column name in the file."""
+    """Canonical column name -> column name in the file.
+
+    ``session_id`` is a column of unique session ids: of rows with the same id the first is kept.
+    The default name is used only when the file has that column; ``null`` turns the check off.
+    """
 
     purchase: str = "Purchase"
     segment: str = "CustomerType"
     month: str | None = "Month"
+    session_id: str | None = "SessionID"
 
 
 class SessionsConfig(_Strict):
@@ -99,7 +104,7 @@ class CorrelationsConfig(_Strict):
 
 
 class Config(_Strict):
-    seed: int = 2026
+    seed: int = Field(2026, ge=0)
     figures: bool = True
     sessions: SessionsConfig = SessionsConfig()
     rates: RatesConfig = RatesConfig()
@@ -117,6 +122,25 @@ class Config(_Strict):
         return self.model_copy(update={"sessions": sessions})
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load`` that also refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_unique_mapping(self, node: yaml.MappingNode):
+        keys = []
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in keys:
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        f"key {key!r} appears twice", key_node.start_mark)
+            keys.append(key)
+        yield from self.construct_yaml_map(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_unique_mapping)
+
+
 def _describe(error: dict) -> tuple[str, str]:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
@@ -125,12 +149,12 @@ def _describe(error: dict) -> tuple[str, str]:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read, validate and resolve a YAML config file (loaded with ``yaml.safe_load``)."""
+    """Read, validate and resolve a YAML config file (loaded with a ``yaml.SafeLoader``: no tags run code)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(path, "config file not found", "pass an existing file with --config")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except UnicodeDecodeError:
         raise UserError(path, "is not UTF-8 text", "save the config as UTF-8 YAML") from None
     except yaml.YAMLError as exc:

@@ -1,6 +1,14 @@
 """The one exception type for problems a user can fix (bad input, bad config, bad paths)."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so it prints as one line.
+
+    Messages quote file names, column names and data values, which may contain anything.
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
 class UserError(Exception):
     """A problem with the user's input, shown as one line: ``error: <where>: <what>; <todo>``.
 
@@ -13,4 +21,4 @@ class UserError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
-        return f"error: {self.where}: {self.what}; {self.todo}"
+        return one_line(f"error: {self.where}: {self.what}; {self.todo}")

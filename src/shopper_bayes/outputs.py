@@ -7,6 +7,7 @@ inside the output directory so it is on the same one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -21,6 +22,8 @@ class Staging:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(self.root, "is a file, not a folder", "choose a folder with --output")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.folder = Path(tempfile.mkdtemp(prefix=".shopper-bayes-", dir=self.root))
@@ -30,7 +33,12 @@ class Staging:
         self.files: list[Path] = []
 
     def path(self, relative: str) -> Path:
-        """Where to write ``relative`` (for example ``reports/summary.json``) for now."""
+        """Where to write ``relative`` (for example ``reports/summary.json``) for now.
+
+        Output names are fixed by the code, never taken from data; this checks they stay inside.
+        """
+        if Path(relative).is_absolute() or ".." in Path(relative).parts:
+            raise ValueError(f"output name {relative!r} would leave the output folder")
         target = self.folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         self.files.append(Path(relative))
@@ -40,15 +48,22 @@ class Staging:
         self.path(relative).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def commit(self) -> list[Path]:
-        """Rename every staged file into place and remove the staging folder."""
+        """Rename every staged file into place and remove the staging folder.
+
+        Folders are made and targets checked before the first rename, so the usual failures (a
+        file where a folder should be, or a folder where a file should be) replace nothing.
+        """
         try:
             for relative in self.files:
                 final = self.root / relative
                 final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self.folder / relative, final)
+                if final.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(final))
+            for relative in self.files:
+                os.replace(self.folder / relative, self.root / relative)
         except OSError as exc:
-            raise UserError(self.root, f"outputs could not be moved into place ({exc.strerror})",
-                            "check the folder's permissions and free space") from None
+            raise UserError(exc.filename or self.root, f"outputs could not be moved into place ({exc.strerror})",
+                            "move that file or folder out of the way, or check permissions and free space") from None
         finally:
             self.discard()
         return [self.root / relative for relative in self.files]

@@ -2,10 +2,20 @@
 
 Reading as text keeps parsing in our hands: each value that cannot be understood is counted by the
 cleaning step instead of turning a whole column into another type behind the user's back.
+
+A file is refused (:class:`UserError`) when it cannot be read as a whole: missing, empty, a folder,
+binary, compressed, an Excel workbook, UTF-16 or other non-UTF-8 text, Parquet under another name or
+another format under a Parquet name, a header that lacks a column we use or repeats it. A CSV row
+whose number of fields differs from the header's is not read (its values could sit in the wrong
+columns) and is counted in :attr:`RawTable.rejected` instead.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -14,6 +24,25 @@ import pandas as pd
 from shopper_bayes.errors import UserError
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+DELIMITERS = (",", ";", "\t", "|")
+FEWER_FIELDS = "fewer fields than the header"
+MORE_FIELDS = "more fields than the header"
+_REJECT_REASONS = {"MISSING COLUMNS": FEWER_FIELDS, "TOO MANY COLUMNS": MORE_FIELDS}
+_SIGNATURES = [
+    (b"PK\x03\x04", "is a zip archive or an Excel workbook, not CSV", "export the sheet as CSV (UTF-8) or Parquet"),
+    (b"\x1f\x8b", "is gzip-compressed", "decompress it first"),
+    (b"\xff\xfe", "is UTF-16 text", "save it as UTF-8 (in Excel: CSV UTF-8)"),
+    (b"\xfe\xff", "is UTF-16 text", "save it as UTF-8 (in Excel: CSV UTF-8)"),
+]
+_UTF8_BOM = codecs.BOM_UTF8
+
+
+@dataclass
+class RawTable:
+    """The columns asked for, as text; ``rejected`` counts CSV rows not read, by reason."""
+
+    frame: pd.DataFrame
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 def _first_bytes(path: Path, size: int = 8192) -> bytes:
@@ -21,54 +50,109 @@ def _first_bytes(path: Path, size: int = 8192) -> bytes:
         return handle.read(size)
 
 
-def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+def _check_text(path: Path) -> None:
+    """Refuse a file that is not UTF-8 text throughout, naming the first bad line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if b"\x00" in block:
+                line += block[: block.index(b"\x00")].count(b"\n")
+                raise UserError(path, f"is binary, not CSV text (a NUL byte on line {line})",
+                                "export the data as CSV (UTF-8) or Parquet")
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block[: exc.start].count(b"\n")
+                raise UserError(path, f"is not UTF-8 text (line {line})",
+                                "save it as UTF-8 (in Excel: CSV UTF-8)") from None
+            line += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise UserError(path, f"is not UTF-8 text (line {line})", "save it as UTF-8 (in Excel: CSV UTF-8)") from None
+
+
+def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[duckdb.DuckDBPyRelation, bool]:
+    """The table as a DuckDB relation, and whether it is CSV (rows can be rejected)."""
     head = _first_bytes(path)
-    if not head.strip():
+    if not head.removeprefix(_UTF8_BOM).strip():
         raise UserError(path, "the file is empty", "export the data again with a header row and data rows")
     is_parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    if head.startswith(b"PAR1") and not is_parquet:
-        raise UserError(path, "is a Parquet file but its name does not end in .parquet", "rename it to .parquet")
+    if head.startswith(b"PAR1"):
+        if not is_parquet:
+            raise UserError(path, "is a Parquet file but its name does not end in .parquet", "rename it to .parquet")
+        return con.read_parquet(str(path)), False
     if is_parquet:
-        if not head.startswith(b"PAR1"):
-            raise UserError(path, "is not a Parquet file although its name ends in .parquet", "point sessions.path at the real file or rename it")
-        return con.read_parquet(str(path))
-    if b"\x00" in head:
-        raise UserError(path, "is binary, not CSV text", "export the data as CSV (UTF-8) or Parquet")
-    return con.read_csv(str(path), header=True, all_varchar=True, null_padding=True)
+        raise UserError(path, "is not a Parquet file although its name ends in .parquet", "point sessions.path at the real file or rename it")
+    for signature, what, todo in _SIGNATURES:
+        if head.startswith(signature):
+            raise UserError(path, what, todo)
+    _check_text(path)
+    return con.read_csv(str(path), header=True, all_varchar=True, store_rejects=True), True
 
 
-def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    """Read ``columns`` of the table at ``path`` as text (missing values as NA).
+def _repeated_column(path: Path, n_columns: int, wanted: list[str]) -> str | None:
+    """A wanted column the header names twice (DuckDB would silently rename the second)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = handle.readline().rstrip("\r\n")
+    for delimiter in DELIMITERS:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+        if len(names) == n_columns:
+            counts = Counter(name.strip() for name in names)
+            return next((name for name in wanted if counts[name] > 1), None)
+    return None
+
+
+def _rejected(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """CSV rows DuckDB could not split into the header's fields, one reason per line."""
+    rows = con.sql(
+        "SELECT error_type, count(*) FROM (SELECT line, min(error_type) AS error_type FROM reject_errors GROUP BY line) "
+        "GROUP BY error_type ORDER BY error_type"
+    ).fetchall()
+    return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in rows}
+
+
+def _missing_column(path: Path, name: str, available: list[str]) -> UserError:
+    if len(available) == 1:
+        return UserError(path, f"no column {name!r}: the header was read as one column {available[0]!r}",
+                         "separate the columns with a comma, semicolon, tab or |")
+    return UserError(path, f"no column {name!r} (the file has: {', '.join(available[:20])})",
+                     "fix sessions.columns or the column list in the config")
+
+
+def read_table(path: str | Path, columns: list[str], optional: list[str] = ()) -> RawTable:
+    """Read ``columns``, and those of ``optional`` the file has, as text (missing values as NA).
 
     Raises :class:`UserError` when the file is missing, cannot be parsed, or lacks a column.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UserError(path, "is a folder, not a file", "point sessions.path at the data file")
     if not path.is_file():
         raise UserError(path, "file not found", "check sessions.path in the config (relative paths start at the config file's folder)")
     con = duckdb.connect()
     try:
-        relation = _relation(con, path)
-        missing = [name for name in columns if name not in relation.columns]
+        relation, is_csv = _relation(con, path)
+        available = list(relation.columns)
+        missing = [name for name in columns if name not in available]
         if missing:
-            available = ", ".join(relation.columns[:20])
-            raise UserError(
-                path,
-                f"no column {missing[0]!r} (the file has: {available})",
-                "fix sessions.columns or the column list in the config",
-            )
-        selected = relation.select(*(duckdb.ColumnExpression(name).cast(duckdb.sqltype("VARCHAR")) for name in columns))
+            raise _missing_column(path, missing[0], available)
+        names = list(columns) + [name for name in optional if name in available and name not in columns]
+        repeated = _repeated_column(path, len(available), names) if is_csv else None
+        if repeated:
+            raise UserError(path, f"the header names column {repeated!r} more than once", "keep one column of that name")
+        selected = relation.select(*(duckdb.ColumnExpression(name).cast(duckdb.sqltype("VARCHAR")) for name in names))
         frame = selected.df()
+        rejected = _rejected(con) if is_csv else {}
     except duckdb.Error as exc:
         raise UserError(path, f"cannot be read ({_short(exc)})", "check that it is UTF-8 CSV with a header row, or Parquet") from None
     finally:
         con.close()
-    frame.columns = columns
-    return frame.astype("string")
+    frame.columns = names
+    return RawTable(frame.astype("string"), rejected)
 
 
 def _short(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = " ".join(lines[:2])
-    if "utf-8" in text.lower() or "unicode" in text.lower():
-        return "not UTF-8 text"
-    return text[:160]
+    return " ".join(lines[:2])[:160]

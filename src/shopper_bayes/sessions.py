@@ -40,20 +40,38 @@ def label_columns(config: Config) -> list[str]:
     return names
 
 
+def _session_id(config: Config) -> tuple[str | None, bool]:
+    """The session id column and whether the file must have it.
+
+    The default name is used only when the file has such a column; a name set in the config must
+    be there; ``null`` turns the duplicate check off.
+    """
+    columns = config.sessions.columns
+    return columns.session_id, columns.session_id is not None and "session_id" in columns.model_fields_set
+
+
 def load_sessions(config: Config, numeric: list[str] = ()) -> Sessions:
     """Read, clean and filter the sessions file named in the config."""
     labels = label_columns(config)
     wanted = {"purchase": file_column(config, "purchase")}
     wanted |= {name: file_column(config, name) for name in labels}
+    for name in labels:
+        if wanted[name] == wanted["purchase"]:
+            key = "rates.segments" if name in config.rates.segments else "sessions.filter"
+            raise UserError(key, f"{name!r} is the purchase column, the outcome being modelled",
+                            "split and filter sessions by other columns")
     wanted |= {name: name for name in numeric if name not in wanted}
     raw_columns = list(dict.fromkeys(wanted.values()))
+    session_id, id_required = _session_id(config)
+    if id_required:
+        raw_columns = list(dict.fromkeys([*raw_columns, session_id]))
     path = config.sessions.path
-    raw = read_table(path, raw_columns)
-    if raw.empty:
+    raw = read_table(path, raw_columns, optional=[session_id] if session_id and not id_required else [])
+    if raw.frame.empty and not raw.rejected:
         raise UserError(path, "has a header but no data rows", "export the data again with its rows")
 
-    clean = Cleaner(raw, str(path))
-    out = pd.DataFrame(index=raw.index)
+    clean = Cleaner(raw.frame, str(path), raw.rejected)
+    out = pd.DataFrame(index=raw.frame.index)
     out["purchase"] = clean.flag(wanted["purchase"])
     for name in labels:
         column = wanted[name]
@@ -61,13 +79,16 @@ def load_sessions(config: Config, numeric: list[str] = ()) -> Sessions:
     for name in numeric:
         if name not in out:
             out[name] = clean.non_negative_number(wanted[name])
+    if session_id in raw.frame.columns:
+        clean.unique(session_id)
     for name, values in config.sessions.filter.items():
         kept = _filter_values(name, values)
         clean.drop(~out[name].isin(kept).fillna(False).to_numpy(), f"outside sessions.filter ({name} in {', '.join(kept)})")
     report = clean.report()
     if report.rows_used == 0:
         reasons = "; ".join(f"{reason}: {count}" for reason, count in report.dropped.items())
-        raise UserError(path, f"no rows left after cleaning and filtering ({reasons})", "check sessions.filter and sessions.columns")
+        raise UserError(path, f"no rows left after cleaning and filtering ({reasons})",
+                        "fix those rows, or check sessions.filter and sessions.columns")
     return Sessions(out[clean.keep].reset_index(drop=True), report)
 
 
@@ -78,6 +99,6 @@ def _filter_values(name: str, values: list[str]) -> list[str]:
     for value in values:
         month = normalise_month(str(value))
         if month is None:
-            raise UserError(f"sessions.filter.month", f"{value!r} is not a month name", "use Jan..Dec or full month names")
+            raise UserError("sessions.filter.month", f"{value!r} is not a month name", "use Jan..Dec or full month names")
         months.append(month)
     return months

@@ -1,0 +1,280 @@
+"""Bad input never crashes the tool or yields a wrong number (issue #8).
+
+The corpus (tests/corpus/cases.py) runs in-process: refused cases through ``cli.main`` into a copy of
+the outputs of a previous good run, which must come out byte-for-byte intact; cleaned cases through
+the loader. A handful of cases run as real subprocesses, and one run on data whose segment names look
+like paths and markup checks where outputs go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from corpus.cases import CASES, Case, Cleaned, Folder, Refused, csv
+from shopper_bayes import cli, pipeline, plots_rates
+from shopper_bayes.config import load_config
+from shopper_bayes.console import format_summary
+from shopper_bayes.counts import cell_name, cells, segment_counts
+from shopper_bayes.errors import UserError
+from shopper_bayes.sessions import load_sessions
+
+# A sampler small enough for tests: the runs here check plumbing, not posteriors.
+TINY = {
+    "figures": False,
+    "sampler": {"backend": "pymc", "draws": 100, "tune": 100, "chains": 1},
+    "correlations": {"resamples": 100},
+    "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
+}
+OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates.nc", "figures/purchase_rates.png", "figures/campaign.png"}
+# Segment levels that would escape the output folder or inject markup if used as names.
+PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
+
+
+def merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def prepare(case: Case, folder: Path) -> tuple[Path, Path]:
+    """Write the case's sessions file and config into ``folder``; return (config, output)."""
+    data = folder / f"sessions{case.suffix}"
+    if isinstance(case.data, Folder):
+        data.mkdir()
+    elif case.data is not None:
+        data.write_bytes(case.data if isinstance(case.data, bytes) else case.data.encode("utf-8"))
+    config = folder / "config.yaml"
+    if isinstance(case.config_text, bytes):
+        config.write_bytes(case.config_text.replace(b"{data}", str(data).encode()))
+    elif case.config_text is not None:
+        config.write_text(case.config_text.replace("{data}", str(data)), encoding="utf-8")
+    elif case.write_config:
+        config.write_text(yaml.safe_dump(merged({"sessions": {"path": str(data)}, **TINY}, case.config)), encoding="utf-8")
+    if case.output == "parent-is-file":
+        (folder / "blocker").write_text("a regular file\n")
+        return config, folder / "blocker" / "out"
+    if case.output == "is-file":
+        (folder / "out").write_text("a regular file\n")
+        return config, folder / "out"
+    return config, Path(case.output) if case.output else folder / "out"
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by relative path, with its SHA-256."""
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def staging_left(folder: Path) -> list[Path]:
+    return list(folder.rglob(".shopper-bayes-*"))
+
+
+def one_line_error(stderr: str, expected: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@dataclass
+class GoodRun:
+    folder: Path  # holds config.yaml, sessions.csv and out/
+    config: Path
+    output: Path
+    result: pipeline.Result
+    files: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def good_run(tmp_path_factory) -> GoodRun:
+    """One completed run with figures, on data whose segment levels look like paths and markup,
+    split by two columns with one empty cell, and with two broken rows."""
+    folder = tmp_path_factory.mktemp("good_run")
+    rows = ([f"{i},0,1,{i},Nov,{PATH_LEVEL},{i % 3 == 0:d}" for i in range(1, 9)]
+            + [f"{i},1,0,{i},Dec,{PATH_LEVEL},{i % 4 == 0:d}" for i in range(9, 15)]
+            + [f"{i},2,0,{i},Nov,{MARKUP_LEVEL},{i == 15:d}" for i in range(15, 20)]
+            + ["20,0,0,1,Nov", f"21,0,0,1,Nov,{PATH_LEVEL},maybe"])
+    data = folder / "sessions.csv"
+    data.write_text(csv(*rows, good=False), encoding="utf-8")
+    settings = merged(TINY, {"figures": True, "sessions": {"path": str(data)}, "rates": {"segments": ["segment", "month"]},
+                             "campaign": {"segment": {"segment": PATH_LEVEL, "month": "Nov"}}})
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    output = folder / "out"
+    result, _ = pipeline.run(load_config(config), output)
+    return GoodRun(folder, config, output, result, snapshot(output))
+
+
+def previous_outputs(good_run: GoodRun, output: Path) -> dict[str, str]:
+    shutil.copytree(good_run.output, output)
+    return snapshot(output)
+
+
+# --- the corpus ------------------------------------------------------------------------------
+
+def test_corpus_is_large_and_names_are_unique():
+    names = [case.name for case in CASES]
+    assert len(set(names)) == len(names)
+    assert len(CASES) >= 30
+    assert sum(isinstance(case.expected, Refused) for case in CASES) >= 15
+    assert sum(isinstance(case.expected, Cleaned) for case in CASES) >= 15
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if isinstance(c.expected, Refused)], ids=lambda c: c.name)
+def test_refused_with_one_line_and_previous_outputs_intact(case, tmp_path, good_run, capsys):
+    config, output = prepare(case, tmp_path)
+    before = previous_outputs(good_run, output) if case.output is None else None
+    code = cli.main(["run", "--config", str(config), "--output", str(output)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_USER_ERROR, captured
+    assert captured.out == ""
+    one_line_error(captured.err, case.expected.message)
+    if before is not None:
+        assert snapshot(output) == before
+        assert staging_left(output) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if isinstance(c.expected, Cleaned)], ids=lambda c: c.name)
+def test_cleaned_and_counted_by_reason(case, tmp_path):
+    config_path, _ = prepare(case, tmp_path)
+    config = load_config(config_path)
+    sessions = load_sessions(config, numeric=config.correlations.columns)
+    report, expected = sessions.cleaning, case.expected
+    assert report.dropped == expected.dropped
+    assert sum(report.dropped.values()) == report.rows_read - report.rows_used == report.rows_read - len(sessions.frame)
+    if expected.rows_used is not None:
+        assert report.rows_used == expected.rows_used
+    if expected.changed is not None:
+        assert report.changed == expected.changed
+    if expected.sessions is not None:
+        counts = segment_counts(sessions.frame, config.rates.segments)
+        got = {cell_name(cell): int(counts["sessions"].sel(cell)) for cell in cells(counts)}
+        assert got == expected.sessions
+
+
+# --- outputs: atomic, and only where they belong -----------------------------------------------
+
+def test_good_run_writes_fixed_names_only_inside_the_output_folder(good_run):
+    assert set(good_run.files) == OUTPUT_FILES
+    everything = {path.relative_to(good_run.folder).as_posix() for path in good_run.folder.rglob("*") if path.is_file()}
+    assert everything == {"config.yaml", "sessions.csv", *(f"out/{name}" for name in OUTPUT_FILES)}
+    assert staging_left(good_run.folder) == []
+    summary = json.loads((good_run.output / "reports" / "summary.json").read_text(encoding="utf-8"))
+    segments = [row["segment"] for row in summary["purchase_rates"]]
+    assert {"segment": PATH_LEVEL, "month": "Nov"} in segments and {"segment": MARKUP_LEVEL, "month": "Dec"} in segments
+
+
+def test_good_run_keeps_an_empty_cell_and_shows_what_was_dropped(good_run):
+    summary = good_run.result.summary
+    empty = next(row for row in summary["purchase_rates"] if row["segment"] == {"segment": MARKUP_LEVEL, "month": "Dec"})
+    assert empty["sessions"] == 0 and empty["purchases"] == 0 and empty["observed_rate"] is None
+    assert summary["cleaning"]["dropped"] == {"fewer fields than the header": 1,
+                                              "Purchase not a 0/1, true/false or yes/no flag": 1}
+    text = format_summary(summary)
+    assert "1 fewer fields than the header, 1 Purchase not a 0/1, true/false or yes/no flag" in text
+
+
+def test_failure_while_writing_figures_leaves_previous_outputs(good_run, tmp_path, monkeypatch, capsys):
+    output = tmp_path / "out"
+    before = previous_outputs(good_run, output)
+
+    def broken_plot(*args, **kwargs):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(pipeline, "analyse", lambda config: good_run.result)  # skip the fit: fail late, fast
+    monkeypatch.setattr(plots_rates, "plot_rates", broken_plot)
+    code = cli.main(["run", "--config", str(good_run.config), "--output", str(output)])
+    captured = capsys.readouterr()
+    assert code == 1
+    one_line_error(captured.err, "internal error (RuntimeError: figure failed); previous outputs are unchanged")
+    assert snapshot(output) == before
+    assert staging_left(output) == []
+
+
+def test_folder_in_the_way_of_one_output_replaces_none(good_run, tmp_path):
+    output = tmp_path / "out"
+    previous_outputs(good_run, output)
+    (output / "models" / "purchase_rates.nc").unlink()
+    (output / "models" / "purchase_rates.nc").mkdir()
+    before = snapshot(output)
+    config = load_config(good_run.config)
+    with pytest.raises(UserError, match=r"purchase_rates\.nc: outputs could not be moved into place"):
+        pipeline.write_outputs(good_run.result, config, output)
+    assert snapshot(output) == before
+    assert staging_left(output) == []
+
+
+def test_single_segment_runs_with_no_comparisons(tmp_path):
+    case = next(case for case in CASES if case.name == "single segment")
+    config_path, _ = prepare(case, tmp_path)
+    result = pipeline.analyse(load_config(config_path))
+    assert [row["segment"] for row in result.summary["purchase_rates"]] == ["Returning_Customer"]
+    assert result.summary["rate_comparisons"] == []
+    assert "Campaign: Returning_Customer" in format_summary(result.summary)
+    plots_rates.plot_rates(result.summary["purchase_rates"], tmp_path / "rates.png")
+    assert (tmp_path / "rates.png").stat().st_size > 0
+
+
+# --- the command line as a user runs it ----------------------------------------------------------
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI of this source tree, whatever the current folder and however the venv installed it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "shopper_bayes.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_subprocess_bad_file_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    case = next(case for case in CASES if case.name == "latin-1 text")
+    config, output = prepare(case, tmp_path)
+    done = run_cli("run", "--config", str(config), "--output", str(output), cwd=tmp_path)
+    assert done.returncode == 2
+    one_line_error(done.stderr, "is not UTF-8 text (line 8)")
+    debug = run_cli("--debug", "run", "--config", str(config), "--output", str(output), cwd=tmp_path)
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and "UserError" in debug.stderr
+
+
+def test_debug_after_the_subcommand_raises_too(tmp_path):
+    case = next(case for case in CASES if case.name == "header only")
+    config, output = prepare(case, tmp_path)
+    for argv in (["--debug", "run"], ["run", "--debug"]):
+        with pytest.raises(UserError, match="has a header but no data rows"):
+            cli.main([*argv, "--config", str(config), "--output", str(output)])
+
+
+def test_subprocess_yaml_python_tag_does_not_run(tmp_path):
+    case = next(case for case in CASES if case.name == "config runs code (python tag)")
+    config, output = prepare(case, tmp_path)
+    done = run_cli("run", "--config", str(config), "--output", str(output), cwd=tmp_path)
+    assert done.returncode == 2
+    one_line_error(done.stderr, "could not determine a constructor for the tag")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_subprocess_boost_past_one_found_after_the_fit_keeps_previous_outputs(good_run, tmp_path):
+    """The boosted rate is checked on posterior draws, so this fails only after the fit."""
+    output = tmp_path / "out"
+    before = previous_outputs(good_run, output)
+    settings = yaml.safe_load(good_run.config.read_text(encoding="utf-8"))
+    settings["campaign"]["boost"] = 1.5
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    done = run_cli("run", "--config", str(config), "--output", str(output), cwd=ROOT)
+    assert done.returncode == 2
+    one_line_error(done.stderr, "campaign.boost: a boost of +150% pushes the purchase rate past 1")
+    assert snapshot(output) == before
+    assert staging_left(output) == []
