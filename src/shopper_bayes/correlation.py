@@ -33,6 +33,8 @@ _JACKKNIFE_BLOCK_BYTES = 64 * 2**20  # target size of one block of the Spearman 
 # A variance at or below this fraction of the second moment it was computed from is rounding
 # error: the column is treated as constant.
 _ZERO_VARIANCE = 1e-10
+# Bootstrap r this close to the observed r are equal up to rounding (BCa counts them as ties).
+_TIE = 1e-10
 
 
 def bootstrap_correlations(
@@ -474,8 +476,12 @@ def _percentile_interval(boot, interval_prob):
 def _bca_interval(boot, observed, acceleration, interval_prob):
     """BCa endpoints as scipy.stats.bootstrap computes them; NaN if the bias correction is infinite."""
     alpha = (1 - interval_prob) / 2
-    # Ties count half, as in scipy: the mean of the strict and non-strict shares below.
-    share_below = (np.count_nonzero(boot < observed) + np.count_nonzero(boot <= observed)) / (2 * len(boot))
+    # Ties count half, as in scipy: the mean of the strict and non-strict shares below. Values
+    # within _TIE of the observed r are ties: with discrete data, equal r values computed from
+    # different rows differ in the last bits, and counting them as below or above would move z0.
+    below = np.count_nonzero(boot < observed - _TIE)
+    at_or_below = np.count_nonzero(boot <= observed + _TIE)
+    share_below = (below + at_or_below) / (2 * len(boot))
     z0 = ndtri(share_below)
     z = ndtri(np.array([alpha, 1 - alpha]))
     with np.errstate(divide="ignore", invalid="ignore"):
