@@ -375,7 +375,7 @@ def test_chunk_size_does_not_change_results(sessions, statistic):
 
 def test_automatic_chunk_size_keeps_large_inputs_small():
     assert correlation._auto_chunk_size(1_000_000, 3, "pearson", 2000) == 1
-    assert correlation._auto_chunk_size(4450, 3, "pearson", 10_000) == 117
+    assert correlation._auto_chunk_size(4450, 3, "pearson", 10_000) == 78
     assert correlation._auto_chunk_size(4450, 3, "spearman", 10_000) == 19
     assert correlation._auto_chunk_size(50, 3, "pearson", 300) == 300
 

@@ -276,26 +276,28 @@ def _bootstrap_pairs(data, pairs, names, where, settings):
 
 def _auto_chunk_size(n, k, statistic, resamples):
     """Resamples per chunk so that one chunk's arrays take about ``_CHUNK_BYTES``."""
-    # Pearson: int64 indices and float64 ones for the count matrix. Spearman adds a dense count
-    # matrix, its column-sorted copy, per-tie-group sums and cumulative sums, and two arrays per
+    # Both: int64 indices, float64 ones and the float64 count matrix. Spearman adds the count
+    # matrix's column-sorted copy, per-tie-group sums and cumulative sums, and two arrays per
     # column (centred ranks and count-weighted centred ranks).
-    per_row = 16 if statistic == "pearson" else 16 + 8 * (4 + 2 * k)
+    per_row = 24 if statistic == "pearson" else 24 + 8 * (3 + 2 * k)
     return int(max(1, min(resamples, _CHUNK_BYTES // (per_row * n))))
 
 
 def _resample_counts(rng, n, resamples, chunk_size):
-    """Yield (first resample, sparse count matrix) per chunk: row b counts each row's draws.
+    """Yield (first resample, count matrix) per chunk: entry [b, i] counts row i in resample b.
 
     Indices are drawn with ``rng.integers`` chunk after chunk; numpy draws them one after another
-    from the same stream, so the resamples do not depend on ``chunk_size``. The CSR matrix holds
-    one entry per draw; duplicate entries are summed by both ``@`` and ``toarray``.
+    from the same stream, so the resamples do not depend on ``chunk_size``. The counts come from
+    a CSR matrix with one entry per draw, whose ``toarray`` sums the duplicates (a bincount per
+    resample, faster than ``numpy.bincount`` on offset indices).
     """
     ones = np.ones(chunk_size * n)
     for start in range(0, resamples, chunk_size):
         size = min(chunk_size, resamples - start)
         drawn = rng.integers(0, n, size=(size, n))
         indptr = np.arange(0, (size + 1) * n, n)
-        yield start, sparse.csr_array((ones[: size * n], drawn.reshape(-1), indptr), shape=(size, n))
+        draws = sparse.csr_array((ones[: size * n], drawn.reshape(-1), indptr), shape=(size, n))
+        yield start, draws.toarray()
 
 
 def _standardized(data):
@@ -350,10 +352,13 @@ def _pearson_chunk(z, pairs):
     """Function from a chunk's count matrix to (r, constant) via count-weighted moments of z."""
     n, k = z.shape
     a, b = np.array(pairs).T
-    products = np.column_stack([z, z * z, z[:, a] * z[:, b]])
+    # One row per product, so that each product streams through contiguous memory.
+    products = np.vstack([z.T, (z * z).T, (z[:, a] * z[:, b]).T])
 
     def chunk_r(counts):
-        sums = (counts @ products) / n
+        # One matrix-vector product per resample: unlike one matrix-matrix product per chunk,
+        # its rounding does not depend on how many resamples share the chunk.
+        sums = np.array([products @ row for row in counts]) / n
         mean, second, cross = sums[:, :k], sums[:, k : 2 * k], sums[:, 2 * k :]
         variance = second - mean**2
         constant = variance <= _ZERO_VARIANCE * second
@@ -381,13 +386,12 @@ def _spearman_chunk(data, pairs):
         columns.append((order, np.flatnonzero(starts_group), group_of_row))
 
     def chunk_r(counts):
-        weights = counts.toarray()
         centred, weighted = [], []
         for order, group_starts, group_of_row in columns:
-            in_group = np.add.reduceat(weights[:, order], group_starts, axis=1)
+            in_group = np.add.reduceat(counts[:, order], group_starts, axis=1)
             group_rank = np.cumsum(in_group, axis=1) - 0.5 * in_group - 0.5 * n
             centred.append(group_rank[:, group_of_row])
-            weighted.append(weights * centred[-1])
+            weighted.append(counts * centred[-1])
         variance = np.column_stack([(w * d).sum(axis=1) for w, d in zip(weighted, centred)])
         cross = np.column_stack([(weighted[a] * centred[b]).sum(axis=1) for a, b in pairs])
         return _correlations(cross, variance, variance == 0, pairs), variance == 0
