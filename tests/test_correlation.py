@@ -12,7 +12,11 @@ from scipy.special import ndtr, ndtri
 from shopper_bayes import correlation
 from shopper_bayes.correlation import TABLE_COLUMNS, bootstrap_correlations
 from shopper_bayes.errors import UserError
-from shopper_bayes.plots_correlation import interval_label, plot_correlation_forest, plot_correlation_matrix
+from shopper_bayes.plots_correlation import (
+    interval_label,
+    plot_correlation_forest,
+    plot_correlation_matrix,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_shopping_session_data.csv"
 DURATIONS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
@@ -142,7 +146,11 @@ def test_pearson_intervals_agree_with_scipy_bootstrap(sessions, method, interval
         ours = table[["low", "high"]].to_numpy()[p]
         theirs = np.array(result.confidence_interval)
         tolerance = endpoint_tolerance(
-            result.bootstrap_distribution, table["r"].iloc[p], acceleration[p], interval_prob, method
+            result.bootstrap_distribution,
+            table["r"].iloc[p],
+            acceleration[p],
+            interval_prob,
+            method,
         )
         assert np.all(np.abs(ours - theirs) <= tolerance), (ours, theirs, tolerance)
 
@@ -153,8 +161,10 @@ def spearman_acceleration(data):
     return (deviation**3).sum() / (6 * ((deviation**2).sum()) ** 1.5)
 
 
-@pytest.mark.parametrize("jackknife_rows", [None, 300], ids=["exact-jackknife", "subsample-jackknife"])
-def test_spearman_bca_interval_agrees_with_scipy_bootstrap(new_customers, jackknife_rows, monkeypatch):
+@pytest.mark.parametrize("jackknife_rows", [None, 300], ids=["exact", "subsample"])
+def test_spearman_bca_interval_agrees_with_scipy_bootstrap(
+    new_customers, jackknife_rows, monkeypatch
+):
     if jackknife_rows is not None:
         monkeypatch.setattr(correlation, "SPEARMAN_JACKKNIFE_ROWS", jackknife_rows)
     columns = ["Administrative_Duration", "ProductRelated_Duration"]
@@ -185,7 +195,7 @@ def test_spearman_bca_interval_agrees_with_scipy_bootstrap(new_customers, jackkn
 def test_intervals_equal_scipys_from_the_same_bootstrap_draws(
     new_customers, statistic, method, interval_prob
 ):
-    """Given our bootstrap draws, scipy computes the same endpoints (z0 ties, jackknife, quantiles)."""
+    """Given our bootstrap draws, scipy computes the same endpoints (z0, jackknife, quantiles)."""
     resamples, seed = 500, 9
     table = bootstrap_correlations(
         new_customers,
@@ -245,7 +255,9 @@ def test_bca_counts_r_equal_up_to_rounding_as_ties(statistic):
         paired=True,
         vectorized=statistic == "pearson",
         n_resamples=0,
-        bootstrap_result=SimpleNamespace(bootstrap_distribution=np.where(near, observed, boot[:, 0])),
+        bootstrap_result=SimpleNamespace(
+            bootstrap_distribution=np.where(near, observed, boot[:, 0])
+        ),
         method="BCa",
     )
     np.testing.assert_allclose(
@@ -263,7 +275,9 @@ def test_spearman_subsample_jackknife_moves_endpoints_by_a_fraction_of_monte_car
     subsampled = bootstrap_correlations(sessions, columns, resamples=500, statistic="spearman")
 
     data = sessions[columns].to_numpy(dtype=float)
-    boot, _ = correlation._resampled_r(data, [(0, 1)], "spearman", np.random.default_rng(0), 500, 500)
+    boot, _ = correlation._resampled_r(
+        data, [(0, 1)], "spearman", np.random.default_rng(0), 500, 500
+    )
     error = endpoint_tolerance(
         boot[:, 0], exact["r"].iloc[0], spearman_acceleration(data), 0.95, "bca"
     ) / (4 * np.sqrt(2))
@@ -324,7 +338,8 @@ def test_segments_equal_the_function_run_on_each_segment_alone(sessions):
     pooled = bootstrap_correlations(sessions, DURATIONS, **settings)
     pd.testing.assert_frame_equal(table.iloc[:3], pooled)
     for level in ["New_Customer", "Returning_Customer"]:
-        alone = bootstrap_correlations(sessions[sessions["CustomerType"] == level], DURATIONS, **settings)
+        segment = sessions[sessions["CustomerType"] == level]
+        alone = bootstrap_correlations(segment, DURATIONS, **settings)
         part = table[table["segment"] == level].reset_index(drop=True)
         pd.testing.assert_frame_equal(part.drop(columns="segment"), alone.drop(columns="segment"))
 
@@ -366,7 +381,9 @@ def test_same_seed_same_numbers_and_other_seed_other_numbers(sessions):
 def test_chunk_size_does_not_change_results(sessions, statistic):
     frame = sessions.iloc[:727]  # an odd number of rows per resample
     runs = [
-        bootstrap_correlations(frame, DURATIONS, resamples=120, statistic=statistic, chunk_size=size)
+        bootstrap_correlations(
+            frame, DURATIONS, resamples=120, statistic=statistic, chunk_size=size
+        )
         for size in (1, 2, 7, 120, None)
     ]
     for run in runs[1:]:
@@ -450,7 +467,9 @@ def test_column_constant_in_some_resamples_gives_r_but_no_interval():
     assert np.isfinite(row.r)
     assert np.isnan(row.low) and np.isnan(row.high)
     assert row.note.startswith("rare is constant in ")
-    assert row.note.endswith(" of 200 bootstrap resamples (too few distinct values): interval undefined")
+    assert row.note.endswith(
+        " of 200 bootstrap resamples (too few distinct values): interval undefined"
+    )
 
 
 def test_spearman_jackknife_subsample_with_constant_column_gives_a_note(monkeypatch):
@@ -467,6 +486,12 @@ def test_spearman_jackknife_subsample_with_constant_column_gives_a_note(monkeypa
     )
 
 
+def test_bca_interval_is_undefined_when_every_bootstrap_r_is_on_one_side():
+    boot = np.linspace(0.5, 0.6, 200)
+    assert np.isnan(correlation._bca_interval(boot, 0.4, 0.1, 0.95)).all()
+    assert np.isnan(correlation._bca_interval(boot, 0.7, 0.1, 0.95)).all()
+
+
 def test_perfectly_correlated_columns_give_the_degenerate_interval():
     x = np.arange(20.0)
     frame = pd.DataFrame({"x": x, "y": 2 * x + 1})
@@ -481,7 +506,9 @@ def test_perfectly_correlated_columns_give_the_degenerate_interval():
 def test_missing_column_is_a_user_error(small):
     with pytest.raises(UserError) as caught:
         bootstrap_correlations(small, ["a", "nope"])
-    assert str(caught.value) == "error: nope: not in the data; check the spelling against the data's columns"
+    assert str(caught.value) == (
+        "error: nope: not in the data; check the spelling against the data's columns"
+    )
 
 
 def test_non_numeric_column_is_a_user_error(sessions):
@@ -522,7 +549,9 @@ def test_bad_arguments_are_user_errors_naming_the_argument(small, arguments, whe
 
 
 def test_method_and_statistic_names_are_case_insensitive(small):
-    table = bootstrap_correlations(small, ["a", "b"], resamples=100, method="BCa", statistic="Pearson")
+    table = bootstrap_correlations(
+        small, ["a", "b"], resamples=100, method="BCa", statistic="Pearson"
+    )
     assert (table["method"].iloc[0], table["statistic"].iloc[0]) == ("bca", "pearson")
 
 
@@ -531,11 +560,20 @@ def test_method_and_statistic_names_are_case_insensitive(small):
 
 def test_interval_label_reflects_the_table(small):
     table = bootstrap_correlations(small, ["a", "b"], resamples=100)
-    assert interval_label(table) == "Pearson correlation coefficient r (95% bootstrap interval, BCa)"
-    table = bootstrap_correlations(
-        small, ["a", "b"], resamples=100, method="percentile", statistic="spearman", interval_prob=0.9
+    assert interval_label(table) == (
+        "Pearson correlation coefficient r (95% bootstrap interval, BCa)"
     )
-    assert interval_label(table) == "Spearman correlation coefficient r (90% bootstrap interval, percentile)"
+    table = bootstrap_correlations(
+        small,
+        ["a", "b"],
+        resamples=100,
+        method="percentile",
+        statistic="spearman",
+        interval_prob=0.9,
+    )
+    assert interval_label(table) == (
+        "Spearman correlation coefficient r (90% bootstrap interval, percentile)"
+    )
 
 
 def test_plots_write_png_files_also_with_undefined_rows(small, tmp_path):
@@ -543,7 +581,8 @@ def test_plots_write_png_files_also_with_undefined_rows(small, tmp_path):
     small.loc[:14, "c"] = 0.0
     small["g"] = ["p"] * 15 + ["q"] * 15  # c is constant in both segments
     table = bootstrap_correlations(small, ["a", "b", "c"], resamples=100, by="g")
-    for plot, name in [(plot_correlation_forest, "forest.png"), (plot_correlation_matrix, "matrix.png")]:
+    plots = [(plot_correlation_forest, "forest.png"), (plot_correlation_matrix, "matrix.png")]
+    for plot, name in plots:
         path = plot(table, tmp_path / "figures" / name)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

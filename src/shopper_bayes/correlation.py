@@ -7,6 +7,8 @@ sums of squares and cross-products. Intervals are percentile or BCa (bias-correc
 accelerated; Efron & Tibshirani 1993, ch. 14), with the same definitions as scipy.stats.bootstrap.
 """
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -88,6 +90,7 @@ def bootstrap_correlations(
     _check_interval_prob(interval_prob)
     if chunk_size is not None:
         _check_count("chunk_size", chunk_size, 1)
+    levels = [] if by is None else _segment_levels(frame, by)
     settings = {
         "resamples": resamples,
         "method": method,
@@ -99,16 +102,10 @@ def bootstrap_correlations(
     values = np.column_stack([_numeric_values(frame, name) for name in columns])
 
     rows = _segment_rows(values, columns, POOLED, settings)
-    if by is not None:
-        _check_column(frame, by)
+    if levels:
         labels = frame[by]
         known = labels.notna().to_numpy()
         text = labels.astype(str).to_numpy()
-        levels = sorted(set(text[known]))
-        if POOLED in levels:
-            raise UserError(
-                by, f"has a level named {POOLED!r}", f"rename it; {POOLED!r} labels the pooled rows"
-            )
         for level in levels:
             rows += _segment_rows(values[known & (text == level)], columns, level, settings)
 
@@ -128,6 +125,18 @@ def _check_column(frame, name):
         raise UserError(name, "not in the data", "check the spelling against the data's columns")
     if found > 1:
         raise UserError(name, "appears more than once in the data", "rename the duplicates")
+
+
+def _segment_levels(frame, by):
+    """The non-missing values of column ``by`` as text, sorted."""
+    _check_column(frame, by)
+    labels = frame[by]
+    levels = sorted(set(labels[labels.notna()].astype(str)))
+    if POOLED in levels:
+        raise UserError(
+            by, f"has a level named {POOLED!r}", f"rename it; {POOLED!r} labels the pooled rows"
+        )
+    return levels
 
 
 def _checked_columns(frame, columns):
@@ -150,20 +159,24 @@ def _checked_choice(argument, value, choices):
 
 
 def _check_count(argument, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise UserError(argument, f"is {value!r}", f"use a whole number of at least {minimum}")
 
 
 def _check_interval_prob(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise UserError("interval_prob", f"is {value!r}", "use a probability between 0 and 1, e.g. 0.95")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise UserError(
+            "interval_prob", f"is {value!r}", "use a probability between 0 and 1, e.g. 0.95"
+        )
 
 
 def _numeric_values(frame, name):
     series = frame[name]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_complex_dtype(series):
         raise UserError(
-            name, f"is not numeric (dtype {series.dtype})", "convert it, e.g. with pandas.to_numeric"
+            name,
+            f"is not numeric (dtype {series.dtype})",
+            "convert it, e.g. with pandas.to_numeric",
         )
     values = series.to_numpy(dtype=float, na_value=np.nan)
     if np.isinf(values).any():
@@ -264,7 +277,9 @@ def _bootstrap_pairs(data, pairs, names, where, settings):
                 'acceleration cannot be computed; use method="percentile"'
             )
         else:
-            low, high = _bca_interval(boot[:, p], observed[p], acceleration[p], settings["interval_prob"])
+            low, high = _bca_interval(
+                boot[:, p], observed[p], acceleration[p], settings["interval_prob"]
+            )
             if np.isnan(low):
                 note = (
                     f"BCa interval undefined{where}: every bootstrap r falls on one side of the "
@@ -286,10 +301,12 @@ def _auto_chunk_size(n, k, statistic, resamples):
 def _resample_counts(rng, n, resamples, chunk_size):
     """Yield (first resample, count matrix) per chunk: entry [b, i] counts row i in resample b.
 
-    Indices are drawn with ``rng.integers`` chunk after chunk; numpy draws them one after another
-    from the same stream, so the resamples do not depend on ``chunk_size``. The counts come from
-    a CSR matrix with one entry per draw, whose ``toarray`` sums the duplicates (a bincount per
-    resample, faster than ``numpy.bincount`` on offset indices).
+    Indices are drawn with ``rng.integers`` chunk after chunk. Below 2**32 rows numpy takes one
+    32-bit draw per index from the generator's stream (plus a redraw on the rare rejection), so
+    drawing a chunk of a resamples and then b gives the same indices as a + b at once, and the
+    resamples do not depend on ``chunk_size``. The counts come from a CSR matrix with one entry
+    per draw, whose ``toarray`` sums the duplicates (a bincount per resample, faster than
+    ``numpy.bincount`` on offset indices).
     """
     ones = np.ones(chunk_size * n)
     for start in range(0, resamples, chunk_size):
@@ -478,7 +495,8 @@ def _percentile_interval(boot, interval_prob):
 
 
 def _bca_interval(boot, observed, acceleration, interval_prob):
-    """BCa endpoints as scipy.stats.bootstrap computes them; NaN if the bias correction is infinite."""
+    """BCa endpoints as scipy.stats.bootstrap computes them; NaN if the bias correction z0 is
+    infinite (every bootstrap r on one side of the observed r), where the levels are undefined."""
     alpha = (1 - interval_prob) / 2
     # Ties count half, as in scipy: the mean of the strict and non-strict shares below. Values
     # within _TIE of the observed r are ties: with discrete data, equal r values computed from
@@ -487,9 +505,9 @@ def _bca_interval(boot, observed, acceleration, interval_prob):
     at_or_below = np.count_nonzero(boot <= observed + _TIE)
     share_below = (below + at_or_below) / (2 * len(boot))
     z0 = ndtri(share_below)
-    z = ndtri(np.array([alpha, 1 - alpha]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        levels = ndtr(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
-    if not np.isfinite(z0) or not np.isfinite(levels).all():
+    if not np.isfinite(z0):
         return np.nan, np.nan
+    z = ndtri(np.array([alpha, 1 - alpha]))
+    with np.errstate(divide="ignore"):
+        levels = ndtr(z0 + (z0 + z) / (1 - acceleration * (z0 + z)))
     return np.quantile(boot, levels)

@@ -29,7 +29,7 @@ def interval_label(table):
 
 def plot_correlation_forest(table, path):
     """Forest plot: one row per pair, pooled and segment intervals offset within the row."""
-    label = interval_label(table)
+    x_label = interval_label(table)
     pairs = list(dict.fromkeys(zip(table["x"], table["y"])))
     segments = list(dict.fromkeys(table["segment"]))
     if len(segments) > len(SEGMENT_COLOURS):
@@ -56,9 +56,9 @@ def plot_correlation_forest(table, path):
         ax.hlines(y, low, high, color=colour, linewidth=1.4)
         ax.plot(np.r_[low, high], np.r_[y, y], "|", color=colour, markersize=7)
         ax.plot(r, y, marker, color=colour, markersize=5, linestyle="none")
+        label = f"{segment} (n = {rows['n'].max():,})"
         handles.append(
-            Line2D([], [], color=colour, marker=marker, markersize=5, linewidth=1.4,
-                   label=f"{segment} (n = {rows['n'].max():,})")
+            Line2D([], [], color=colour, marker=marker, markersize=5, linewidth=1.4, label=label)
         )
         for row_y in y[np.isnan(r)]:
             ax.text(0, row_y, "undefined", color=colour, fontsize=8, ha="center", va="center")
@@ -70,11 +70,15 @@ def plot_correlation_forest(table, path):
     ax.set_xlim(max(left - pad, -1.05), min(right + pad, 1.05))
     ax.set_yticks(range(len(pairs)), [f"{x} vs {y}" for x, y in pairs])
     ax.set_ylim(len(pairs) - 0.5, -0.5)
-    ax.set_xlabel(label)
-    ax.set_title("Correlations between pairs of columns" + (", pooled and by segment" if len(segments) > 1 else ""))
+    ax.set_xlabel(x_label)
+    by_segment = ", pooled and by segment" if len(segments) > 1 else ""
+    ax.set_title(f"Correlations between pairs of columns{by_segment}")
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
-    ax.legend(handles=handles, title="segment", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    # Outside the axes, so that it never covers an interval.
+    ax.legend(
+        handles=handles, title="segment", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
+    )
     return _save(fig, path)
 
 
@@ -103,7 +107,8 @@ def plot_correlation_matrix(table, path):
     for i in range(size):
         for j in range(size):
             dark = np.isfinite(r[i, j]) and abs(r[i, j]) > 0.6
-            ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="white" if dark else "black")
+            colour = "white" if dark else "black"
+            ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(size), names, rotation=30, ha="right")
     ax.set_yticks(range(size), names)
     colourbar = fig.colorbar(image, ax=ax, shrink=0.8)
@@ -135,7 +140,11 @@ def _describe(table):
 def _check_table(table):
     missing = [name for name in TABLE_COLUMNS if name not in getattr(table, "columns", [])]
     if missing:
-        raise UserError("table", f"lacks columns {', '.join(missing)}", "pass the table from bootstrap_correlations")
+        raise UserError(
+            "table",
+            f"lacks columns {', '.join(missing)}",
+            "pass the table from bootstrap_correlations",
+        )
     if table.empty:
         raise UserError("table", "has no rows", "pass the table from bootstrap_correlations")
     if "interval_prob" not in table.attrs:
@@ -146,7 +155,9 @@ def _check_table(table):
         )
     for name in ("method", "statistic"):
         if table[name].nunique() > 1:
-            raise UserError("table", f"mixes several values of {name}", f"plot one {name} at a time")
+            raise UserError(
+                "table", f"mixes several values of {name}", f"plot one {name} at a time"
+            )
 
 
 def _save(fig, path):
