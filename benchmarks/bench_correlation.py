@@ -156,15 +156,14 @@ def speed_comparison():
     documented_seconds, _ = best_time(lambda: scipy_per_pair(data, batch, pearsonr_statistic))
 
     def timing(label, seconds, note=""):
-        ratio = f"ratio {seconds / ours_seconds:5.1f}x" if seconds != ours_seconds else ""
-        print(f"  {label:<28}{seconds:7.2f} s   {ratio}{note}")
+        print(f"  {label:<28}{seconds:7.2f} s   ratio {seconds / ours_seconds:5.1f}x{note}")
 
     def difference(label, first, second):
         print(f"  {label:<28}{np.abs(first - second).max():7.4f}")
 
     print(f"  scipy batch size            {batch} (fastest of {', '.join(map(str, BATCHES))})")
-    timing("bootstrap_correlations", ours_seconds)
-    timing("  of which index draws ~", draws_seconds, "  (numpy Generator.integers alone)")
+    print(f"  {'bootstrap_correlations':<28}{ours_seconds:7.2f} s")
+    print(f"  {'  of which index draws ~':<28}{draws_seconds:7.2f} s   (Generator.integers alone)")
     timing("scipy, one call per pair", per_pair_seconds)
     timing("scipy, one call, 3 r", one_call_seconds)
     timing("scipy, per pair, pearsonr", documented_seconds, "   (statistic as in scipy's docs)")
