@@ -100,7 +100,9 @@ class CorrelationsConfig(_Strict):
     columns: list[str] = Field(default_factory=lambda: list(DURATION_COLUMNS), min_length=2)
     resamples: int = Field(10_000, ge=100)
     method: Literal["percentile", "bca"] = "bca"
+    statistic: Literal["pearson", "spearman"] = "pearson"
     interval_prob: float = Field(0.95, gt=0, lt=1)
+    by: str | None = "segment"  # also per level of this column (canonical or raw name); null: pooled only
 
 
 class Config(_Strict):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
 
 from shopper_bayes import campaign, diagnostics, purchase_rates
 from shopper_bayes.config import Config
-from shopper_bayes.correlation import bootstrap_correlations
+from shopper_bayes.correlation import POOLED, bootstrap_correlations
 from shopper_bayes.counts import segment_counts
 from shopper_bayes.errors import UserError
 from shopper_bayes.fit import sample
@@ -95,14 +96,15 @@ def correlations_section(config: Config, frame) -> dict:
     """Bootstrap intervals for every pair of the configured columns, and the strongest pair."""
     corr = config.correlations
     table = bootstrap_correlations(frame, corr.columns, resamples=corr.resamples, method=corr.method,
-                                   seed=config.seed, interval_prob=corr.interval_prob)
+                                   seed=config.seed, interval_prob=corr.interval_prob,
+                                   statistic=corr.statistic, by=corr.by)
     pairs = [
         {"x": row.x, "y": row.y, "segment": row.segment, "r": _number(row.r),
          "interval": [_number(row.low), _number(row.high)], "method": row.method,
-         "interval_prob": corr.interval_prob, "n": int(row.n), "note": row.note}
+         "statistic": row.statistic, "interval_prob": corr.interval_prob, "n": int(row.n), "note": row.note}
         for row in table.itertuples()
     ]
-    defined = [pair for pair in pairs if pair["r"] is not None]
+    defined = [pair for pair in pairs if pair["r"] is not None and pair["segment"] == POOLED]
     top = max(defined, key=lambda pair: abs(pair["r"])) if defined else None
     return {"pairs": pairs, "top_pair": top}
 
@@ -144,9 +146,17 @@ def _shown_config(config: Config) -> dict:
     return shown
 
 
+def correlation_table(section: dict) -> pd.DataFrame:
+    """The correlations section of a summary back as the table the correlation plots take."""
+    rows = [{**pair, "low": pair["interval"][0], "high": pair["interval"][1]} for pair in section["pairs"]]
+    table = pd.DataFrame(rows).astype({"r": float, "low": float, "high": float})
+    table.attrs["interval_prob"] = section["pairs"][0]["interval_prob"]
+    return table
+
+
 def write_outputs(result: Result, config: Config, output: str | Path) -> list[Path]:
     """Stage summary, posterior and figures, then move them into ``output`` together."""
-    from shopper_bayes import plots_campaign, plots_rates
+    from shopper_bayes import plots_campaign, plots_correlation, plots_rates
 
     with Staging(output) as staging:
         staging.write_json("reports/summary.json", result.summary)
@@ -154,6 +164,9 @@ def write_outputs(result: Result, config: Config, output: str | Path) -> list[Pa
         if config.figures:
             plots_rates.plot_rates(result.summary["purchase_rates"], staging.path("figures/purchase_rates.png"))
             plots_campaign.plot_campaign(result.summary["campaign"], staging.path("figures/campaign.png"))
+            table = correlation_table(result.summary["correlations"])
+            plots_correlation.plot_correlation_forest(table, staging.path("figures/correlations.png"))
+            plots_correlation.plot_correlation_matrix(table, staging.path("figures/correlation_matrix.png"))
         return staging.commit()
 
 

@@ -34,9 +34,12 @@ def file_column(config: Config, name: str) -> str:
 
 
 def label_columns(config: Config) -> list[str]:
-    """Segment and filter columns, by the names used in the config, in a fixed order."""
+    """Segment, filter and correlation-by columns, by the names used in the config, in a fixed order."""
     names = list(config.rates.segments)
     names += [name for name in config.sessions.filter if name not in names]
+    by = config.correlations.by
+    if by is not None and by not in names:
+        names.append(by)
     return names
 
 
