@@ -36,7 +36,8 @@ TINY = {
     "correlations": {"resamples": 100},
     "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
 }
-OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates.nc", "figures/purchase_rates.png", "figures/campaign.png"}
+OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates.nc", "figures/purchase_rates.png", "figures/campaign.png",
+                "figures/correlations.png", "figures/correlation_matrix.png"}
 # Segment levels that would escape the output folder or inject markup if used as names.
 PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
 
