@@ -59,3 +59,10 @@ def test_filter_that_removes_every_row_is_an_error(tmp_path):
     config = load_config(write_config(tmp_path, sessions={"filter": {"month": ["Jan"]}}))
     with pytest.raises(UserError, match="no rows left after cleaning and filtering"):
         load_sessions(config)
+
+
+def test_console_escapes_control_characters_in_data_strings():
+    from shopper_bayes.console import _name
+
+    assert _name("New\x1b[2J_Customer") == "New\\x1b[2J_Customer"
+    assert _name({"segment": "a\nb", "month": "Nov"}) == "a\\nb / Nov"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 
+def _safe(text) -> str:
+    """Data strings shown in a terminal: control characters escaped, so they cannot move the cursor."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
 def _name(segment) -> str:
-    return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
+    return _safe(" / ".join(map(str, segment.values())) if isinstance(segment, dict) else segment)
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -14,7 +19,7 @@ def _pct(value: float | None, digits: int = 1) -> str:
 def format_summary(summary: dict) -> str:
     lines = []
     cleaning = summary["cleaning"]
-    dropped = ", ".join(f"{count:,} {reason}" for reason, count in cleaning["dropped"].items()) or "none"
+    dropped = ", ".join(f"{count:,} {_safe(reason)}" for reason, count in cleaning["dropped"].items()) or "none"
     lines.append(f"Sessions: {cleaning['rows_used']:,} used of {cleaning['rows_read']:,} read "
                  f"from {cleaning['source']} (dropped: {dropped})")
 
@@ -41,7 +46,7 @@ def format_summary(summary: dict) -> str:
     if pairs:
         lines += ["", f"Correlations ({pairs[0]['method']} bootstrap, {pairs[0]['interval_prob']:.0%} interval)"]
         for pair in pairs:
-            where = "" if pair.get("segment") in (None, "all") else f" [{pair['segment']}]"
+            where = "" if pair.get("segment") in (None, "all") else f" [{_safe(pair['segment'])}]"
             if pair["r"] is None:
                 lines.append(f"  {pair['x']} ~ {pair['y']}{where}: undefined ({pair['note']})")
             else:
