@@ -37,7 +37,7 @@ TINY = {
     "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
 }
 OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates.nc", "figures/purchase_rates.png", "figures/campaign.png",
-                "figures/correlations.png", "figures/correlation_matrix.png"}
+                "figures/correlations.png", "figures/correlation_matrix.png", "reports/report.html", "reports/report.md"}
 # Segment levels that would escape the output folder or inject markup if used as names.
 PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
 

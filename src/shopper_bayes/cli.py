@@ -1,4 +1,5 @@
-"""Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict] [--debug]``.
+"""Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict]`` and
+``shopper-bayes report [--output DIR]``.
 
 Problems a user can fix are printed as one line, ``error: <where>: <what>; <what to do>``, with exit
 status 2. ``--debug`` shows the traceback instead.
@@ -7,6 +8,7 @@ status 2. ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
     # SUPPRESS: without it the subcommand's default would reset a `--debug` given before `run`.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    report = commands.add_parser("report", help="re-render reports/report.html and report.md from an existing run")
+    report.add_argument("--output", default=Path("."), type=Path, help="the folder a run wrote into (default: .)")
+    report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 
@@ -47,12 +52,31 @@ def _run(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from shopper_bayes.outputs import Staging
+    from shopper_bayes.report import write_report
+
+    path = args.output / "reports" / "summary.json"
+    if not path.is_file():
+        raise UserError(path, "not found", "run `shopper-bayes run` first, or point --output at the folder it wrote")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        figures_on = summary["config"]["figures"]
+    except (ValueError, KeyError, TypeError):
+        raise UserError(path, "is not a summary written by shopper-bayes run", "run `shopper-bayes run` again") from None
+    with Staging(args.output) as staging:
+        write_report(summary, args.output if figures_on else None, staging)
+        written = staging.commit()
+    print("Wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.debug:
         warnings.filterwarnings("ignore")
     try:
-        return {"run": _run}[args.command](args)
+        return {"run": _run, "report": _report}[args.command](args)
     except UserError as exc:
         if args.debug:
             raise

@@ -108,6 +108,7 @@ class CorrelationsConfig(_Strict):
 class Config(_Strict):
     seed: int = Field(2026, ge=0)
     figures: bool = True
+    report: bool = True
     sessions: SessionsConfig = SessionsConfig()
     rates: RatesConfig = RatesConfig()
     sampler: SamplerConfig = SamplerConfig()

@@ -156,7 +156,7 @@ def correlation_table(section: dict) -> pd.DataFrame:
 
 def write_outputs(result: Result, config: Config, output: str | Path) -> list[Path]:
     """Stage summary, posterior and figures, then move them into ``output`` together."""
-    from shopper_bayes import plots_campaign, plots_correlation, plots_rates
+    from shopper_bayes import plots_campaign, plots_correlation, plots_rates, report
 
     with Staging(output) as staging:
         staging.write_json("reports/summary.json", result.summary)
@@ -167,6 +167,8 @@ def write_outputs(result: Result, config: Config, output: str | Path) -> list[Pa
             table = correlation_table(result.summary["correlations"])
             plots_correlation.plot_correlation_forest(table, staging.path("figures/correlations.png"))
             plots_correlation.plot_correlation_matrix(table, staging.path("figures/correlation_matrix.png"))
+        if config.report:
+            report.write_report(result.summary, staging.folder if config.figures else None, staging)
         return staging.commit()
 
 

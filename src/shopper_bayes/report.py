@@ -1,0 +1,319 @@
+"""The report: ``reports/report.html`` (self-contained) and ``reports/report.md``.
+
+Rendered from ``summary.json`` content and the figure files only; nothing here fits or computes
+statistics, it only words and rounds numbers the summary already holds. Every string that comes
+from the data is escaped for the format it is written in.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIGURES = {
+    "purchase_rates": ("figures/purchase_rates.png", "Purchase rate by segment"),
+    "campaign": ("figures/campaign.png", "Predicted campaign sales"),
+    "correlations": ("figures/correlations.png", "Correlation intervals, pooled and by segment"),
+    "correlation_matrix": ("figures/correlation_matrix.png", "Correlation matrix"),
+}
+
+
+# ---------------------------------------------------------------- numbers and names, for reading
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def prob_text(value: float) -> str:
+    """A Monte Carlo probability: 1.0 from a few thousand draws means 'more than 99.9%', not certainty."""
+    if value >= 0.999:
+        return "more than 99.9%"
+    if value <= 0.001:
+        return "less than 0.1%"
+    return pct(value)
+
+
+def pct_range(interval: list[float | None]) -> str:
+    lo, hi = interval
+    if lo is None or hi is None:
+        return "n/a"
+    return f"{lo * 100:.1f}–{hi * 100:.1f}%"
+
+
+def segment_name(segment) -> str:
+    return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
+
+
+# ---------------------------------------------------------------- a format-neutral document
+
+
+@dataclass
+class Sentence:
+    """A sentence of the executive summary and the summary.json values it quotes."""
+
+    text: str
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)  # keys of FIGURES
+
+
+def executive_summary(summary: dict) -> list[Sentence]:
+    """Plain sentences with the headline numbers and their intervals."""
+    sentences = []
+    rates = summary["purchase_rates"]
+    comparisons = summary.get("rate_comparisons", [])
+    if comparisons:
+        top = comparisons[0]
+        a = next(row for row in rates if row["segment"] == top["a"])
+        b = next(row for row in rates if row["segment"] == top["b"])
+        prob = a["interval_prob"]
+        sentences.append(Sentence(
+            f"{segment_name(a['segment'])} sessions end in a purchase more often than "
+            f"{segment_name(b['segment'])} sessions: {pct(a['mean'])} ({prob:.0%} CrI {pct_range(a['interval'])}) "
+            f"against {pct(b['mean'])} ({pct_range(b['interval'])}). The probability that "
+            f"{segment_name(a['segment'])} buys more is {prob_text(top['prob_a_greater'])}.",
+            [a["mean"], prob, *a["interval"], b["mean"], *b["interval"], top["prob_a_greater"]]))
+    else:
+        row = rates[0]
+        sentences.append(Sentence(
+            f"The purchase rate of {segment_name(row['segment'])} is {pct(row['mean'])} "
+            f"({row['interval_prob']:.0%} CrI {pct_range(row['interval'])}).",
+            [row["mean"], row["interval_prob"], *row["interval"]]))
+
+    top_pair = summary.get("correlations", {}).get("top_pair")
+    if top_pair:
+        lo, hi = top_pair["interval"]
+        sentences.append(Sentence(
+            f"Of the browsing behaviours compared, time on {top_pair['x']} and on {top_pair['y']} go together most: "
+            f"r = {top_pair['r']:.2f} ({top_pair['interval_prob']:.0%} bootstrap interval {lo:.2f} to {hi:.2f}).",
+            [top_pair["r"], top_pair["interval_prob"], lo, hi]))
+
+    plan = summary["campaign"]
+    lo, hi = plan["sales_interval"]
+    sentences.append(Sentence(
+        f"A {plan['boost']:+.0%} campaign on {segment_name(plan['segment'])} bringing {plan['sessions']:,} sessions "
+        f"reaches at least {plan['target']:,} sales with probability {pct(plan['prob_at_least_target'])}, "
+        f"against {pct(plan['prob_at_least_target_plugin'])} by the plain plug-in calculation, which ignores "
+        f"the uncertainty about the purchase rate. Expected sales: {plan['expected_sales']:.0f} "
+        f"({plan['interval_prob']:.0%} predictive interval {lo}–{hi}).",
+        [plan["boost"], plan["sessions"], plan["target"], plan["prob_at_least_target"],
+         plan["prob_at_least_target_plugin"], plan["expected_sales"], plan["interval_prob"], lo, hi]))
+
+    checks = summary["diagnostics"]
+    if checks["ok"]:
+        sentences.append(Sentence("The model fit passed every convergence check, so these intervals can be cited."))
+    else:
+        sentences.append(Sentence("The model fit FAILED its convergence checks: do not cite these numbers "
+                                  "until the fit is repaired (see Model diagnostics)."))
+    return sentences
+
+
+def sections(summary: dict) -> list[Section]:
+    cleaning = summary["cleaning"]
+    data = Section("Data and cleaning", [
+        f"{cleaning['rows_used']:,} of {cleaning['rows_read']:,} rows of {cleaning['source']} were used."])
+    data.tables.append(Table(["reason a row was dropped", "rows"],
+                             [[reason, f"{count:,}"] for reason, count in cleaning["dropped"].items()] or [["none", "0"]]))
+    if cleaning.get("changed"):
+        data.tables.append(Table(["value rewritten", "rows"], [[r, f"{c:,}"] for r, c in cleaning["changed"].items()]))
+
+    rates = summary["purchase_rates"]
+    prob = rates[0]["interval_prob"]
+    rate_section = Section("Purchase rates", [
+        f"Posterior mean purchase rate per segment with its central {prob:.0%} credible interval "
+        "(the rate lies in the interval with that probability, given the data and the prior)."],
+        figures=["purchase_rates"])
+    rate_section.tables.append(Table(
+        ["segment", "sessions", "purchases", "observed rate", "posterior mean", f"{prob:.0%} credible interval"],
+        [[segment_name(r["segment"]), f"{r['sessions']:,}", f"{r['purchases']:,}", pct(r["observed_rate"]),
+          pct(r["mean"]), pct_range(r["interval"])] for r in rates]))
+    if summary.get("rate_comparisons"):
+        rate_section.tables.append(Table(["A", "B", "P(rate A > rate B)"],
+                                         [[segment_name(c["a"]), segment_name(c["b"]), f"{c['prob_a_greater']:.3f}"]
+                                          for c in summary["rate_comparisons"]]))
+
+    pairs = summary["correlations"]["pairs"]
+    corr_section = Section("Correlations", figures=["correlations", "correlation_matrix"])
+    if pairs:
+        first = pairs[0]
+        method = "BCa" if first["method"] == "bca" else "percentile"
+        corr_section.paragraphs.append(
+            f"{first.get('statistic', 'pearson').capitalize()} correlation between time spent on page types, "
+            f"with {first['interval_prob']:.0%} {method} paired-bootstrap intervals (sessions resampled with replacement).")
+        corr_section.tables.append(Table(
+            ["x", "y", "segment", "r", "interval", "sessions", "note"],
+            [[p["x"], p["y"], str(p["segment"]), "n/a" if p["r"] is None else f"{p['r']:.3f}",
+              "n/a" if p["interval"][0] is None else f"{p['interval'][0]:.3f} to {p['interval'][1]:.3f}",
+              f"{p['n']:,}", p.get("note", "")] for p in pairs]))
+
+    plan = summary["campaign"]
+    campaign_section = Section("Campaign outlook", [
+        f"Sessions of {segment_name(plan['segment'])} with the purchase rate multiplied by {1 + plan['boost']:.2f} "
+        f"({plan['boost']:+.0%}). The posterior predictive probability carries the uncertainty about the rate; "
+        "the plug-in probability treats the observed rate as exact."], figures=["campaign"])
+    campaign_section.tables.append(Table(["", "posterior predictive", "plug-in binomial"], [
+        [f"P(sales ≥ {plan['target']:,} in {plan['sessions']:,} sessions)",
+         pct(plan["prob_at_least_target"]), pct(plan["prob_at_least_target_plugin"])],
+        ["expected sales", f"{plan['expected_sales']:.1f}", f"{plan['expected_sales_plugin']:.1f}"],
+        ["boosted purchase rate", pct(plan["boosted_rate"], 2), pct(plan["boosted_rate_plugin"], 2)],
+    ]))
+
+    checks = summary["diagnostics"]
+    verdict = ("Converged: every check passed." if checks["ok"]
+               else "NOT CONVERGED: " + "; ".join(checks["problems"]) + ". Do not cite these intervals.")
+    limits = checks["thresholds"]
+    diag = Section("Model diagnostics", [verdict])
+    diag.tables.append(Table(["check", "value", "required"], [
+        ["largest R-hat", f"{checks['max_rhat']:.4f}", f"≤ {limits['max_rhat']}"],
+        ["smallest bulk ESS", f"{checks['min_ess_bulk']:.0f}", f"≥ {limits['min_ess']:.0f}"],
+        ["smallest tail ESS", f"{checks['min_ess_tail']:.0f}", f"≥ {limits['min_ess']:.0f}"],
+        ["divergent transitions", f"{checks['divergences']}", f"≤ {limits['max_divergences']}"],
+    ]))
+
+    config = summary["config"]
+    prior, sampler = config["rates"]["prior"], config["sampler"]
+    methods = Section("Methods", [
+        f"Purchase rates: purchases ~ Binomial(sessions, rate) in each segment cell, rate ~ Beta({prior['alpha']:g}, "
+        f"{prior['beta']:g}), cells independent; sessions within a cell are taken as exchangeable.",
+        f"Fitted with NUTS ({sampler['backend']}): {sampler['chains']} chains of {sampler['draws']:,} draws after "
+        f"{sampler['tune']:,} tuning steps. Credible intervals are central posterior intervals.",
+        "Campaign: sales ~ Binomial(sessions, rate × (1 + boost)), rate from its posterior; P(sales ≥ target) is "
+        "the posterior average of the exact binomial tail. \"At least\" includes the target.",
+        f"Correlations: {config['correlations']['resamples']:,} paired bootstrap resamples."])
+
+    versions = summary["versions"]
+    repro = Section("Reproducibility", [
+        f"Data file {summary['data']['path']}, SHA-256 {summary['data']['sha256']}. Seed {config['seed']}. "
+        "The same config and seed give the same summary.json."])
+    repro.tables.append(Table(["package", "version"], [[name, v] for name, v in versions.items()]))
+    return [data, rate_section, corr_section, campaign_section, diag, methods, repro]
+
+
+# ---------------------------------------------------------------- HTML
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:960px;margin:2rem auto;
+padding:0 1rem;color:#1b1b1b;line-height:1.5}
+h1{font-size:1.7rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:2px solid #0072B2;
+padding-bottom:.2rem}.subtitle{color:#555;margin-top:0}
+.summary{background:#eef5fb;border-left:4px solid #0072B2;padding:.6rem 1rem}
+.summary li{margin:.35rem 0}
+.banner{background:#fde8e4;border:2px solid #D55E00;color:#7a2600;padding:.8rem 1rem;font-weight:bold}
+.ok{color:#006b4f;font-weight:bold}
+table{border-collapse:collapse;margin:.8rem 0;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1rem 0}figure img{max-width:min(100%,820px);height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.85rem}.note{color:#555;font-style:italic}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}figure,table{page-break-inside:avoid}}
+"""
+
+_NUMERIC = re.compile(r"^[\s≤≥<>+−\-]*[\d.,]+(%|–[\d.,]+%| to -?[\d.,]+)?$")
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else f"<td>{html.escape(c)}</td>"
+                         for c in row) + "</tr>" for row in table.rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_figure(figures_root: Path | None, key: str) -> str:
+    relative, caption = FIGURES[key]
+    if figures_root is None:
+        return f'<p class="note">{html.escape(caption)}: not drawn (figures: false in the config).</p>'
+    path = figures_root / relative
+    if not path.is_file():
+        return f'<p class="note">{html.escape(caption)}: figure file {html.escape(relative)} is missing.</p>'
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def render_html(summary: dict, figures_root: Path | None) -> str:
+    """The self-contained HTML report; figures are embedded from ``figures_root`` (None: switched off)."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>shopper-bayes report</title>", f"<style>{CSS}</style></head><body>",
+             "<h1>Who buys, what goes together, and will the campaign hit its target?</h1>",
+             f'<p class="subtitle">shopper-bayes {html.escape(summary["versions"]["shopper-bayes"])} · '
+             f'{html.escape(summary["cleaning"]["source"])}</p>']
+    if not summary["diagnostics"]["ok"]:
+        parts.append('<div class="banner">Warning: the MCMC chains did not converge ('
+                     + html.escape("; ".join(summary["diagnostics"]["problems"]))
+                     + "). Do not cite these numbers until the fit is repaired.</div>")
+    parts.append('<h2>Executive summary</h2><ul class="summary">'
+                 + "".join(f"<li>{html.escape(s.text)}</li>" for s in executive_summary(summary)) + "</ul>")
+    if figures_root is None:
+        parts.append('<p class="note">Figures are switched off in the config (figures: false).</p>')
+    for section in sections(summary):
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        for index, paragraph in enumerate(section.paragraphs):
+            cls = ' class="ok"' if section.title == "Model diagnostics" and index == 0 and summary["diagnostics"]["ok"] else ""
+            parts.append(f"<p{cls}>{html.escape(paragraph)}</p>")
+        parts.extend(_html_table(table) for table in section.tables)
+        parts.extend(_html_figure(figures_root, key) for key in section.figures)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------- Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown and inline-HTML characters; line breaks become spaces (tables stay one line)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+
+
+def _md_table(table: Table) -> str:
+    lines = ["| " + " | ".join(md_escape(c) for c in table.header) + " |",
+             "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines)
+
+
+def render_markdown(summary: dict, figures_root: Path | None) -> str:
+    """The Markdown report; figures are linked as ``../figures/...`` when present in ``figures_root``."""
+    lines = ["# Who buys, what goes together, and will the campaign hit its target?", ""]
+    if not summary["diagnostics"]["ok"]:
+        lines += ["> **Warning: the MCMC chains did not converge ("
+                  + md_escape("; ".join(summary["diagnostics"]["problems"])) + "). Do not cite these numbers.**", ""]
+    lines += ["## Executive summary", ""] + [f"- {md_escape(s.text)}" for s in executive_summary(summary)] + [""]
+    if figures_root is None:
+        lines += ["*Figures are switched off in the config (figures: false).*", ""]
+    for section in sections(summary):
+        lines += [f"## {md_escape(section.title)}", ""]
+        for paragraph in section.paragraphs:
+            lines += [md_escape(paragraph), ""]
+        for table in section.tables:
+            lines += [_md_table(table), ""]
+        for key in section.figures:
+            relative, caption = FIGURES[key]
+            if figures_root is not None and (figures_root / relative).is_file():
+                lines += [f"![{caption}](../{relative})", ""]
+    return "\n".join(lines)
+
+
+def write_report(summary: dict, figures_root: Path | None, staging) -> None:
+    """Stage report.html and report.md (figures read from ``figures_root``; None: switched off)."""
+    staging.path("reports/report.html").write_text(render_html(summary, figures_root), encoding="utf-8")
+    staging.path("reports/report.md").write_text(render_markdown(summary, figures_root), encoding="utf-8")
