@@ -33,7 +33,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {_name(row['segment']):<{width}}  {row['sessions']:>8,}  {row['purchases']:>9,}  "
                      f"{_pct(row['observed_rate']):>8}  {_pct(row['mean']):>6}  {_pct(lo)} – {_pct(hi)}")
     for comparison in summary["rate_comparisons"][:6]:
-        lines.append(f"  P({_name(comparison['a'])} > {_name(comparison['b'])}) = {comparison['prob_a_greater']:.3f}")
+        prob = comparison["prob_a_greater"]
+        shown = "> 0.999" if prob > 0.999 else f"= {prob:.3f}"
+        lines.append(f"  P({_name(comparison['a'])} > {_name(comparison['b'])}) {shown}")
 
     plan = summary["campaign"]
     lo, hi = plan["sales_interval"]
