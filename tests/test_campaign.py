@@ -56,3 +56,34 @@ def test_edge_targets():
 def test_boost_past_one_is_an_error_naming_the_values():
     with pytest.raises(UserError, match=r"campaign.boost.*\+300%.*past 1"):
         campaign.boosted(np.array([0.2, 0.3]), 3.0)
+
+
+@pytest.mark.parametrize("rates", [POSTERIOR.rvs(4000, random_state=5), np.array([PURCHASES / SESSIONS])],
+                         ids=["predictive", "plugin"])
+def test_smallest_boost_reaches_the_wanted_probability_and_one_step_less_does_not(rates):
+    found = campaign.smallest_boost(rates, sessions=500, target=100, prob_wanted=0.9)
+    boost = found["boost"]
+    assert campaign.prob_at_least(100, 500, rates * (1 + boost)) >= 0.9
+    assert campaign.prob_at_least(100, 500, rates * (1 + boost - campaign.BOOST_STEP)) < 0.9
+
+
+@pytest.mark.parametrize("rates", [POSTERIOR.rvs(4000, random_state=6) * 1.15, np.array([PURCHASES / SESSIONS * 1.15])],
+                         ids=["predictive", "plugin"])
+def test_smallest_sessions_reaches_the_wanted_probability_and_one_less_does_not(rates):
+    found = campaign.smallest_sessions(rates, target=100, prob_wanted=0.9)
+    sessions = found["sessions"]
+    assert campaign.prob_at_least(100, sessions, rates) >= 0.9
+    assert campaign.prob_at_least(100, sessions - 1, rates) < 0.9
+
+
+def test_probability_is_monotone_in_boost_and_sessions():
+    draws = POSTERIOR.rvs(2000, random_state=4)
+    by_boost = [campaign.prob_at_least(100, 500, draws * (1 + b)) for b in np.linspace(-0.5, 1.0, 31)]
+    by_sessions = [campaign.prob_at_least(100, m, draws * 1.15) for m in range(100, 1000, 25)]
+    assert np.all(np.diff(by_boost) >= 0) and np.all(np.diff(by_sessions) >= 0)
+
+
+def test_unreachable_target_is_an_answer_not_an_error():
+    draws = POSTERIOR.rvs(2000, random_state=8)
+    found = campaign.smallest_boost(draws, sessions=500, target=499, prob_wanted=0.9)
+    assert found["boost"] is None and "largest possible boost" in found["reason"]

@@ -43,7 +43,7 @@ def test_every_number_in_the_executive_summary_is_in_summary_json(summary):
         # Every number printed in the sentence is one of those values, rounded for reading.
         shown = {"99.9%", "0.1%"}
         for v in sentence.values:
-            shown |= {pct(v), f"{v:.0%}", f"{v:+.0%}", f"{v:.2f}", f"{v:,.0f}", f"{v * 100:.1f}"}
+            shown |= {pct(v), f"{v:.0%}", f"{v:+.0%}", f"{v:+.1%}", f"{v:.2f}", f"{v:,.0f}", f"{v * 100:.1f}"}
         for token in re.findall(r"[+-]?\d[\d,]*(?:\.\d+)?%?", sentence.text):
             assert token in shown, (token, sentence.text)
 

@@ -85,6 +85,7 @@ class CampaignConfig(_Strict):
     boost: float = Field(0.15, gt=-1)
     sessions: int = Field(500, ge=1)
     target: int = Field(100, ge=0)
+    prob_wanted: float = Field(0.9, gt=0, lt=1)  # for "what boost / how many sessions would it take"
 
     @model_validator(mode="after")
     def _target_reachable(self) -> CampaignConfig:

@@ -16,6 +16,14 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _boost(answer: dict) -> str:
+    return "unreachable" if answer["boost"] is None else f"{answer['boost']:+.1%}"
+
+
+def _count(answer: dict) -> str:
+    return "unreachable" if answer["sessions"] is None else f"{answer['sessions']:,}"
+
+
 def format_summary(summary: dict) -> str:
     lines = []
     cleaning = summary["cleaning"]
@@ -43,6 +51,11 @@ def format_summary(summary: dict) -> str:
               f"  P(sales ≥ {plan['target']}) = {_pct(plan['prob_at_least_target'])} by posterior predictive "
               f"({_pct(plan['prob_at_least_target_plugin'])} by plug-in binomial)",
               f"  expected sales {plan['expected_sales']:.1f} ({plan['interval_prob']:.0%} predictive interval {lo}–{hi})"]
+    inverse = plan["inverse"]
+    boost, boost_plugin = inverse["smallest_boost"], inverse["smallest_boost_plugin"]
+    sessions, sessions_plugin = inverse["smallest_sessions"], inverse["smallest_sessions_plugin"]
+    lines.append(f"  for P ≥ {inverse['prob_wanted']:.0%}: boost of at least {_boost(boost)} (plug-in {_boost(boost_plugin)}), "
+                 f"or {_count(sessions)} sessions at {plan['boost']:+.0%} (plug-in {_count(sessions_plugin)})")
 
     pairs = summary["correlations"]["pairs"]
     if pairs:

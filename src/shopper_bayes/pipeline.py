@@ -88,7 +88,7 @@ def campaign_section(config: Config, counts: xr.Dataset, tree: xr.DataTree) -> d
         tree.posterior["rate"].sel(cell).values.ravel(), purchases / n,
         segment=cell[next(iter(cell))] if len(cell) == 1 else cell,
         boost=plan.boost, sessions=plan.sessions, target=plan.target,
-        interval_prob=config.rates.interval_prob,
+        interval_prob=config.rates.interval_prob, prob_wanted=plan.prob_wanted,
     )
 
 

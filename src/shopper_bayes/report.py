@@ -114,6 +114,22 @@ def executive_summary(summary: dict) -> list[Sentence]:
         f"({plan['interval_prob']:.0%} predictive interval {lo}–{hi}).",
         [plan["boost"], plan["sessions"], plan["target"], plan["prob_at_least_target"],
          plan["prob_at_least_target_plugin"], plan["expected_sales"], plan["interval_prob"], lo, hi]))
+    inverse = plan["inverse"]
+    needed = inverse["smallest_boost"]
+    if needed["boost"] is None:
+        sentences.append(Sentence(f"No boost makes {plan['target']:,} sales {pct(inverse['prob_wanted'], 0)} likely "
+                                  f"with {plan['sessions']:,} sessions: {needed['reason']}.",
+                                  [plan["target"], inverse["prob_wanted"], plan["sessions"]]))
+    else:
+        plugin = inverse["smallest_boost_plugin"]["boost"]
+        sessions = inverse["smallest_sessions"]["sessions"]
+        sentences.append(Sentence(
+            f"To be {pct(inverse['prob_wanted'], 0)} sure of {plan['target']:,} sales from {plan['sessions']:,} sessions "
+            f"the campaign needs a boost of at least {needed['boost']:+.1%}"
+            + (f" (the plug-in calculation would say {plugin:+.1%})" if plugin is not None else "")
+            + (f"; at {plan['boost']:+.0%} it needs {sessions:,} sessions." if sessions is not None else "."),
+            [inverse["prob_wanted"], plan["target"], plan["sessions"], needed["boost"], plan["boost"]]
+            + ([plugin] if plugin is not None else []) + ([sessions] if sessions is not None else [])))
 
     checks = summary["diagnostics"]
     if checks["ok"]:
@@ -122,6 +138,19 @@ def executive_summary(summary: dict) -> list[Sentence]:
         sentences.append(Sentence("The model fit FAILED its convergence checks: do not cite these numbers "
                                   "until the fit is repaired (see Model diagnostics)."))
     return sentences
+
+
+def _inverse_rows(inverse: dict, plan: dict) -> list[list[str]]:
+    def boost(answer):
+        return "unreachable" if answer["boost"] is None else f"{answer['boost']:+.1%}"
+
+    def sessions(answer):
+        return "unreachable" if answer["sessions"] is None else f"{answer['sessions']:,}"
+
+    wanted = pct(inverse["prob_wanted"], 0)
+    return [[f"smallest boost for P ≥ {wanted}", boost(inverse["smallest_boost"]), boost(inverse["smallest_boost_plugin"])],
+            [f"smallest sessions for P ≥ {wanted} at {plan['boost']:+.0%}", sessions(inverse["smallest_sessions"]),
+             sessions(inverse["smallest_sessions_plugin"])]]
 
 
 def sections(summary: dict) -> list[Section]:
@@ -172,6 +201,7 @@ def sections(summary: dict) -> list[Section]:
          pct(plan["prob_at_least_target"]), pct(plan["prob_at_least_target_plugin"])],
         ["expected sales", f"{plan['expected_sales']:.1f}", f"{plan['expected_sales_plugin']:.1f}"],
         ["boosted purchase rate", pct(plan["boosted_rate"], 2), pct(plan["boosted_rate_plugin"], 2)],
+        *_inverse_rows(plan["inverse"], plan),
     ]))
 
     checks = summary["diagnostics"]
