@@ -72,3 +72,10 @@ def test_campaign_segment_absent_from_data(tmp_path):
     config = write_config(tmp_path, campaign={"segment": "Other"})
     line = one_line_error(run_cli("run", "--config", str(config), "--output", str(tmp_path)))
     assert "campaign.segment: 'Other' is not a level of segment" in line
+
+
+def test_same_config_and_seed_give_the_same_summary(bundled_result):
+    from shopper_bayes.pipeline import analyse
+
+    config, first = bundled_result
+    assert json.dumps(analyse(config).summary, sort_keys=True) == json.dumps(first.summary, sort_keys=True)
