@@ -89,7 +89,8 @@ def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[duckdb.DuckDB
         if head.startswith(signature):
             raise UserError(path, what, todo)
     _check_text(path)
-    return con.read_csv(str(path), header=True, all_varchar=True, store_rejects=True), True
+    return con.read_csv(str(path), header=True, all_varchar=True, store_rejects=True,
+                        quotechar="\"", escapechar="\""), True
 
 
 def _repeated_column(path: Path, n_columns: int, wanted: list[str]) -> str | None:
