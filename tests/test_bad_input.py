@@ -25,7 +25,7 @@ from corpus.cases import CASES, Case, Cleaned, Folder, Refused, csv
 from shopper_bayes import cli, pipeline, plots_rates
 from shopper_bayes.config import load_config
 from shopper_bayes.console import format_summary
-from shopper_bayes.counts import cell_name, cells, segment_counts
+from shopper_bayes.counts import cells, segment_counts, segment_name
 from shopper_bayes.errors import UserError
 from shopper_bayes.sessions import load_sessions
 
@@ -162,7 +162,7 @@ def test_cleaned_and_counted_by_reason(case, tmp_path):
         assert report.changed == expected.changed
     if expected.sessions is not None:
         counts = segment_counts(sessions.frame, config.rates.segments)
-        got = {cell_name(cell): int(counts["sessions"].sel(cell)) for cell in cells(counts)}
+        got = {segment_name(cell): int(counts["sessions"].sel(cell)) for cell in cells(counts)}
         assert got == expected.sessions
 
 

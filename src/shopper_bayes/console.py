@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shopper_bayes.counts import segment_name
+
 
 def _safe(text) -> str:
     """Data strings shown in a terminal: control characters escaped, so they cannot move the cursor."""
@@ -9,7 +11,7 @@ def _safe(text) -> str:
 
 
 def _name(segment) -> str:
-    return _safe(" / ".join(map(str, segment.values())) if isinstance(segment, dict) else segment)
+    return _safe(segment_name(segment))
 
 
 def _pct(value: float | None, digits: int = 1) -> str:

@@ -49,6 +49,6 @@ def cell_label(cell: dict[str, str]) -> str | dict[str, str]:
     return next(iter(cell.values())) if len(cell) == 1 else dict(cell)
 
 
-def cell_name(cell: dict[str, str]) -> str:
-    """A short human label: ``New_Customer`` or ``New_Customer / Nov``."""
-    return " / ".join(str(value) for value in cell.values())
+def segment_name(segment: str | dict[str, str]) -> str:
+    """A short human label for a cell label: ``New_Customer`` or ``New_Customer / Nov``."""
+    return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)

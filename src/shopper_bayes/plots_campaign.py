@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from shopper_bayes.counts import segment_name
 from shopper_bayes.plots_style import PLUGIN, PREDICTIVE, TARGET, plt, save
 
 
@@ -17,9 +18,7 @@ def plot_campaign(result: dict, path) -> None:
             label=f"plug-in binomial: P(≥ target) = {result['prob_at_least_target_plugin']:.1%}")
     ax.axvline(result["target"] - 0.5, color=TARGET, linestyle="--", linewidth=1.5,
                label=f"target: {result['target']} sales")
-    segment = result["segment"]
-    name = " / ".join(segment.values()) if isinstance(segment, dict) else segment
-    ax.set_title(f"Sales from {result['sessions']:,} sessions of {name}, rate {result['boost']:+.0%}")
+    ax.set_title(f"Sales from {result['sessions']:,} sessions of {segment_name(result['segment'])}, rate {result['boost']:+.0%}")
     ax.set_xlabel("sales (purchasing sessions)")
     ax.set_ylabel("probability")
     ax.set_ylim(0, max(max(dist["prob"]), max(dist["prob_plugin"])) * 1.4)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from shopper_bayes.counts import segment_name
 from shopper_bayes.plots_style import PALETTE, plt, save
-
-
-def _name(segment) -> str:
-    return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
 
 
 def plot_rates(rates: list[dict], path) -> None:
     """Forest plot: one row per cell, posterior mean and interval, observed rate as a cross."""
-    labels = [_name(row["segment"]) for row in rates]
+    labels = [segment_name(row["segment"]) for row in rates]
     fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(rates)))
     for y, row in enumerate(rates):
         lo, hi = row["interval"]

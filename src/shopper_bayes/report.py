@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopper_bayes.counts import segment_name
+
 FIGURES = {
     "purchase_rates": ("figures/purchase_rates.png", "Purchase rate by segment"),
     "campaign": ("figures/campaign.png", "Predicted campaign sales"),
@@ -42,10 +44,6 @@ def pct_range(interval: list[float | None]) -> str:
     if lo is None or hi is None:
         return "n/a"
     return f"{lo * 100:.1f}–{hi * 100:.1f}%"
-
-
-def segment_name(segment) -> str:
-    return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
 
 
 # ---------------------------------------------------------------- a format-neutral document
