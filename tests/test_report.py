@@ -173,3 +173,16 @@ def test_report_command_without_a_run_is_one_line(tmp_path):
     from shopper_bayes.cli import main
 
     assert main(["report", "--output", str(tmp_path)]) == 2
+
+
+def test_reproducibility_section_shows_config_seed_versions_and_checksum(summary):
+    page = render_html(summary, None)
+    assert summary["data"]["sha256"] in page and f"Seed {summary['config']['seed']}" in page
+    assert html_escape(json.dumps(summary["config"]["campaign"]["segment"])) in page
+    assert all(version in page for version in summary["versions"].values())
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

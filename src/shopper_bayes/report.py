@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)  # keys of FIGURES
+    code: str | None = None  # preformatted text, e.g. the config
 
 
 def executive_summary(summary: dict) -> list[Sentence]:
@@ -230,6 +232,7 @@ def sections(summary: dict) -> list[Section]:
         f"Data file {summary['data']['path']}, SHA-256 {summary['data']['sha256']}. Seed {config['seed']}. "
         "The same config and seed give the same summary.json."])
     repro.tables.append(Table(["package", "version"], [[name, v] for name, v in versions.items()]))
+    repro.code = json.dumps(config, indent=2, ensure_ascii=False)
     return [data, rate_section, corr_section, campaign_section, diag, methods, repro]
 
 
@@ -248,7 +251,7 @@ table{border-collapse:collapse;margin:.8rem 0;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1rem 0}figure img{max-width:min(100%,820px);height:auto;border:1px solid #eee}
-figcaption{color:#555;font-size:.85rem}.note{color:#555;font-style:italic}
+figcaption{color:#555;font-size:.85rem}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}.note{color:#555;font-style:italic}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}figure,table{page-break-inside:avoid}}
 """
 
@@ -298,6 +301,8 @@ def render_html(summary: dict, figures_root: Path | None) -> str:
             parts.append(f"<p{cls}>{html.escape(paragraph)}</p>")
         parts.extend(_html_table(table) for table in section.tables)
         parts.extend(_html_figure(figures_root, key) for key in section.figures)
+        if section.code:
+            parts.append(f"<p>Config used:</p><pre>{html.escape(section.code)}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -338,6 +343,9 @@ def render_markdown(summary: dict, figures_root: Path | None) -> str:
             relative, caption = FIGURES[key]
             if figures_root is not None and (figures_root / relative).is_file():
                 lines += [f"![{caption}](../{relative})", ""]
+        if section.code:
+            fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", section.code)), default=0) + 1)
+            lines += ["Config used:", "", f"{fence}json", section.code, fence, ""]
     return "\n".join(lines)
 
 
