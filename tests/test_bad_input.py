@@ -32,12 +32,14 @@ from shopper_bayes.sessions import load_sessions
 # A sampler small enough for tests: the runs here check plumbing, not posteriors.
 TINY = {
     "figures": False,
-    "sampler": {"backend": "pymc", "draws": 100, "tune": 100, "chains": 1},
+    "sampler": {"backend": "pymc", "draws": 100, "tune": 100, "chains": 2},
     "correlations": {"resamples": 100},
     "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
 }
-OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates.nc", "figures/purchase_rates.png", "figures/campaign.png",
-                "figures/correlations.png", "figures/correlation_matrix.png", "reports/report.html", "reports/report.md"}
+OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates_independent.nc", "models/purchase_rates_hierarchical.nc",
+                "figures/purchase_rates.png", "figures/ppc.png", "figures/prior_predictive.png", "figures/forest.png",
+                "figures/rank.png", "figures/trace.png", "figures/campaign.png", "figures/correlations.png",
+                "figures/correlation_matrix.png", "reports/report.html", "reports/report.md"}
 # Segment levels that would escape the output folder or inject markup if used as names.
 PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
 
@@ -208,11 +210,11 @@ def test_failure_while_writing_figures_leaves_previous_outputs(good_run, tmp_pat
 def test_folder_in_the_way_of_one_output_replaces_none(good_run, tmp_path):
     output = tmp_path / "out"
     previous_outputs(good_run, output)
-    (output / "models" / "purchase_rates.nc").unlink()
-    (output / "models" / "purchase_rates.nc").mkdir()
+    (output / "models" / "purchase_rates_independent.nc").unlink()
+    (output / "models" / "purchase_rates_independent.nc").mkdir()
     before = snapshot(output)
     config = load_config(good_run.config)
-    with pytest.raises(UserError, match=r"purchase_rates\.nc: outputs could not be moved into place"):
+    with pytest.raises(UserError, match=r"purchase_rates_independent\.nc: outputs could not be moved into place"):
         pipeline.write_outputs(good_run.result, config, output)
     assert snapshot(output) == before
     assert staging_left(output) == []
@@ -225,7 +227,7 @@ def test_single_segment_runs_with_no_comparisons(tmp_path):
     assert [row["segment"] for row in result.summary["purchase_rates"]] == ["Returning_Customer"]
     assert result.summary["rate_comparisons"] == []
     assert "Campaign: Returning_Customer" in format_summary(result.summary)
-    plots_rates.plot_rates(result.summary["purchase_rates"], tmp_path / "rates.png")
+    plots_rates.plot_rates(result.summary["purchase_rates_by_model"], tmp_path / "rates.png")
     assert (tmp_path / "rates.png").stat().st_size > 0
 
 

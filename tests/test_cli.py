@@ -36,7 +36,7 @@ def test_run_end_to_end_on_bundled_data(tmp_path):
         "changed": {"Month spelling normalised (e.g. June -> Jun)": 287},
     }
     assert summary["diagnostics"]["ok"] is True
-    assert (out / "models" / "purchase_rates.nc").stat().st_size > 0
+    assert (out / "models" / "purchase_rates_independent.nc").stat().st_size > 0
     assert {p.name for p in (out / "figures").iterdir()} >= {"purchase_rates.png", "campaign.png"}
     assert "Purchase rate by segment" in done.stdout
 

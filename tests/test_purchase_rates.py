@@ -30,7 +30,8 @@ def test_counts_and_observed_rates_equal_pandas(bundled_result):
 def test_posterior_matches_conjugate_beta(bundled_result):
     config, result = bundled_result
     prior = config.rates.prior
-    tree = result.tree
+    assert config.rates.model == "independent"
+    tree = result.trees["independent"]
     draws = tree.posterior["rate"].sizes["chain"] * tree.posterior["rate"].sizes["draw"]
     for row in result.summary["purchase_rates"]:
         exact = stats.beta(prior.alpha + row["purchases"], prior.beta + row["sessions"] - row["purchases"])

@@ -43,7 +43,8 @@ def test_every_number_in_the_executive_summary_is_in_summary_json(summary):
         # Every number printed in the sentence is one of those values, rounded for reading.
         shown = {"99.9%", "0.1%"}
         for v in sentence.values:
-            shown |= {pct(v), f"{v:.0%}", f"{v:+.0%}", f"{v:+.1%}", f"{v:.2f}", f"{v:,.0f}", f"{v * 100:.1f}"}
+            shown |= {pct(v), f"{v:.0%}", f"{v:+.0%}", f"{v:+.1%}", f"{v:.2f}", f"{v:,.0f}", f"{v * 100:.1f}",
+                      f"{v * 100:+.1f}", f"{v * 100:.2f}"}
         for token in re.findall(r"[+-]?\d[\d,]*(?:\.\d+)?%?", sentence.text):
             assert token in shown, (token, sentence.text)
 
@@ -76,15 +77,17 @@ def parse(text: str) -> Checker:
     return checker
 
 
-def test_html_parses_and_embeds_every_figure(summary, tmp_path):
+def test_html_parses_and_embeds_every_figure(bundled_result, summary, tmp_path):
     from shopper_bayes.pipeline import Result, write_outputs
     from shopper_bayes.config import Config
+    from shopper_bayes.report import FIGURES
 
+    _, result = bundled_result
     config = Config.model_validate(summary["config"] | {"sessions": {"path": "x.csv"}, "figures": True})
-    write_outputs(Result(summary, _tiny_tree()), config, tmp_path)
+    write_outputs(Result(summary, result.trees, result.counts), config, tmp_path)
     page = (tmp_path / "reports" / "report.html").read_text()
     checker = parse(page)
-    assert len(checker.images) == 4
+    assert len(checker.images) == len(FIGURES)
     for src in checker.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -164,7 +167,7 @@ def test_report_off_writes_no_report(tmp_path, summary):
     from shopper_bayes.pipeline import Result, write_outputs
 
     config = Config.model_validate(summary["config"] | {"sessions": {"path": "x.csv"}, "report": False})
-    written = write_outputs(Result(summary, _tiny_tree()), config, tmp_path)
+    written = write_outputs(Result(summary, {"independent": _tiny_tree()}, None), config, tmp_path)
     assert not any(path.name.startswith("report.") for path in written)
     assert not (tmp_path / "reports" / "report.html").exists()
 

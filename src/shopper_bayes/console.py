@@ -26,6 +26,20 @@ def _count(answer: dict) -> str:
     return "unreachable" if answer["sessions"] is None else f"{answer['sessions']:,}"
 
 
+def _prob(value: float) -> str:
+    return "> 0.999" if value > 0.999 else "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
+def comparison_line(comparison: dict) -> str:
+    """``A vs B: +7.4 pp (3.9 to 11.1), lift +38% (19% to 58%), P(A > B) > 0.999``."""
+    a, b = _name(comparison["a"]), _name(comparison["b"])
+    diff, lift = comparison["difference"], comparison["lift"]
+    lo, hi = (100 * value for value in diff["interval"])
+    lift_lo, lift_hi = lift["interval"]
+    return (f"{a} vs {b}: {100 * diff['mean']:+.1f} pp ({lo:+.1f} to {hi:+.1f}), lift {lift['mean']:+.0%} "
+            f"({lift_lo:+.0%} to {lift_hi:+.0%}), P({a} > {b}) {_prob(comparison['prob_a_greater'])}")
+
+
 def format_summary(summary: dict) -> str:
     lines = []
     cleaning = summary["cleaning"]
@@ -42,10 +56,15 @@ def format_summary(summary: dict) -> str:
         lo, hi = row["interval"]
         lines.append(f"  {_name(row['segment']):<{width}}  {row['sessions']:>8,}  {row['purchases']:>9,}  "
                      f"{_pct(row['observed_rate']):>8}  {_pct(row['mean']):>6}  {_pct(lo)} – {_pct(hi)}")
+    lines.append(f"  model: {summary['rates_model']}")
     for comparison in summary["rate_comparisons"][:6]:
-        prob = comparison["prob_a_greater"]
-        shown = "> 0.999" if prob > 0.999 else f"= {prob:.3f}"
-        lines.append(f"  P({_name(comparison['a'])} > {_name(comparison['b'])}) {shown}")
+        lines.append("  " + comparison_line(comparison))
+    best = summary["best_segment"]
+    if len(best) > 2:
+        lines.append(f"  most likely best: {_name(best[0]['segment'])} (P = {best[0]['prob_best']:.3f}, "
+                     f"expected loss {100 * best[0]['expected_loss']:.2f} pp)")
+    if summary["model_comparison"]:
+        lines.append("  " + summary["model_comparison"]["statement"])
 
     plan = summary["campaign"]
     lo, hi = plan["sales_interval"]
@@ -72,8 +91,10 @@ def format_summary(summary: dict) -> str:
 
     checks = summary["diagnostics"]
     verdict = "OK" if checks["ok"] else "NOT CONVERGED"
-    lines += ["", f"Diagnostics: {verdict} (max R-hat {checks['max_rhat']:.3f}, min bulk ESS {checks['min_ess_bulk']:.0f}, "
-                  f"{checks['divergences']} divergences)"]
+    bfmi = "n/a" if checks["min_bfmi"] is None else f"{checks['min_bfmi']:.2f}"
+    lines += ["", f"Diagnostics ({', '.join(checks['by_model'])} model): {verdict} (max R-hat {checks['max_rhat']:.3f}, "
+                  f"min bulk ESS {checks['min_ess_bulk']:.0f}, min tail ESS {checks['min_ess_tail']:.0f}, "
+                  f"{checks['divergences']} divergences, min BFMI {bfmi})"]
     return "\n".join(lines)
 
 

@@ -52,3 +52,28 @@ def cell_label(cell: dict[str, str]) -> str | dict[str, str]:
 def segment_name(segment: str | dict[str, str]) -> str:
     """A short human label for a cell label: ``New_Customer`` or ``New_Customer / Nov``."""
     return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
+
+
+def find_cell(counts: xr.Dataset, wanted, where: str) -> dict[str, str]:
+    """The cell a user names: a level (one segment column), ``{column: level}`` or ``"level / level"``."""
+    from shopper_bayes.errors import UserError
+
+    dims = list(counts["sessions"].dims)
+    example = "{" + ", ".join(f"{dim}: ..." for dim in dims) + "}"
+    if isinstance(wanted, str):
+        parts = [part.strip() for part in wanted.split(" / ")] if len(dims) > 1 else [wanted]
+        if len(parts) != len(dims):
+            raise UserError(where, f"{wanted!r} names {len(parts)} of the {len(dims)} segment columns ({', '.join(dims)})",
+                            f"give one level per column, e.g. {example}")
+        wanted = dict(zip(dims, parts))
+    if sorted(map(str, wanted)) != sorted(dims):
+        raise UserError(where, f"names columns {', '.join(map(str, wanted))} but rates are split by {', '.join(dims)}",
+                        "name one level for each column in rates.segments")
+    cell = {}
+    for dim in dims:
+        levels = [str(level) for level in counts[dim].values]
+        if str(wanted[dim]) not in levels:
+            raise UserError(where, f"{wanted[dim]!r} is not a level of {dim} in the data (levels: {', '.join(levels)})",
+                            "use one of those levels")
+        cell[dim] = str(wanted[dim])
+    return cell

@@ -12,9 +12,11 @@ import xarray as xr
 
 from shopper_bayes.config import SamplerConfig
 
+PRIOR_DRAWS = 1000
+
 
 def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
-    """Posterior, log-likelihood, posterior predictive, sample stats and observed data."""
+    """Posterior, prior, prior and posterior predictive, log-likelihood, sample stats and observed data."""
     logging.getLogger("pymc").setLevel(logging.ERROR)
     with model:
         tree = pm.sample(
@@ -23,8 +25,13 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
             chains=sampler.chains,
             random_seed=seed,
             nuts_sampler=sampler.backend,
+            target_accept=sampler.target_accept,
             progressbar=False,
+            compute_convergence_checks=False,  # diagnostics.check reports convergence, once and in full
         )
         pm.compute_log_likelihood(tree, progressbar=False)
         pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False)
+        prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2)
+    for group in ("prior", "prior_predictive"):
+        tree[group] = prior[group]
     return tree

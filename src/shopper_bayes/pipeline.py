@@ -7,6 +7,7 @@ place, so a failure at any step leaves the previous outputs whole.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 from dataclasses import dataclass
@@ -16,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from shopper_bayes import campaign, diagnostics, purchase_rates
+from shopper_bayes import campaign, diagnostics, model_comparison, purchase_rates
 from shopper_bayes.config import Config
 from shopper_bayes.correlation import POOLED, bootstrap_correlations
-from shopper_bayes.counts import segment_counts
+from shopper_bayes.counts import find_cell, segment_counts
 from shopper_bayes.errors import UserError
 from shopper_bayes.fit import sample
 from shopper_bayes.outputs import Staging
@@ -32,31 +33,20 @@ PACKAGES = ["shopper-bayes", "pymc", "pytensor", "nutpie", "arviz", "arviz-stats
 @dataclass
 class Result:
     summary: dict
-    tree: xr.DataTree
+    trees: dict[str, xr.DataTree]  # fitted purchase-rate models by name, the chosen one first
+    counts: xr.Dataset  # sessions and purchases per segment cell
 
 
 def campaign_cell(config: Config, counts: xr.Dataset) -> dict[str, str]:
     """The segment cell the campaign targets, checked against the data."""
-    dims = list(counts["sessions"].dims)
-    wanted = config.campaign.segment
-    if isinstance(wanted, str):
-        if len(dims) != 1:
-            raise UserError("campaign.segment", f"names one level but rates are split by {', '.join(dims)}",
-                            f"give one level per column, e.g. {{{', '.join(f'{d}: ...' for d in dims)}}}")
-        wanted = {dims[0]: wanted}
-    if sorted(wanted) != sorted(dims):
-        raise UserError("campaign.segment", f"names columns {', '.join(wanted)} but rates are split by {', '.join(dims)}",
-                        "name one level for each column in rates.segments")
-    cell = {}
-    for dim in dims:
-        levels = [str(level) for level in counts[dim].values]
-        if str(wanted[dim]) not in levels:
-            raise UserError("campaign.segment", f"{wanted[dim]!r} is not a level of {dim} in the data (levels: {', '.join(levels)})",
-                            "use one of those levels")
-        cell[dim] = str(wanted[dim])
+    cell = find_cell(counts, config.campaign.segment, "campaign.segment")
     if int(counts["sessions"].sel(cell)) == 0:
         raise UserError("campaign.segment", f"{cell} has no sessions after filtering", "choose a segment with data or widen sessions.filter")
     return cell
+
+
+def model_file(model: str) -> str:
+    return f"models/purchase_rates_{model}.nc"
 
 
 def data_checksum(path: Path) -> str:
@@ -67,16 +57,52 @@ def data_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def rates_section(config: Config, counts: xr.Dataset) -> tuple[dict, xr.DataTree]:
-    """Fit the purchase-rate model; results for every cell, pairwise comparisons, diagnostics."""
-    tree = sample(purchase_rates.build_model(counts, config.rates.prior), config.sampler, config.seed)
-    rate = tree.posterior["rate"]
-    section = {
-        "purchase_rates": purchase_rates.summarise(rate, counts, config.rates.interval_prob),
-        "rate_comparisons": purchase_rates.compare(rate, counts),
-        "diagnostics": diagnostics.check(tree, config.diagnostics),
+def fingerprint(config: Config, model: str) -> str:
+    """What a fitted posterior depends on: the data file, how it is read and filtered, the model and sampler."""
+    inputs = {
+        "data": data_checksum(config.sessions.path),
+        "sessions": config.sessions.model_dump(mode="json", exclude={"path"}),
+        "rates": config.rates.model_dump(mode="json", include={"segments", "prior", "hierarchical_prior"}),
+        "model": model,
+        "sampler": config.sampler.model_dump(mode="json"),
+        "seed": config.seed,
     }
-    return section, tree
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def fit_rates(config: Config, counts: xr.Dataset, model: str) -> xr.DataTree:
+    """Fit one purchase-rate model; its fingerprint and name go into the DataTree's attributes."""
+    tree = sample(purchase_rates.build_model(counts, config.rates, model), config.sampler, config.seed)
+    tree.attrs |= {"model": model, "fingerprint": fingerprint(config, model)}
+    return tree
+
+
+def fitted_models(config: Config) -> list[str]:
+    """The chosen model first, then the other one when the models are to be compared."""
+    chosen = config.rates.model
+    others = [name for name in purchase_rates.MODELS if name != chosen] if config.rates.compare_models else []
+    return [chosen, *others]
+
+
+def rates_section(config: Config, counts: xr.Dataset) -> tuple[dict, dict[str, xr.DataTree]]:
+    """Fit the purchase-rate model(s); cell rates, comparisons, the best cell, LOO and diagnostics."""
+    trees = {name: fit_rates(config, counts, name) for name in fitted_models(config)}
+    rate = trees[config.rates.model].posterior["rate"]
+    interval_prob = config.rates.interval_prob
+    section = {
+        "rates_model": config.rates.model,
+        "purchase_rates": purchase_rates.summarise(rate, counts, interval_prob),
+        "rate_comparisons": purchase_rates.compare(rate, purchase_rates.comparison_pairs(counts, config.rates),
+                                                   interval_prob),
+        "best_segment": purchase_rates.best(rate, counts),
+        "purchase_rates_by_model": {name: purchase_rates.summarise(tree.posterior["rate"], counts, interval_prob)
+                                    for name, tree in trees.items()},
+        "model_comparison": (model_comparison.compare({name: tree.posterior["rate"] for name, tree in trees.items()},
+                                                      counts) if len(trees) > 1 else None),
+        "diagnostics": diagnostics.combine({name: diagnostics.check(tree, config.diagnostics)
+                                            for name, tree in trees.items()}),
+    }
+    return section, trees
 
 
 def campaign_section(config: Config, counts: xr.Dataset, tree: xr.DataTree) -> dict:
@@ -114,17 +140,17 @@ def analyse(config: Config) -> Result:
     sessions = load_sessions(config, numeric=config.correlations.columns)
     counts = segment_counts(sessions.frame, config.rates.segments)
     campaign_cell(config, counts)  # a wrong campaign segment is reported before the slow fit
-    rates, tree = rates_section(config, counts)
+    rates, trees = rates_section(config, counts)
     summary = {
         **rates,
         "correlations": correlations_section(config, sessions.frame),
-        "campaign": campaign_section(config, counts, tree),
+        "campaign": campaign_section(config, counts, trees[config.rates.model]),
         "cleaning": sessions.cleaning.to_dict() | {"source": _shown_path(config.sessions.path)},
         "data": {"path": _shown_path(config.sessions.path), "sha256": data_checksum(config.sessions.path)},
         "config": _shown_config(config),
         "versions": {"python": platform.python_version()} | {name: version(name) for name in PACKAGES},
     }
-    return Result(summary, tree)
+    return Result(summary, trees, counts)
 
 
 def _number(value) -> float | None:
@@ -156,17 +182,26 @@ def correlation_table(section: dict) -> pd.DataFrame:
 
 def write_outputs(result: Result, config: Config, output: str | Path) -> list[Path]:
     """Stage summary, posterior and figures, then move them into ``output`` together."""
-    from shopper_bayes import plots_campaign, plots_correlation, plots_rates, report
+    from shopper_bayes import plots_campaign, plots_correlation, plots_diagnostics, plots_rates, report
 
     with Staging(output) as staging:
         staging.write_json("reports/summary.json", result.summary)
-        result.tree.to_netcdf(staging.path("models/purchase_rates.nc"), engine="h5netcdf")
+        for name, tree in result.trees.items():
+            tree.to_netcdf(staging.path(model_file(name)), engine="h5netcdf")
         if config.figures:
-            plots_rates.plot_rates(result.summary["purchase_rates"], staging.path("figures/purchase_rates.png"))
-            plots_campaign.plot_campaign(result.summary["campaign"], staging.path("figures/campaign.png"))
+            figure = staging.path
+            plots_rates.plot_rates(result.summary["purchase_rates_by_model"], figure("figures/purchase_rates.png"))
+            chosen = result.trees[config.rates.model]
+            plots_diagnostics.plot_predictive(result.trees, result.counts, "posterior_predictive", figure("figures/ppc.png"))
+            plots_diagnostics.plot_predictive(result.trees, result.counts, "prior_predictive",
+                                              figure("figures/prior_predictive.png"))
+            plots_diagnostics.plot_forest(result.trees, figure("figures/forest.png"))
+            plots_diagnostics.plot_rank(chosen, figure("figures/rank.png"))
+            plots_diagnostics.plot_trace(chosen, figure("figures/trace.png"))
+            plots_campaign.plot_campaign(result.summary["campaign"], figure("figures/campaign.png"))
             table = correlation_table(result.summary["correlations"])
-            plots_correlation.plot_correlation_forest(table, staging.path("figures/correlations.png"))
-            plots_correlation.plot_correlation_matrix(table, staging.path("figures/correlation_matrix.png"))
+            plots_correlation.plot_correlation_forest(table, figure("figures/correlations.png"))
+            plots_correlation.plot_correlation_matrix(table, figure("figures/correlation_matrix.png"))
         if config.report:
             report.write_report(result.summary, staging.folder if config.figures else None, staging)
         return staging.commit()

@@ -17,7 +17,12 @@ from pathlib import Path
 from shopper_bayes.counts import segment_name
 
 FIGURES = {
-    "purchase_rates": ("figures/purchase_rates.png", "Purchase rate by segment"),
+    "purchase_rates": ("figures/purchase_rates.png", "Purchase rate by segment, both models"),
+    "ppc": ("figures/ppc.png", "Posterior predictive check: observed purchase rate against its predictive interval"),
+    "prior_predictive": ("figures/prior_predictive.png", "Prior predictive check: purchase rates the priors allow"),
+    "forest": ("figures/forest.png", "Cell rates by model, 50% and 95% intervals (arviz-plots)"),
+    "rank": ("figures/rank.png", "Rank plots of the chosen model per chain (inside the band when the chains agree)"),
+    "trace": ("figures/trace.png", "Trace plots of the chosen model"),
     "campaign": ("figures/campaign.png", "Predicted campaign sales"),
     "correlations": ("figures/correlations.png", "Correlation intervals, pooled and by segment"),
     "correlation_matrix": ("figures/correlation_matrix.png", "Correlation matrix"),
@@ -38,6 +43,16 @@ def prob_text(value: float) -> str:
     if value <= 0.001:
         return "less than 0.1%"
     return pct(value)
+
+
+def pp(value: float, sign: bool = True) -> str:
+    """A difference of rates in percentage points."""
+    return f"{value * 100:+.1f} pp" if sign else f"{value * 100:.2f} pp"
+
+
+def pp_range(interval: list[float]) -> str:
+    lo, hi = interval
+    return f"{lo * 100:+.1f} to {hi * 100:+.1f} pp"
 
 
 def pct_range(interval: list[float | None]) -> str:
@@ -77,24 +92,35 @@ def executive_summary(summary: dict) -> list[Sentence]:
     """Plain sentences with the headline numbers and their intervals."""
     sentences = []
     rates = summary["purchase_rates"]
+    by_segment = {segment_name(row["segment"]): row for row in rates}
     comparisons = summary.get("rate_comparisons", [])
     if comparisons:
-        top = comparisons[0]
-        a = next(row for row in rates if row["segment"] == top["a"])
-        b = next(row for row in rates if row["segment"] == top["b"])
+        top = max(comparisons, key=lambda c: abs(c["prob_a_greater"] - 0.5))
+        a, b = by_segment[segment_name(top["a"])], by_segment[segment_name(top["b"])]
         prob = a["interval_prob"]
+        more = top["prob_a_greater"] >= 0.5
+        diff, lift = top["difference"], top["lift"]
         sentences.append(Sentence(
-            f"{segment_name(a['segment'])} sessions end in a purchase more often than "
+            f"{segment_name(a['segment'])} sessions end in a purchase {'more' if more else 'less'} often than "
             f"{segment_name(b['segment'])} sessions: {pct(a['mean'])} ({prob:.0%} CrI {pct_range(a['interval'])}) "
-            f"against {pct(b['mean'])} ({pct_range(b['interval'])}). The probability that "
-            f"{segment_name(a['segment'])} buys more is {prob_text(top['prob_a_greater'])}.",
-            [a["mean"], prob, *a["interval"], b["mean"], *b["interval"], top["prob_a_greater"]]))
+            f"against {pct(b['mean'])} ({pct_range(b['interval'])}), a difference of {pp(diff['mean'])} "
+            f"({pp_range(diff['interval'])}), or {lift['mean']:+.0%} relative ({lift['interval'][0]:+.0%} to "
+            f"{lift['interval'][1]:+.0%}). The probability that {segment_name(a['segment'])} buys more is "
+            f"{prob_text(top['prob_a_greater'])}.",
+            [a["mean"], prob, *a["interval"], b["mean"], *b["interval"], diff["mean"], *diff["interval"],
+             lift["mean"], *lift["interval"], top["prob_a_greater"]]))
     else:
         row = rates[0]
         sentences.append(Sentence(
             f"The purchase rate of {segment_name(row['segment'])} is {pct(row['mean'])} "
             f"({row['interval_prob']:.0%} CrI {pct_range(row['interval'])}).",
             [row["mean"], row["interval_prob"], *row["interval"]]))
+    best = summary.get("best_segment", [])
+    if len(best) > 2:
+        sentences.append(Sentence(
+            f"Of {len(best)} segments, {segment_name(best[0]['segment'])} most probably has the highest purchase rate "
+            f"(probability {pct(best[0]['prob_best'])}; choosing it gives up {pp(best[0]['expected_loss'], sign=False)} "
+            "of purchase rate in expectation).", [best[0]["prob_best"], best[0]["expected_loss"]]))
 
     top_pair = summary.get("correlations", {}).get("top_pair")
     if top_pair:
@@ -173,9 +199,36 @@ def sections(summary: dict) -> list[Section]:
         [[segment_name(r["segment"]), f"{r['sessions']:,}", f"{r['purchases']:,}", pct(r["observed_rate"]),
           pct(r["mean"]), pct_range(r["interval"])] for r in rates]))
     if summary.get("rate_comparisons"):
-        rate_section.tables.append(Table(["A", "B", "P(rate A > rate B)"],
-                                         [[segment_name(c["a"]), segment_name(c["b"]), f"{c['prob_a_greater']:.3f}"]
-                                          for c in summary["rate_comparisons"]]))
+        rate_section.paragraphs.append(
+            "Comparisons: the posterior of the difference A − B (percentage points) and of the relative lift "
+            "A / B − 1, with the probability that A's rate is the higher.")
+        rate_section.tables.append(Table(
+            ["A", "B", "difference", f"{prob:.0%} interval", "lift", f"{prob:.0%} interval", "P(A > B)"],
+            [[segment_name(c["a"]), segment_name(c["b"]), pp(c["difference"]["mean"]), pp_range(c["difference"]["interval"]),
+              f"{c['lift']['mean']:+.1%}", f"{c['lift']['interval'][0]:+.1%} to {c['lift']['interval'][1]:+.1%}",
+              f"{c['prob_a_greater']:.3f}"] for c in summary["rate_comparisons"]]))
+    if summary.get("best_segment"):
+        rate_section.paragraphs.append(
+            "Which segment has the highest rate: the probability that each is best, and its expected loss, the "
+            "purchase rate given up in expectation by choosing it over the true best.")
+        rate_section.tables.append(Table(["segment", "P(best)", "expected loss"],
+                                         [[segment_name(b["segment"]), f"{b['prob_best']:.3f}", pp(b["expected_loss"], sign=False)]
+                                          for b in summary["best_segment"]]))
+    rate_section.figures += ["ppc", "prior_predictive"]
+    comparison = summary.get("model_comparison")
+    if comparison:
+        rate_section.paragraphs.append(
+            f"Model choice: results above are from the {summary['rates_model']} model. {comparison['statement']} "
+            "(PSIS-LOO, leaving out one session at a time.)")
+        rate_section.tables.append(Table(
+            ["model", "ELPD (LOO)", "SE", "ELPD difference", "SE of difference", "effective parameters", "largest Pareto k"],
+            [[name, f"{m['elpd_loo']:.1f}", f"{m['se']:.1f}", f"{m['elpd_diff']:.1f}", f"{m['se_diff']:.1f}",
+              f"{m['p_loo']:.1f}", f"{m['max_pareto_k']:.2f}"]
+             for name, m in ((name, comparison["models"][name]) for name in comparison["ranking"])]))
+        rate_section.tables.append(Table(
+            ["segment"] + [f"{name}: mean ({prob:.0%} CrI)" for name in summary["purchase_rates_by_model"]],
+            [[segment_name(rows[0]["segment"])] + [f"{pct(r['mean'])} ({pct_range(r['interval'])})" for r in rows]
+             for rows in zip(*summary["purchase_rates_by_model"].values())]))
 
     pairs = summary["correlations"]["pairs"]
     corr_section = Section("Correlations", figures=["correlations", "correlation_matrix"])
@@ -209,20 +262,33 @@ def sections(summary: dict) -> list[Section]:
                else "NOT CONVERGED: " + "; ".join(checks["problems"]) + ". Do not cite these intervals.")
     limits = checks["thresholds"]
     diag = Section("Model diagnostics", [verdict])
-    diag.tables.append(Table(["check", "value", "required"], [
+    bfmi = "n/a" if checks["min_bfmi"] is None else f"{checks['min_bfmi']:.2f}"
+    diag.tables.append(Table(["check (worst over models and variables)", "value", "required"], [
         ["largest R-hat", f"{checks['max_rhat']:.4f}", f"≤ {limits['max_rhat']}"],
         ["smallest bulk ESS", f"{checks['min_ess_bulk']:.0f}", f"≥ {limits['min_ess']:.0f}"],
         ["smallest tail ESS", f"{checks['min_ess_tail']:.0f}", f"≥ {limits['min_ess']:.0f}"],
+        ["largest MCSE of a mean, in posterior sds", f"{checks['max_mcse_ratio']:.3f}", f"≤ {limits['max_mcse_ratio']}"],
         ["divergent transitions", f"{checks['divergences']}", f"≤ {limits['max_divergences']}"],
+        ["smallest energy BFMI of a chain", bfmi, f"≥ {limits['min_bfmi']}"],
     ]))
+    diag.tables.append(Table(["model", "variable", "R-hat", "bulk ESS", "tail ESS", "MCSE / sd"], [
+        [name, row["variable"], f"{row['max_rhat']:.4f}", f"{row['min_ess_bulk']:.0f}", f"{row['min_ess_tail']:.0f}",
+         f"{row['max_mcse_ratio']:.3f}"]
+        for name, result in checks["by_model"].items() for row in result["variables"]]))
+    diag.figures += ["forest", "rank", "trace"]
 
     config = summary["config"]
-    prior, sampler = config["rates"]["prior"], config["sampler"]
+    prior, hier, sampler = config["rates"]["prior"], config["rates"]["hierarchical_prior"], config["sampler"]
     methods = Section("Methods", [
-        f"Purchase rates: purchases ~ Binomial(sessions, rate) in each segment cell, rate ~ Beta({prior['alpha']:g}, "
-        f"{prior['beta']:g}), cells independent; sessions within a cell are taken as exchangeable.",
+        "Purchase rates: purchases ~ Binomial(sessions, rate) in each segment cell; sessions within a cell are "
+        "taken as exchangeable.",
+        f"Independent model: rate ~ Beta({prior['alpha']:g}, {prior['beta']:g}) for each cell on its own.",
+        f"Hierarchical model: logit(rate) ~ Normal(μ, σ) across cells, μ ~ Normal({hier['mean_loc']:g}, "
+        f"{hier['mean_scale']:g}), σ ~ HalfNormal({hier['sd_scale']:g}): cells with few sessions borrow strength "
+        "from the others.",
         f"Fitted with NUTS ({sampler['backend']}): {sampler['chains']} chains of {sampler['draws']:,} draws after "
-        f"{sampler['tune']:,} tuning steps. Credible intervals are central posterior intervals.",
+        f"{sampler['tune']:,} tuning steps, target acceptance {sampler['target_accept']}. Credible intervals are "
+        "central posterior intervals. Models compared by PSIS-LOO (arviz-stats), leaving out one session at a time.",
         "Campaign: sales ~ Binomial(sessions, rate × (1 + boost)), rate from its posterior; P(sales ≥ target) is "
         "the posterior average of the exact binomial tail. \"At least\" includes the target.",
         f"Correlations: {config['correlations']['resamples']:,} paired bootstrap resamples."])

@@ -143,7 +143,7 @@ CASES = [
          Refused("campaign.segment: {'segment': 'New_Customer', 'month': 'Oct'} has no sessions after filtering"),
          config={"sessions": {"filter": {"month": ["Oct", "Nov", "Dec"]}}, "rates": {"segments": ["segment", "month"]},
                  "campaign": {"segment": {"segment": "New_Customer", "month": "Oct"}}}),
-    Case("campaign names one level for two columns", csv(), Refused("campaign.segment: names one level but rates are split by segment, month"),
+    Case("campaign names one level for two columns", csv(), Refused("campaign.segment: 'Returning_Customer' names 1 of the 2 segment columns (segment, month)"),
          config={"rates": {"segments": ["segment", "month"]}}),
     # --- the config ----------------------------------------------------------------------------
     Case("config file missing", csv(), Refused("config file not found"), write_config=False),
