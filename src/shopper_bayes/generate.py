@@ -250,7 +250,10 @@ def generate(kind: str, rows: int, seed: int, out: str | Path, chunk_rows: int =
 
 
 def _write_parquet(chunks, schema: pa.Schema, path: Path) -> None:
-    with pq.ParquetWriter(path, schema) as writer:
+    """One row group per chunk; only text columns dictionary-encoded (trying it on the many distinct
+    numbers made writing about 2.5 times slower)."""
+    labels = [column.name for column in schema if pa.types.is_string(column.type)]
+    with pq.ParquetWriter(path, schema, use_dictionary=labels) as writer:
         for chunk in chunks:
             writer.write_table(chunk)
 
