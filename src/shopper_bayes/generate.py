@@ -40,9 +40,10 @@ SUFFIXES = (".csv", ".parquet")
 def uniforms(seed: int, draw: int, start: int, stop: int) -> np.ndarray:
     """Uniforms in (0, 1) of draw number ``draw`` for rows ``start`` to ``stop - 1``.
 
-    Row i's value is word i of the Philox stream keyed by ``(seed, draw)``, as
-    ``(its top 52 bits + 0.5) / 2**52``. Philox makes four words per counter step, so the stream
-    is entered at counter ``start // 4``.
+    Row i's value is word i of the Philox stream keyed by ``SeedSequence(seed).spawn(draw + 1)[draw]``
+    (built directly as ``SeedSequence(seed, spawn_key=(draw,))``), as ``(its top 52 bits + 0.5) /
+    2**52``. Philox makes four words per counter step, so the stream is entered at counter
+    ``start // 4``.
     """
     key = np.random.SeedSequence(seed, spawn_key=(draw,)).generate_state(2, np.uint64)
     skip = start % 4
@@ -117,12 +118,13 @@ class SessionsGenerator:
 
     @property
     def schema(self) -> pa.Schema:
-        count, duration = (pa.field(name, pa.int64()) for name in self.counts), (pa.field(name, pa.float64()) for name in self.durations)
-        pages = [column for pair in zip(count, duration) for column in pair]
-        return pa.schema([pa.field("SessionID", pa.int64()), *pages,
-                          *(pa.field(name, pa.float64()) for name in ("BounceRates", "ExitRates", "PageValues", "SpecialDay")),
-                          pa.field("Weekend", pa.string()), pa.field("Month", pa.string()),
-                          pa.field(self.segment_column, pa.string()), pa.field("Purchase", pa.int64())])
+        """The bundled file's columns in its order, each page count before its duration."""
+        pages = []
+        for count, duration in zip(self.counts, self.durations):
+            pages += [pa.field(count, pa.int64()), pa.field(duration, pa.float64())]
+        numbers = [pa.field(name, pa.float64()) for name in ("BounceRates", "ExitRates", "PageValues", "SpecialDay")]
+        labels = [pa.field(name, pa.string()) for name in ("Weekend", "Month", self.segment_column)]
+        return pa.schema([pa.field("SessionID", pa.int64()), *pages, *numbers, *labels, pa.field("Purchase", pa.int64())])
 
     def purchase_rate(self) -> dict[str, dict[str, float]]:
         """The planted rate of every segment × month cell."""
@@ -171,7 +173,7 @@ class SessionsGenerator:
         latent = np.linalg.cholesky(np.array(self.latent_correlation)) @ z
         duration = np.exp(np.array(self.log_mean)[:, None] + np.array(self.log_sd)[:, None] * latent)
         z = ndtri(np.stack([u[f"seconds per page {i}"] for i in range(3)]))
-        per_page = np.array(self.seconds_per_page_median)[:, None] * np.exp(np.array(self.seconds_per_page_log_sd)[:, None] * z)
+        per_page = np.exp(np.log(self.seconds_per_page_median)[:, None] + np.array(self.seconds_per_page_log_sd)[:, None] * z)
         pages = np.maximum(1, np.rint(duration / per_page)).astype(np.int64)
 
         exit_rate = self.exit_rate_max * -np.expm1(np.log1p(-u["exit rate"]) / self.exit_rate_beta)
@@ -197,6 +199,8 @@ GENERATORS = {generator.name: generator for generator in (SessionsGenerator,)}
 
 @dataclass
 class Written:
+    """What :func:`generate` wrote."""
+
     rows: int
     path: Path
     truth_path: Path
@@ -223,27 +227,29 @@ def generate(kind: str, rows: int, seed: int, out: str | Path, chunk_rows: int =
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
         raise UserError("--out", f"{out} does not end in .csv or .parquet", "name the output file *.csv or *.parquet")
-    if out.is_dir():
-        raise UserError("--out", f"{out} is a folder", "give a file name ending in .csv or .parquet")
+    for path in (out, truth_path(out)):
+        if path.is_dir():
+            raise UserError("--out", f"{path} is a folder", "give another file name or move the folder")
     if not out.parent.is_dir():
         raise UserError("--out", f"folder {out.parent} does not exist", "create it first or choose another folder")
 
     generator = GENERATORS[kind]()
     truth = {"generator": generator.name, "generator_version": generator.version, "package_version": __version__,
-             "seed": seed, "rows": rows, "model": generator.model,
-             "parameters": generator.parameters()}
+             "seed": seed, "rows": rows, "model": generator.model, "parameters": generator.parameters()}
     chunks = (generator.table(seed, start, min(start + chunk_rows, rows)) for start in range(0, rows, chunk_rows))
     try:
         staging = Path(tempfile.mkdtemp(prefix=".shopper-bayes-", dir=out.parent))
     except OSError as exc:
-        raise UserError("--out", f"cannot write in folder {out.parent} ({exc.strerror})", "choose a folder you can write to") from None
+        raise UserError("--out", f"cannot write in folder {out.parent} ({exc.strerror})",
+                        "choose a folder you can write to") from None
     try:
         (_write_parquet if suffix == ".parquet" else _write_csv)(chunks, generator.schema, staging / out.name)
         (staging / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
         os.replace(staging / "truth.json", truth_path(out))
         os.replace(staging / out.name, out)
     except OSError as exc:
-        raise UserError("--out", f"cannot write {out} ({exc.strerror or exc})", "free disk space or choose another folder") from None
+        raise UserError("--out", f"cannot write {out} ({exc.strerror or exc})",
+                        "free disk space or choose another folder") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Written(rows, out, truth_path(out))
