@@ -1,5 +1,5 @@
-"""Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict]`` and
-``shopper-bayes report [--output DIR]``.
+"""Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict]``,
+``shopper-bayes report [--output DIR]`` and ``shopper-bayes generate KIND --rows N [--seed S] --out FILE``.
 
 Problems a user can fix are printed as one line, ``error: <where>: <what>; <what to do>``, with exit
 status 2. ``--debug`` shows the traceback instead.
@@ -20,6 +20,8 @@ EXIT_NOT_CONVERGED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
+    from shopper_bayes.generate import GENERATORS
+
     parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce sessions.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="re-render reports/report.html and report.md from an existing run")
     report.add_argument("--output", default=Path("."), type=Path, help="the folder a run wrote into (default: .)")
     report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    generate = commands.add_parser("generate", help="write mock data with planted structure, and its ground truth as JSON")
+    generate.add_argument("kind", choices=list(GENERATORS), help="what to generate")
+    generate.add_argument("--rows", type=int, required=True, help="number of rows (at least 1)")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default: 0); the same seed gives the same file")
+    generate.add_argument("--out", type=Path, required=True,
+                          help="output file, .csv or .parquet; the ground truth goes beside it as .truth.json")
+    generate.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 
@@ -71,12 +80,20 @@ def _report(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    from shopper_bayes.generate import generate
+
+    written = generate(args.kind, args.rows, args.seed, args.out)
+    print(f"Wrote {written.rows:,} rows of {args.kind} to {written.path} and the ground truth to {written.truth_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.debug:
         warnings.filterwarnings("ignore")
     try:
-        return {"run": _run, "report": _report}[args.command](args)
+        return {"run": _run, "report": _report, "generate": _generate}[args.command](args)
     except UserError as exc:
         if args.debug:
             raise
