@@ -51,7 +51,8 @@ class BetaPrior(_Strict):
 class HierarchicalPrior(_Strict):
     """Priors of the partial-pooling model, on the logit scale of the purchase rate.
 
-    Population mean ~ Normal(mean_loc, mean_scale); between-cell sd ~ HalfNormal(sd_scale).
+    Population mean ~ Normal(mean_loc, mean_scale); the sd of each segment column's effects ~
+    HalfNormal(sd_scale).
     The defaults put the population mean around invlogit(-1.5) = 18%, anywhere from about 1% to 82%
     with 95% prior probability, and allow cells to differ by a factor of several in odds.
     """

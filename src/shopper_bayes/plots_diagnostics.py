@@ -50,7 +50,7 @@ def plot_predictive(trees: dict[str, xr.DataTree], counts: xr.Dataset, group: st
 
 
 def _rate_variables(tree: xr.DataTree) -> list[str]:
-    return [name for name in ("rate", "mu_logit", "sigma_logit") if name in tree.posterior]
+    return ["rate"] + [name for name in tree.posterior.data_vars if name.startswith(("mu_", "sigma_"))]
 
 
 def plot_rank(tree: xr.DataTree, path) -> None:
