@@ -1,4 +1,5 @@
-"""Campaign outlook from the config: P(sales >= target), predictive beside plug-in, and what it takes.
+"""Campaign outlook from the config: P(sales >= target), predictive beside plug-in, what it takes, and
+the scenario grid. Reuses the posterior in ./models when a run saved one for this data and config.
 
     .venv/bin/python scripts/campaign.py [config.yaml]
 """
@@ -7,20 +8,18 @@ import json
 import sys
 
 from shopper_bayes.config import load_config
-from shopper_bayes.counts import segment_counts
+from shopper_bayes.console import format_campaign
 from shopper_bayes.errors import UserError
-from shopper_bayes.pipeline import campaign_cell, campaign_section, rates_section
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.pipeline import plan_campaign
 
 try:
     config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
-    campaign_cell(config, counts)
-    _, tree = rates_section(config, counts)
-    outlook = campaign_section(config, counts, tree)
+    outlook, source = plan_campaign(config, ".")
 except UserError as exc:
     print(exc.line(), file=sys.stderr)
     sys.exit(2)
 
+print(format_campaign(outlook))
+print(f"posterior: {source}")
 outlook.pop("distribution")
-print(json.dumps(outlook, indent=2))
+print(json.dumps(outlook["grid"], indent=1))

@@ -38,7 +38,7 @@ TINY = {
 }
 OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates_independent.nc", "models/purchase_rates_hierarchical.nc",
                 "figures/purchase_rates.png", "figures/ppc.png", "figures/prior_predictive.png", "figures/forest.png",
-                "figures/rank.png", "figures/trace.png", "figures/campaign.png", "figures/correlations.png",
+                "figures/rank.png", "figures/trace.png", "figures/campaign.png", "figures/campaign_scenarios.png", "figures/correlations.png",
                 "figures/correlation_matrix.png", "reports/report.html", "reports/report.md"}
 # Segment levels that would escape the output folder or inject markup if used as names.
 PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
@@ -278,6 +278,6 @@ def test_subprocess_boost_past_one_found_after_the_fit_keeps_previous_outputs(go
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     done = run_cli("run", "--config", str(config), "--output", str(output), cwd=ROOT)
     assert done.returncode == 2
-    one_line_error(done.stderr, "campaign.boost: a boost of +150% pushes the purchase rate past 1")
+    one_line_error(done.stderr, "campaign.boost: a boost of +150.0% pushes the purchase rate past 1")
     assert snapshot(output) == before
     assert staging_left(output) == []

@@ -1,26 +1,81 @@
 """Campaign planning: will ``sessions`` sessions at a boosted purchase rate bring ``target`` sales?
 
-Predictive answer: sales ~ Binomial(sessions, rate x (1 + boost)) with ``rate`` drawn from the
-fitted posterior of the segment's purchase rate, so the uncertainty about the rate is carried into
-the probability. P(sales >= target) is averaged over posterior draws of the exact Binomial tail
-(the Rao-Blackwellised posterior predictive, which has less Monte Carlo error than counting
-simulated sales). The plug-in answer treats the observed rate x (1 + boost) as known.
+Predictive answer: sales ~ Binomial(sessions, boosted rate) with the rate drawn from the fitted
+posterior of the segment's purchase rate, so the uncertainty about the rate is carried into the
+probability. A boost is relative (rate x (1 + boost)) or absolute (rate + boost, in rate units:
+0.03 is +3 percentage points). An uncertain boost is Normal(boost, boost_sd), one draw paired with
+each posterior draw of the rate, so the uncertainty of the campaign effect is carried too.
+P(sales >= target) is averaged over the draws of the exact Binomial tail (the Rao-Blackwellised
+posterior predictive, with less Monte Carlo error than counting simulated sales). The plug-in
+answer treats the observed rate, with the boost at its central value, as known.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 from scipy import stats
 
 from shopper_bayes.errors import UserError
 
+BOOST_STEP = 0.001  # inverse answers are searched on a grid of 0.1% (relative) or 0.1 pp (absolute)
+MAX_SESSIONS = 10_000_000
 
-def boosted(rate_draws: np.ndarray, boost: float, where: str = "campaign.boost") -> np.ndarray:
-    """Rates multiplied by (1 + boost); a boost that pushes any rate past 1 is an error."""
-    rates = np.asarray(rate_draws, dtype=float) * (1 + boost)
+
+def describe_boost(value: float, kind: str = "relative", sd: float = 0.0, digits: int = 0) -> str:
+    """``+15%`` (relative), ``+3.0 pp`` (absolute), with ``± sd`` when the boost is uncertain."""
+    if kind == "relative":
+        return f"{value:+.{digits}%}" + (f" ± {sd:.{digits}%}" if sd else "")
+    return f"{value * 100:+.1f} pp" + (f" ± {sd * 100:.1f} pp" if sd else "")
+
+
+@dataclass(frozen=True)
+class Boost:
+    """A campaign effect: ``kind`` relative or absolute, central ``value``, ``sd`` of its uncertainty.
+
+    ``noise`` holds the standard-normal draws paired with the posterior draws (used when sd > 0).
+    """
+
+    value: float
+    kind: str = "relative"
+    sd: float = 0.0
+    noise: np.ndarray | None = None
+
+    def draws(self, size: int, value: float | None = None) -> np.ndarray:
+        centre = self.value if value is None else value
+        if self.sd == 0 or self.noise is None:
+            return np.full(size, centre)
+        return centre + self.sd * self.noise[:size]
+
+    def apply(self, rates: np.ndarray, value: float | None = None) -> np.ndarray:
+        """Boosted rates, without range checks."""
+        rates = np.asarray(rates, dtype=float)
+        lift = self.draws(rates.size, value)
+        return rates * (1 + lift) if self.kind == "relative" else rates + lift
+
+    def text(self, value: float | None = None) -> str:
+        return describe_boost(self.value if value is None else value, self.kind, self.sd, digits=1)
+
+    def bounds(self, rates: np.ndarray) -> tuple[float, float]:
+        """The range of central values that keeps every boosted rate within [0, 1]."""
+        rates = np.asarray(rates, dtype=float)
+        spread = self.sd * self.noise[:rates.size] if self.sd and self.noise is not None else np.zeros(rates.size)
+        if self.kind == "relative":
+            return float(np.max(-1 - spread)), float(np.min(1 / rates - 1 - spread))
+        return float(np.max(-rates - spread)), float(np.min(1 - rates - spread))
+
+
+def boosted(rate_draws: np.ndarray, boost: Boost, where: str = "campaign.boost") -> np.ndarray:
+    """Rates with the boost applied; a boost that pushes any rate past 1 (or below 0) is an error."""
+    rates = boost.apply(rate_draws)
     if rates.max() > 1:
-        raise UserError(where, f"a boost of {boost:+.0%} pushes the purchase rate past 1 (up to {rates.max():.3f})",
-                        "use a smaller boost")
+        raise UserError(where, f"a boost of {boost.text()} pushes the purchase rate past 1 (up to {rates.max():.3f})",
+                        "use a smaller boost" + (" or a smaller boost uncertainty" if boost.sd else ""))
+    if rates.min() < 0:
+        raise UserError(where, f"a boost of {boost.text()} pushes the purchase rate below 0 (down to {rates.min():.3f})",
+                        "use a smaller cut" + (" or a smaller boost uncertainty" if boost.sd else ""))
     return rates
 
 
@@ -35,13 +90,9 @@ def predictive_pmf(sessions: int, rates: np.ndarray) -> np.ndarray:
     return stats.binom.pmf(k[:, None], sessions, np.asarray(rates, dtype=float)[None, :]).mean(axis=1)
 
 
-BOOST_STEP = 0.001  # the smallest boost is searched on a grid of 0.1% steps
-MAX_SESSIONS = 10_000_000
-
-
 def _smallest(reaches, low: int, high: int) -> int | None:
     """Smallest integer k in [low, high] with reaches(k) true, for reaches monotone in k."""
-    if not reaches(high):
+    if high < low or not reaches(high):
         return None
     while low < high:
         middle = (low + high) // 2
@@ -52,20 +103,21 @@ def _smallest(reaches, low: int, high: int) -> int | None:
     return low
 
 
-def smallest_boost(rates: np.ndarray, *, sessions: int, target: int, prob_wanted: float) -> dict:
-    """The smallest relative boost (on a 0.1% grid) giving P(sales >= target) >= prob_wanted.
+def smallest_boost(rates: np.ndarray, boost: Boost, *, sessions: int, target: int, prob_wanted: float) -> dict:
+    """The smallest central boost (on the 0.1% / 0.1 pp grid) giving P(sales >= target) >= prob_wanted.
 
-    P(sales >= target) grows with the boost for every rate, so a bisection finds it exactly on the
-    grid; boosts are bounded by the one that brings the largest rate to 1.
+    P(sales >= target) grows with the boost for every draw, so a bisection finds it exactly on the
+    grid; the search stays within the boosts that keep every rate in [0, 1].
     """
     rates = np.asarray(rates, dtype=float)
-    top = int(np.floor((1 / rates.max() - 1) / BOOST_STEP))
-    found = _smallest(lambda k: prob_at_least(target, sessions, rates * (1 + k * BOOST_STEP)) >= prob_wanted,
-                      -int(round(1 / BOOST_STEP)) + 1, top)
+    low, high = boost.bounds(rates)
+    bottom, top = int(np.ceil(low / BOOST_STEP)), int(np.floor(high / BOOST_STEP))
+    found = _smallest(lambda k: prob_at_least(target, sessions, boost.apply(rates, k * BOOST_STEP)) >= prob_wanted,
+                      bottom, top)
     if found is None:
-        return {"boost": None, "reason": f"even the largest possible boost ({top * BOOST_STEP:+.1%}) falls short"}
-    boost = found * BOOST_STEP
-    return {"boost": boost, "prob": prob_at_least(target, sessions, rates * (1 + boost)), "reason": None}
+        return {"boost": None, "reason": f"even the largest possible boost ({boost.text(top * BOOST_STEP)}) falls short"}
+    value = found * BOOST_STEP
+    return {"boost": value, "prob": prob_at_least(target, sessions, boost.apply(rates, value)), "reason": None}
 
 
 def smallest_sessions(rates: np.ndarray, *, target: int, prob_wanted: float) -> dict:
@@ -77,34 +129,53 @@ def smallest_sessions(rates: np.ndarray, *, target: int, prob_wanted: float) -> 
     return {"sessions": found, "prob": prob_at_least(target, found, rates), "reason": None}
 
 
-def inverse(rate_draws: np.ndarray, observed_rate: float, *, boost: float, sessions: int, target: int,
+def inverse(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, sessions: int, target: int,
             prob_wanted: float) -> dict:
     """What it takes to reach the target with probability ``prob_wanted``: predictive and plug-in."""
     draws, plugin = np.asarray(rate_draws, dtype=float), np.array([observed_rate])
+    fixed = Boost(boost.value, boost.kind)
     return {
         "prob_wanted": prob_wanted,
-        "smallest_boost": smallest_boost(draws, sessions=sessions, target=target, prob_wanted=prob_wanted),
-        "smallest_boost_plugin": smallest_boost(plugin, sessions=sessions, target=target, prob_wanted=prob_wanted),
+        "smallest_boost": smallest_boost(draws, boost, sessions=sessions, target=target, prob_wanted=prob_wanted),
+        "smallest_boost_plugin": smallest_boost(plugin, fixed, sessions=sessions, target=target, prob_wanted=prob_wanted),
         "smallest_sessions": smallest_sessions(boosted(draws, boost), target=target, prob_wanted=prob_wanted),
-        "smallest_sessions_plugin": smallest_sessions(boosted(plugin, boost), target=target, prob_wanted=prob_wanted),
+        "smallest_sessions_plugin": smallest_sessions(boosted(plugin, fixed), target=target, prob_wanted=prob_wanted),
     }
+
+
+def scenario_grid(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, boosts: list[float],
+                  sessions: list[int], targets: list[int]) -> list[dict]:
+    """P(sales >= target), predictive and plug-in, for every boost x sessions x target."""
+    draws, plugin = np.asarray(rate_draws, dtype=float), np.array([observed_rate])
+    rows = []
+    for value, volume, target in product(boosts, sessions, targets):
+        scenario = Boost(value, boost.kind, boost.sd, boost.noise)
+        rates = boosted(draws, scenario, where="campaign.grid.boosts")
+        plugin_rates = boosted(plugin, Boost(value, boost.kind), where="campaign.grid.boosts")
+        rows.append({"boost": value, "sessions": volume, "target": target,
+                     "prob": prob_at_least(target, volume, rates),
+                     "prob_plugin": prob_at_least(target, volume, plugin_rates)})
+    return rows
 
 
 def _quantile(pmf: np.ndarray, q: float) -> int:
     return int(np.searchsorted(np.cumsum(pmf), q - 1e-12))
 
 
-def plan(rate_draws: np.ndarray, observed_rate: float, *, segment, boost: float, sessions: int,
-         target: int, interval_prob: float, prob_wanted: float = 0.9) -> dict:
-    """The campaign result: predictive and plug-in probabilities of reaching the target."""
+def plan(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, segment, sessions: int, target: int,
+         interval_prob: float, prob_wanted: float = 0.9, grid: dict | None = None) -> dict:
+    """The campaign result: predictive and plug-in probabilities of reaching the target, inverse answers
+    and, when ``grid`` (boosts, sessions, targets) is given, the scenario grid."""
     rates = boosted(rate_draws, boost)
-    plugin_rate = float(boosted(np.array([observed_rate]), boost)[0])
+    plugin_rate = float(boosted(np.array([observed_rate]), Boost(boost.value, boost.kind))[0])
     pmf = predictive_pmf(sessions, rates)
     tail = (1 - interval_prob) / 2
     support = np.flatnonzero(pmf > 1e-7)
     return {
         "segment": segment,
-        "boost": boost,
+        "boost": boost.value,
+        "boost_type": boost.kind,
+        "boost_sd": boost.sd,
         "sessions": sessions,
         "target": target,
         "prob_at_least_target": prob_at_least(target, sessions, rates),
@@ -115,8 +186,8 @@ def plan(rate_draws: np.ndarray, observed_rate: float, *, segment, boost: float,
         "interval_prob": interval_prob,
         "boosted_rate": float(rates.mean()),
         "boosted_rate_plugin": plugin_rate,
-        "inverse": inverse(rate_draws, observed_rate, boost=boost, sessions=sessions, target=target,
-                           prob_wanted=prob_wanted),
+        "inverse": inverse(rate_draws, observed_rate, boost, sessions=sessions, target=target, prob_wanted=prob_wanted),
+        "grid": scenario_grid(rate_draws, observed_rate, boost, **grid) if grid else [],
         "distribution": {
             "sales": support.tolist(),
             "prob": pmf[support].tolist(),

@@ -1,4 +1,5 @@
 """Command line: ``shopper-bayes run [--config FILE] [--output DIR] [--strict]``,
+``shopper-bayes campaign [--config FILE] [--output DIR] [--segment ...] [--boost ...] ...``,
 ``shopper-bayes report [--output DIR]`` and ``shopper-bayes generate KIND --rows N [--seed S] --out FILE``.
 
 Problems a user can fix are printed as one line, ``error: <where>: <what>; <what to do>``, with exit
@@ -31,6 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
     # SUPPRESS: without it the subcommand's default would reset a `--debug` given before `run`.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    plan = commands.add_parser("campaign", help="campaign outlook only, reusing the posterior a run saved in models/")
+    plan.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    plan.add_argument("--output", default=Path("."), type=Path,
+                      help="folder with models/ from a run; reports/campaign.json is written here (default: .)")
+    plan.add_argument("--segment", help="segment level, or 'level / level' for several segment columns")
+    plan.add_argument("--boost", type=float, help="campaign effect, e.g. 0.15 (relative: +15%%) or 0.03 (absolute: +3 pp)")
+    plan.add_argument("--boost-type", choices=["relative", "absolute"], help="how the boost applies to the rate")
+    plan.add_argument("--boost-sd", type=float, help="uncertainty of the boost (one standard deviation, same units)")
+    plan.add_argument("--sessions", type=int, help="sessions the campaign brings")
+    plan.add_argument("--target", type=int, help="sales wanted (at least)")
+    plan.add_argument("--prob-wanted", type=float, help="probability wanted for the inverse answers, e.g. 0.9")
+    plan.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     report = commands.add_parser("report", help="re-render reports/report.html and report.md from an existing run")
     report.add_argument("--output", default=Path("."), type=Path, help="the folder a run wrote into (default: .)")
     report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
@@ -58,6 +71,41 @@ def _run(args) -> int:
         print(warning, file=sys.stderr)
         if args.strict:
             return EXIT_NOT_CONVERGED
+    return 0
+
+
+CAMPAIGN_FLAGS = {"segment": "--segment", "boost": "--boost", "boost_type": "--boost-type", "boost_sd": "--boost-sd",
+                  "sessions": "--sessions", "target": "--target", "prob_wanted": "--prob-wanted"}
+
+
+def _campaign(args) -> int:
+    from pydantic import ValidationError
+
+    from shopper_bayes.config import CampaignConfig, load_config
+    from shopper_bayes.console import format_campaign
+    from shopper_bayes.outputs import Staging
+    from shopper_bayes.pipeline import plan_campaign
+
+    config = load_config(args.config)
+    given = {key: getattr(args, key) for key in CAMPAIGN_FLAGS if getattr(args, key) is not None}
+    try:
+        campaign = CampaignConfig.model_validate(config.campaign.model_dump() | given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else next(iter(given), "campaign")
+        where = CAMPAIGN_FLAGS.get(key, f"{args.config}: campaign")
+        raise UserError(where, error["msg"].removeprefix("Value error, "), "give a valid value") from None
+    config = config.model_copy(update={"campaign": campaign})
+    Staging(args.output).discard()
+    result, source = plan_campaign(config, args.output)
+    with Staging(args.output) as staging:
+        staging.write_json("reports/campaign.json", result)
+        written = staging.commit()
+    print(format_campaign(result))
+    print(f"\nPosterior: {source}. Wrote " + ", ".join(str(p) for p in written))
+    if not result["diagnostics"]["ok"]:
+        print("WARNING: the posterior used did not pass its convergence checks: " + "; ".join(result["diagnostics"]["problems"]),
+              file=sys.stderr)
     return 0
 
 
@@ -93,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         warnings.filterwarnings("ignore")
     try:
-        return {"run": _run, "report": _report, "generate": _generate}[args.command](args)
+        return {"run": _run, "campaign": _campaign, "report": _report, "generate": _generate}[args.command](args)
     except UserError as exc:
         if args.debug:
             raise

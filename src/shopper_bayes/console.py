@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shopper_bayes.campaign import describe_boost
 from shopper_bayes.counts import segment_name
 
 
@@ -18,8 +19,8 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _boost(answer: dict) -> str:
-    return "unreachable" if answer["boost"] is None else f"{answer['boost']:+.1%}"
+def _boost(answer: dict, kind: str) -> str:
+    return "unreachable" if answer["boost"] is None else describe_boost(answer["boost"], kind, digits=1)
 
 
 def _count(answer: dict) -> str:
@@ -38,6 +39,23 @@ def comparison_line(comparison: dict) -> str:
     lift_lo, lift_hi = lift["interval"]
     return (f"{a} vs {b}: {100 * diff['mean']:+.1f} pp ({lo:+.1f} to {hi:+.1f}), lift {lift['mean']:+.0%} "
             f"({lift_lo:+.0%} to {lift_hi:+.0%}), P({a} > {b}) {_prob(comparison['prob_a_greater'])}")
+
+
+def format_campaign(plan: dict) -> str:
+    """The campaign outlook: probability of the target, expected sales, inverse answers."""
+    lo, hi = plan["sales_interval"]
+    boost = describe_boost(plan["boost"], plan["boost_type"], plan["boost_sd"])
+    lines = [f"Campaign: {_name(plan['segment'])} at {boost}, {plan['sessions']:,} sessions, target {plan['target']:,} sales",
+             f"  P(sales ≥ {plan['target']}) = {_pct(plan['prob_at_least_target'])} by posterior predictive "
+             f"({_pct(plan['prob_at_least_target_plugin'])} by plug-in binomial)",
+             f"  expected sales {plan['expected_sales']:.1f} ({plan['interval_prob']:.0%} predictive interval {lo}–{hi})"]
+    inverse = plan["inverse"]
+    needed, needed_plugin = inverse["smallest_boost"], inverse["smallest_boost_plugin"]
+    sessions, sessions_plugin = inverse["smallest_sessions"], inverse["smallest_sessions_plugin"]
+    kind = plan["boost_type"]
+    lines.append(f"  for P ≥ {inverse['prob_wanted']:.0%}: boost of at least {_boost(needed, kind)} (plug-in "
+                 f"{_boost(needed_plugin, kind)}), or {_count(sessions)} sessions at {boost} (plug-in {_count(sessions_plugin)})")
+    return "\n".join(lines)
 
 
 def format_summary(summary: dict) -> str:
@@ -66,17 +84,7 @@ def format_summary(summary: dict) -> str:
     if summary["model_comparison"]:
         lines.append("  " + summary["model_comparison"]["statement"])
 
-    plan = summary["campaign"]
-    lo, hi = plan["sales_interval"]
-    lines += ["", f"Campaign: {_name(plan['segment'])} at {plan['boost']:+.0%}, {plan['sessions']:,} sessions, target {plan['target']:,} sales",
-              f"  P(sales ≥ {plan['target']}) = {_pct(plan['prob_at_least_target'])} by posterior predictive "
-              f"({_pct(plan['prob_at_least_target_plugin'])} by plug-in binomial)",
-              f"  expected sales {plan['expected_sales']:.1f} ({plan['interval_prob']:.0%} predictive interval {lo}–{hi})"]
-    inverse = plan["inverse"]
-    boost, boost_plugin = inverse["smallest_boost"], inverse["smallest_boost_plugin"]
-    sessions, sessions_plugin = inverse["smallest_sessions"], inverse["smallest_sessions_plugin"]
-    lines.append(f"  for P ≥ {inverse['prob_wanted']:.0%}: boost of at least {_boost(boost)} (plug-in {_boost(boost_plugin)}), "
-                 f"or {_count(sessions)} sessions at {plan['boost']:+.0%} (plug-in {_count(sessions_plugin)})")
+    lines += ["", format_campaign(summary["campaign"])]
 
     pairs = summary["correlations"]["pairs"]
     if pairs:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -105,16 +106,24 @@ def rates_section(config: Config, counts: xr.Dataset) -> tuple[dict, dict[str, x
     return section, trees
 
 
+def campaign_boost(config: Config, draws: int) -> campaign.Boost:
+    """The configured boost; its uncertainty draws come from the seed, one per posterior draw."""
+    plan = config.campaign
+    noise = np.random.default_rng([config.seed, 4]).standard_normal(draws) if plan.boost_sd else None
+    return campaign.Boost(plan.boost, plan.boost_type, plan.boost_sd, noise)
+
+
 def campaign_section(config: Config, counts: xr.Dataset, tree: xr.DataTree) -> dict:
     """The campaign outlook from the fitted rate posterior of the campaign's segment."""
     cell = campaign_cell(config, counts)
     plan = config.campaign
     purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
+    draws = tree.posterior["rate"].sel(cell).values.ravel()
     return campaign.plan(
-        tree.posterior["rate"].sel(cell).values.ravel(), purchases / n,
+        draws, purchases / n, campaign_boost(config, draws.size),
         segment=cell[next(iter(cell))] if len(cell) == 1 else cell,
-        boost=plan.boost, sessions=plan.sessions, target=plan.target,
-        interval_prob=config.rates.interval_prob, prob_wanted=plan.prob_wanted,
+        sessions=plan.sessions, target=plan.target, interval_prob=config.rates.interval_prob,
+        prob_wanted=plan.prob_wanted, grid=plan.scenario_grid(),
     )
 
 
@@ -199,6 +208,8 @@ def write_outputs(result: Result, config: Config, output: str | Path) -> list[Pa
             plots_diagnostics.plot_rank(chosen, figure("figures/rank.png"))
             plots_diagnostics.plot_trace(chosen, figure("figures/trace.png"))
             plots_campaign.plot_campaign(result.summary["campaign"], figure("figures/campaign.png"))
+            plots_campaign.plot_scenarios(result.summary["campaign"], config.campaign.prob_wanted,
+                                          figure("figures/campaign_scenarios.png"))
             table = correlation_table(result.summary["correlations"])
             plots_correlation.plot_correlation_forest(table, figure("figures/correlations.png"))
             plots_correlation.plot_correlation_matrix(table, figure("figures/correlation_matrix.png"))
@@ -212,3 +223,36 @@ def run(config: Config, output: str | Path) -> tuple[Result, list[Path]]:
     Staging(output).discard()  # fail on an unwritable folder now, not after the fit
     result = analyse(config)
     return result, write_outputs(result, config, os.fspath(output))
+
+
+def saved_posterior(config: Config, output: str | Path) -> tuple[xr.DataTree | None, str]:
+    """The chosen model's posterior from ``output``/models when it was fitted to this data and config.
+
+    Returns the DataTree (or None) and why it was or was not reused.
+    """
+    path = Path(output) / model_file(config.rates.model)
+    if not path.is_file():
+        return None, f"no saved posterior at {path}"
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as exc:  # an unreadable or foreign file is refitted, not trusted
+        return None, f"{path} could not be read ({type(exc).__name__})"
+    if tree.attrs.get("fingerprint") != fingerprint(config, config.rates.model):
+        return None, f"{path} was fitted to other data or settings"
+    return tree, f"reused {path}"
+
+
+def plan_campaign(config: Config, output: str | Path) -> tuple[dict, str]:
+    """The campaign section alone, from the saved posterior when it matches, else from a new fit."""
+    sessions = load_sessions(config, numeric=[])
+    counts = segment_counts(sessions.frame, config.rates.segments)
+    campaign_cell(config, counts)
+    tree, source = saved_posterior(config, output)
+    if tree is None:
+        tree, source = fit_rates(config, counts, config.rates.model), f"fitted the {config.rates.model} model ({source})"
+    result = campaign_section(config, counts, tree)
+    checks = diagnostics.check(tree, config.diagnostics)
+    result["diagnostics"] = {key: checks[key] for key in ("ok", "problems", "max_rhat", "min_ess_bulk", "divergences")}
+    result["posterior"] = source
+    result["data"] = {"path": _shown_path(config.sessions.path), "sha256": data_checksum(config.sessions.path)}
+    return result, source

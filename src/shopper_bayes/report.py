@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopper_bayes.campaign import describe_boost
 from shopper_bayes.counts import segment_name
 
 FIGURES = {
@@ -24,6 +25,9 @@ FIGURES = {
     "rank": ("figures/rank.png", "Rank plots of the chosen model per chain (inside the band when the chains agree)"),
     "trace": ("figures/trace.png", "Trace plots of the chosen model"),
     "campaign": ("figures/campaign.png", "Predicted campaign sales"),
+    "campaign_scenarios": ("figures/campaign_scenarios.png",
+                           "Probability of reaching the target by boost and sessions: posterior predictive (solid) "
+                           "and plug-in (dashed)"),
     "correlations": ("figures/correlations.png", "Correlation intervals, pooled and by segment"),
     "correlation_matrix": ("figures/correlation_matrix.png", "Correlation matrix"),
 }
@@ -132,13 +136,15 @@ def executive_summary(summary: dict) -> list[Sentence]:
 
     plan = summary["campaign"]
     lo, hi = plan["sales_interval"]
+    kind = plan["boost_type"]
+    boost = describe_boost(plan["boost"], kind, plan["boost_sd"])
     sentences.append(Sentence(
-        f"A {plan['boost']:+.0%} campaign on {segment_name(plan['segment'])} bringing {plan['sessions']:,} sessions "
+        f"A {boost} campaign on {segment_name(plan['segment'])} bringing {plan['sessions']:,} sessions "
         f"reaches at least {plan['target']:,} sales with probability {pct(plan['prob_at_least_target'])}, "
         f"against {pct(plan['prob_at_least_target_plugin'])} by the plain plug-in calculation, which ignores "
         f"the uncertainty about the purchase rate. Expected sales: {plan['expected_sales']:.0f} "
         f"({plan['interval_prob']:.0%} predictive interval {lo}–{hi}).",
-        [plan["boost"], plan["sessions"], plan["target"], plan["prob_at_least_target"],
+        [plan["boost"], plan["boost_sd"], plan["sessions"], plan["target"], plan["prob_at_least_target"],
          plan["prob_at_least_target_plugin"], plan["expected_sales"], plan["interval_prob"], lo, hi]))
     inverse = plan["inverse"]
     needed = inverse["smallest_boost"]
@@ -151,10 +157,10 @@ def executive_summary(summary: dict) -> list[Sentence]:
         sessions = inverse["smallest_sessions"]["sessions"]
         sentences.append(Sentence(
             f"To be {pct(inverse['prob_wanted'], 0)} sure of {plan['target']:,} sales from {plan['sessions']:,} sessions "
-            f"the campaign needs a boost of at least {needed['boost']:+.1%}"
-            + (f" (the plug-in calculation would say {plugin:+.1%})" if plugin is not None else "")
-            + (f"; at {plan['boost']:+.0%} it needs {sessions:,} sessions." if sessions is not None else "."),
-            [inverse["prob_wanted"], plan["target"], plan["sessions"], needed["boost"], plan["boost"]]
+            f"the campaign needs a boost of at least {describe_boost(needed['boost'], kind, digits=1)}"
+            + (f" (the plug-in calculation would say {describe_boost(plugin, kind, digits=1)})" if plugin is not None else "")
+            + (f"; at {boost} it needs {sessions:,} sessions." if sessions is not None else "."),
+            [inverse["prob_wanted"], plan["target"], plan["sessions"], needed["boost"], plan["boost"], plan["boost_sd"]]
             + ([plugin] if plugin is not None else []) + ([sessions] if sessions is not None else [])))
 
     checks = summary["diagnostics"]
@@ -168,14 +174,15 @@ def executive_summary(summary: dict) -> list[Sentence]:
 
 def _inverse_rows(inverse: dict, plan: dict) -> list[list[str]]:
     def boost(answer):
-        return "unreachable" if answer["boost"] is None else f"{answer['boost']:+.1%}"
+        return "unreachable" if answer["boost"] is None else describe_boost(answer["boost"], plan["boost_type"], digits=1)
 
     def sessions(answer):
         return "unreachable" if answer["sessions"] is None else f"{answer['sessions']:,}"
 
     wanted = pct(inverse["prob_wanted"], 0)
     return [[f"smallest boost for P ≥ {wanted}", boost(inverse["smallest_boost"]), boost(inverse["smallest_boost_plugin"])],
-            [f"smallest sessions for P ≥ {wanted} at {plan['boost']:+.0%}", sessions(inverse["smallest_sessions"]),
+            [f"smallest sessions for P ≥ {wanted} at {describe_boost(plan['boost'], plan['boost_type'], plan['boost_sd'])}",
+             sessions(inverse["smallest_sessions"]),
              sessions(inverse["smallest_sessions_plugin"])]]
 
 
@@ -245,10 +252,15 @@ def sections(summary: dict) -> list[Section]:
               f"{p['n']:,}", p.get("note", "")] for p in pairs]))
 
     plan = summary["campaign"]
+    boost = describe_boost(plan["boost"], plan["boost_type"], plan["boost_sd"])
+    effect = (f"the purchase rate multiplied by {1 + plan['boost']:.3g} ({boost})" if plan["boost_type"] == "relative"
+              else f"{boost} added to the purchase rate")
+    if plan["boost_sd"]:
+        effect += ", the campaign effect itself uncertain (Normal, the ± is one standard deviation)"
     campaign_section = Section("Campaign outlook", [
-        f"Sessions of {segment_name(plan['segment'])} with the purchase rate multiplied by {1 + plan['boost']:.2f} "
-        f"({plan['boost']:+.0%}). The posterior predictive probability carries the uncertainty about the rate; "
-        "the plug-in probability treats the observed rate as exact."], figures=["campaign"])
+        f"Sessions of {segment_name(plan['segment'])} with {effect}. The posterior predictive probability carries the "
+        "uncertainty about the rate" + (" and the effect" if plan["boost_sd"] else "") + "; the plug-in probability "
+        "treats the observed rate and the central boost as exact."], figures=["campaign", "campaign_scenarios"])
     campaign_section.tables.append(Table(["", "posterior predictive", "plug-in binomial"], [
         [f"P(sales ≥ {plan['target']:,} in {plan['sessions']:,} sessions)",
          pct(plan["prob_at_least_target"]), pct(plan["prob_at_least_target_plugin"])],
@@ -256,6 +268,19 @@ def sections(summary: dict) -> list[Section]:
         ["boosted purchase rate", pct(plan["boosted_rate"], 2), pct(plan["boosted_rate_plugin"], 2)],
         *_inverse_rows(plan["inverse"], plan),
     ]))
+    if plan["grid"]:
+        targets = sorted({row["target"] for row in plan["grid"]})
+        volumes = sorted({row["sessions"] for row in plan["grid"]})
+        boosts = sorted({row["boost"] for row in plan["grid"]})
+        table = {(row["boost"], row["sessions"], row["target"]): row for row in plan["grid"]}
+        for target in targets:
+            campaign_section.paragraphs.append(
+                f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets.")
+            campaign_section.tables.append(Table(
+                ["boost"] + [f"{volume:,} sessions" for volume in volumes],
+                [[describe_boost(b, plan["boost_type"], plan["boost_sd"])]
+                 + [f"{pct(table[(b, v, target)]['prob'])} ({pct(table[(b, v, target)]['prob_plugin'])})" for v in volumes]
+                 for b in boosts]))
 
     checks = summary["diagnostics"]
     verdict = ("Converged: every check passed." if checks["ok"]
@@ -289,7 +314,8 @@ def sections(summary: dict) -> list[Section]:
         f"Fitted with NUTS ({sampler['backend']}): {sampler['chains']} chains of {sampler['draws']:,} draws after "
         f"{sampler['tune']:,} tuning steps, target acceptance {sampler['target_accept']}. Credible intervals are "
         "central posterior intervals. Models compared by PSIS-LOO (arviz-stats), leaving out one session at a time.",
-        "Campaign: sales ~ Binomial(sessions, rate × (1 + boost)), rate from its posterior; P(sales ≥ target) is "
+        "Campaign: sales ~ Binomial(sessions, boosted rate), the rate from its posterior and, when the boost is "
+        "uncertain, the boost ~ Normal(boost, sd) drawn with it; P(sales ≥ target) is "
         "the posterior average of the exact binomial tail. \"At least\" includes the target.",
         f"Correlations: {config['correlations']['resamples']:,} paired bootstrap resamples."])
 

@@ -160,7 +160,7 @@ CASES = [
          config={"campaign": {"sessions": -5}}),
     Case("target above sessions", csv(), Refused("target (600) is above sessions (500): it can never be reached"),
          config={"campaign": {"target": 600}}),
-    Case("boost of -100% or less", csv(), Refused("campaign.boost: Input should be greater than -1"), config={"campaign": {"boost": -1.5}}),
+    Case("boost of -100% or less", csv(), Refused("campaign: a relative boost of -1.5 would remove every purchase: it must be above -1"), config={"campaign": {"boost": -1.5}}),
     Case("negative seed", csv(), Refused("seed: Input should be greater than or equal to 0"), config={"seed": -1}),
     Case("infinite prior", csv(), Refused("rates.prior.alpha: Input should be a finite number"), config={"rates": {"prior": {"alpha": float("inf")}}}),
     Case("no segment columns", csv(), Refused("rates.segments: List should have at least 1 item"), config={"rates": {"segments": []}}),
