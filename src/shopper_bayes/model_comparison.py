@@ -73,6 +73,9 @@ def _statement(models: dict, ranked: list[str]) -> str:
     if diff > 4 and diff > 2 * se:
         text = (f"The {leader} model predicts new sessions better: expected log predictive density higher by "
                 f"{diff:.1f} (standard error {se:.1f})")
+    elif diff > 4 and diff > se:
+        text = (f"The {leader} model predicts new sessions somewhat better: expected log predictive density higher "
+                f"by {diff:.1f}, but under two standard errors ({se:.1f})")
     else:
         text = (f"The two models predict new sessions about equally well: the {leader} model leads by {diff:.1f} "
                 f"in expected log predictive density, within noise (standard error {se:.1f})")

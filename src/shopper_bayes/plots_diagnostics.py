@@ -7,6 +7,7 @@ is labelled and prior and posterior checks share one layout.
 from __future__ import annotations
 
 import arviz_plots as azp
+import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
@@ -49,20 +50,46 @@ def plot_predictive(trees: dict[str, xr.DataTree], counts: xr.Dataset, group: st
     save(fig, path)
 
 
-def _rate_variables(tree: xr.DataTree) -> list[str]:
-    return ["rate"] + [name for name in tree.posterior.data_vars if name.startswith(("mu_", "sigma_"))]
+SHOWN_CELLS = 6  # rank and trace plots show the cells whose rate has the lowest bulk ESS
+
+
+def _worst(tree: xr.DataTree) -> xr.DataTree:
+    """The scalar hyperparameters and the rates of the (at most 6) cells with the lowest bulk ESS,
+    cells flattened to one labelled dimension, with the divergences for the trace plot."""
+    posterior = tree.posterior.to_dataset()
+    rate = posterior["rate"]
+    cell_dims = [dim for dim in rate.dims if dim not in ("chain", "draw")]
+    flat = rate.stack(cell=cell_dims)
+    labels = [" / ".join(map(str, key)) if isinstance(key, tuple) else str(key) for key in flat["cell"].values]
+    flat = flat.drop_vars(["cell", *cell_dims]).assign_coords(cell=labels)
+    ess = azs.ess(flat.to_dataset(name="rate"), method="bulk")["rate"]
+    worst = [labels[i] for i in np.argsort(ess.values)[:SHOWN_CELLS]]
+    shown = {"rate": flat.sel(cell=worst)}
+    shown |= {name: posterior[name] for name in posterior.data_vars
+              if name.startswith(("mu_", "sigma_")) and posterior[name].ndim == 2}
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(shown),
+                                  "sample_stats": tree.sample_stats.to_dataset()[["diverging"]]})
+
+
+def _layout(shown: xr.DataTree) -> dict:
+    """Four panels a row, 3 inches high each, laid out without overlapping titles."""
+    panels = sum(int(np.prod([size for dim, size in var.sizes.items() if dim not in ("chain", "draw")]))
+                 for var in shown.posterior.data_vars.values())
+    return {"figsize": (14, 3 * -(-panels // 4)), "layout": "constrained"}
 
 
 def plot_rank(tree: xr.DataTree, path) -> None:
-    """Rank ECDF plots per chain (arviz-plots): flat within the band when the chains agree."""
-    pc = azp.plot_rank(tree, var_names=_rate_variables(tree), backend="matplotlib")
+    """Rank ECDF plots per chain (arviz-plots): inside the band when the chains agree."""
+    shown = _worst(tree)
+    pc = azp.plot_rank(shown, backend="matplotlib", figure_kwargs=_layout(shown))
     pc.savefig(path, bbox_inches="tight")
     plt.close("all")
 
 
 def plot_trace(tree: xr.DataTree, path) -> None:
     """Trace plots per chain (arviz-plots), divergences marked."""
-    pc = azp.plot_trace(tree, var_names=_rate_variables(tree), backend="matplotlib")
+    shown = _worst(tree)
+    pc = azp.plot_trace(shown, backend="matplotlib", figure_kwargs=_layout(shown))
     pc.savefig(path, bbox_inches="tight")
     plt.close("all")
 

@@ -22,8 +22,9 @@ FIGURES = {
     "ppc": ("figures/ppc.png", "Posterior predictive check: observed purchase rate against its predictive interval"),
     "prior_predictive": ("figures/prior_predictive.png", "Prior predictive check: purchase rates the priors allow"),
     "forest": ("figures/forest.png", "Cell rates by model, 50% and 95% intervals (arviz-plots)"),
-    "rank": ("figures/rank.png", "Rank plots of the chosen model per chain (inside the band when the chains agree)"),
-    "trace": ("figures/trace.png", "Trace plots of the chosen model"),
+    "rank": ("figures/rank.png", "Rank plots per chain of the chosen model's hyperparameters and of the six cell "
+             "rates with the lowest ESS (inside the band when the chains agree)"),
+    "trace": ("figures/trace.png", "Trace plots of the same variables"),
     "campaign": ("figures/campaign.png", "Predicted campaign sales"),
     "campaign_scenarios": ("figures/campaign_scenarios.png",
                            "Probability of reaching the target by boost and sessions: posterior predictive (solid) "
