@@ -50,6 +50,16 @@ def prob_text(value: float) -> str:
     return pct(value)
 
 
+def pct_prob(value: float) -> str:
+    """A probability as a percentage in a table, never a bare 100.0% or 0.0%."""
+    return "> 99.9%" if value >= 0.9995 else "< 0.1%" if value < 0.0005 else pct(value)
+
+
+def prob_cell(value: float) -> str:
+    """A Monte Carlo probability in a table: 3 decimals, never a bare 1.000 or 0.000."""
+    return "> 0.999" if value > 0.999 else "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def pp(value: float, sign: bool = True) -> str:
     """A difference of rates in percentage points."""
     return f"{value * 100:+.1f} pp" if sign else f"{value * 100:.2f} pp"
@@ -87,8 +97,7 @@ class Table:
 @dataclass
 class Section:
     title: str
-    paragraphs: list[str] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
+    blocks: list[str | Table] = field(default_factory=list)  # paragraphs and tables, in reading order
     figures: list[str] = field(default_factory=list)  # keys of FIGURES
     code: str | None = None  # preformatted text, e.g. the config
 
@@ -191,10 +200,10 @@ def sections(summary: dict) -> list[Section]:
     cleaning = summary["cleaning"]
     data = Section("Data and cleaning", [
         f"{cleaning['rows_used']:,} of {cleaning['rows_read']:,} rows of {cleaning['source']} were used."])
-    data.tables.append(Table(["reason a row was dropped", "rows"],
+    data.blocks.append(Table(["reason a row was dropped", "rows"],
                              [[reason, f"{count:,}"] for reason, count in cleaning["dropped"].items()] or [["none", "0"]]))
     if cleaning.get("changed"):
-        data.tables.append(Table(["value rewritten", "rows"], [[r, f"{c:,}"] for r, c in cleaning["changed"].items()]))
+        data.blocks.append(Table(["value rewritten", "rows"], [[r, f"{c:,}"] for r, c in cleaning["changed"].items()]))
 
     rates = summary["purchase_rates"]
     prob = rates[0]["interval_prob"]
@@ -202,38 +211,38 @@ def sections(summary: dict) -> list[Section]:
         f"Posterior mean purchase rate per segment with its central {prob:.0%} credible interval "
         "(the rate lies in the interval with that probability, given the data and the prior)."],
         figures=["purchase_rates"])
-    rate_section.tables.append(Table(
+    rate_section.blocks.append(Table(
         ["segment", "sessions", "purchases", "observed rate", "posterior mean", f"{prob:.0%} credible interval"],
         [[segment_name(r["segment"]), f"{r['sessions']:,}", f"{r['purchases']:,}", pct(r["observed_rate"]),
           pct(r["mean"]), pct_range(r["interval"])] for r in rates]))
     if summary.get("rate_comparisons"):
-        rate_section.paragraphs.append(
+        rate_section.blocks.append(
             "Comparisons: the posterior of the difference A − B (percentage points) and of the relative lift "
             "A / B − 1, with the probability that A's rate is the higher.")
-        rate_section.tables.append(Table(
+        rate_section.blocks.append(Table(
             ["A", "B", "difference", f"{prob:.0%} interval", "lift", f"{prob:.0%} interval", "P(A > B)"],
             [[segment_name(c["a"]), segment_name(c["b"]), pp(c["difference"]["mean"]), pp_range(c["difference"]["interval"]),
               f"{c['lift']['mean']:+.1%}", f"{c['lift']['interval'][0]:+.1%} to {c['lift']['interval'][1]:+.1%}",
-              f"{c['prob_a_greater']:.3f}"] for c in summary["rate_comparisons"]]))
+              prob_cell(c["prob_a_greater"])] for c in summary["rate_comparisons"]]))
     if summary.get("best_segment"):
-        rate_section.paragraphs.append(
+        rate_section.blocks.append(
             "Which segment has the highest rate: the probability that each is best, and its expected loss, the "
             "purchase rate given up in expectation by choosing it over the true best.")
-        rate_section.tables.append(Table(["segment", "P(best)", "expected loss"],
-                                         [[segment_name(b["segment"]), f"{b['prob_best']:.3f}", pp(b["expected_loss"], sign=False)]
+        rate_section.blocks.append(Table(["segment", "P(best)", "expected loss"],
+                                         [[segment_name(b["segment"]), prob_cell(b["prob_best"]), pp(b["expected_loss"], sign=False)]
                                           for b in summary["best_segment"]]))
     rate_section.figures += ["ppc", "prior_predictive"]
     comparison = summary.get("model_comparison")
     if comparison:
-        rate_section.paragraphs.append(
+        rate_section.blocks.append(
             f"Model choice: results above are from the {summary['rates_model']} model. {comparison['statement']} "
             "(PSIS-LOO, leaving out one session at a time.)")
-        rate_section.tables.append(Table(
+        rate_section.blocks.append(Table(
             ["model", "ELPD (LOO)", "SE", "ELPD difference", "SE of difference", "effective parameters", "largest Pareto k"],
             [[name, f"{m['elpd_loo']:.1f}", f"{m['se']:.1f}", f"{m['elpd_diff']:.1f}", f"{m['se_diff']:.1f}",
               f"{m['p_loo']:.1f}", f"{m['max_pareto_k']:.2f}"]
              for name, m in ((name, comparison["models"][name]) for name in comparison["ranking"])]))
-        rate_section.tables.append(Table(
+        rate_section.blocks.append(Table(
             ["segment"] + [f"{name}: mean ({prob:.0%} CrI)" for name in summary["purchase_rates_by_model"]],
             [[segment_name(rows[0]["segment"])] + [f"{pct(r['mean'])} ({pct_range(r['interval'])})" for r in rows]
              for rows in zip(*summary["purchase_rates_by_model"].values())]))
@@ -243,10 +252,10 @@ def sections(summary: dict) -> list[Section]:
     if pairs:
         first = pairs[0]
         method = "BCa" if first["method"] == "bca" else "percentile"
-        corr_section.paragraphs.append(
+        corr_section.blocks.append(
             f"{first.get('statistic', 'pearson').capitalize()} correlation between time spent on page types, "
             f"with {first['interval_prob']:.0%} {method} paired-bootstrap intervals (sessions resampled with replacement).")
-        corr_section.tables.append(Table(
+        corr_section.blocks.append(Table(
             ["x", "y", "segment", "r", "interval", "sessions", "note"],
             [[p["x"], p["y"], str(p["segment"]), "n/a" if p["r"] is None else f"{p['r']:.3f}",
               "n/a" if p["interval"][0] is None else f"{p['interval'][0]:.3f} to {p['interval'][1]:.3f}",
@@ -262,7 +271,7 @@ def sections(summary: dict) -> list[Section]:
         f"Sessions of {segment_name(plan['segment'])} with {effect}. The posterior predictive probability carries the "
         "uncertainty about the rate" + (" and the effect" if plan["boost_sd"] else "") + "; the plug-in probability "
         "treats the observed rate and the central boost as exact."], figures=["campaign", "campaign_scenarios"])
-    campaign_section.tables.append(Table(["", "posterior predictive", "plug-in binomial"], [
+    campaign_section.blocks.append(Table(["", "posterior predictive", "plug-in binomial"], [
         [f"P(sales ≥ {plan['target']:,} in {plan['sessions']:,} sessions)",
          pct(plan["prob_at_least_target"]), pct(plan["prob_at_least_target_plugin"])],
         ["expected sales", f"{plan['expected_sales']:.1f}", f"{plan['expected_sales_plugin']:.1f}"],
@@ -275,12 +284,13 @@ def sections(summary: dict) -> list[Section]:
         boosts = sorted({row["boost"] for row in plan["grid"]})
         table = {(row["boost"], row["sessions"], row["target"]): row for row in plan["grid"]}
         for target in targets:
-            campaign_section.paragraphs.append(
+            campaign_section.blocks.append(
                 f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets.")
-            campaign_section.tables.append(Table(
+            campaign_section.blocks.append(Table(
                 ["boost"] + [f"{volume:,} sessions" for volume in volumes],
-                [[describe_boost(b, plan["boost_type"], plan["boost_sd"])]
-                 + [f"{pct(table[(b, v, target)]['prob'])} ({pct(table[(b, v, target)]['prob_plugin'])})" for v in volumes]
+                [[describe_boost(b, plan["boost_type"], plan["boost_sd"], digits=1)]
+                 + [f"{pct_prob(table[(b, v, target)]['prob'])} ({pct_prob(table[(b, v, target)]['prob_plugin'])})"
+                    for v in volumes]
                  for b in boosts]))
 
     checks = summary["diagnostics"]
@@ -289,7 +299,7 @@ def sections(summary: dict) -> list[Section]:
     limits = checks["thresholds"]
     diag = Section("Model diagnostics", [verdict])
     bfmi = "n/a" if checks["min_bfmi"] is None else f"{checks['min_bfmi']:.2f}"
-    diag.tables.append(Table(["check (worst over models and variables)", "value", "required"], [
+    diag.blocks.append(Table(["check (worst over models and variables)", "value", "required"], [
         ["largest R-hat", f"{checks['max_rhat']:.4f}", f"≤ {limits['max_rhat']}"],
         ["smallest bulk ESS", f"{checks['min_ess_bulk']:.0f}", f"≥ {limits['min_ess']:.0f}"],
         ["smallest tail ESS", f"{checks['min_ess_tail']:.0f}", f"≥ {limits['min_ess']:.0f}"],
@@ -297,7 +307,7 @@ def sections(summary: dict) -> list[Section]:
         ["divergent transitions", f"{checks['divergences']}", f"≤ {limits['max_divergences']}"],
         ["smallest energy BFMI of a chain", bfmi, f"≥ {limits['min_bfmi']}"],
     ]))
-    diag.tables.append(Table(["model", "variable", "R-hat", "bulk ESS", "tail ESS", "MCSE / sd"], [
+    diag.blocks.append(Table(["model", "variable", "R-hat", "bulk ESS", "tail ESS", "MCSE / sd"], [
         [name, row["variable"], f"{row['max_rhat']:.4f}", f"{row['min_ess_bulk']:.0f}", f"{row['min_ess_tail']:.0f}",
          f"{row['max_mcse_ratio']:.3f}"]
         for name, result in checks["by_model"].items() for row in result["variables"]]))
@@ -324,7 +334,7 @@ def sections(summary: dict) -> list[Section]:
     repro = Section("Reproducibility", [
         f"Data file {summary['data']['path']}, SHA-256 {summary['data']['sha256']}. Seed {config['seed']}. "
         "The same config and seed give the same summary.json."])
-    repro.tables.append(Table(["package", "version"], [[name, v] for name, v in versions.items()]))
+    repro.blocks.append(Table(["package", "version"], [[name, v] for name, v in versions.items()]))
     repro.code = json.dumps(config, indent=2, ensure_ascii=False)
     return [data, rate_section, corr_section, campaign_section, diag, methods, repro]
 
@@ -389,10 +399,12 @@ def render_html(summary: dict, figures_root: Path | None) -> str:
         parts.append('<p class="note">Figures are switched off in the config (figures: false).</p>')
     for section in sections(summary):
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        for index, paragraph in enumerate(section.paragraphs):
+        for index, block in enumerate(section.blocks):
+            if isinstance(block, Table):
+                parts.append(_html_table(block))
+                continue
             cls = ' class="ok"' if section.title == "Model diagnostics" and index == 0 and summary["diagnostics"]["ok"] else ""
-            parts.append(f"<p{cls}>{html.escape(paragraph)}</p>")
-        parts.extend(_html_table(table) for table in section.tables)
+            parts.append(f"<p{cls}>{html.escape(block)}</p>")
         parts.extend(_html_figure(figures_root, key) for key in section.figures)
         if section.code:
             parts.append(f"<p>Config used:</p><pre>{html.escape(section.code)}</pre>")
@@ -428,10 +440,8 @@ def render_markdown(summary: dict, figures_root: Path | None) -> str:
         lines += ["*Figures are switched off in the config (figures: false).*", ""]
     for section in sections(summary):
         lines += [f"## {md_escape(section.title)}", ""]
-        for paragraph in section.paragraphs:
-            lines += [md_escape(paragraph), ""]
-        for table in section.tables:
-            lines += [_md_table(table), ""]
+        for block in section.blocks:
+            lines += [_md_table(block) if isinstance(block, Table) else md_escape(block), ""]
         for key in section.figures:
             relative, caption = FIGURES[key]
             if figures_root is not None and (figures_root / relative).is_file():
