@@ -208,7 +208,7 @@ def test_intervals_equal_scipys_from_the_same_bootstrap_draws(
     )
     data = new_customers[DURATIONS].to_numpy(dtype=float)
     boot, _ = correlation._resampled_r(
-        data, PAIRS, statistic, np.random.default_rng(seed), resamples, resamples
+        data, PAIRS, statistic, correlation._stream_key(seed), resamples, resamples
     )
     for p, (i, j) in enumerate(PAIRS):
         result = stats.bootstrap(
@@ -237,11 +237,11 @@ def test_bca_counts_r_equal_up_to_rounding_as_ties(statistic):
     x = rng.integers(0, 3, 12).astype(float)
     y = x + rng.integers(0, 2, 12)
     table = bootstrap_correlations(
-        pd.DataFrame({"x": x, "y": y}), ["x", "y"], resamples=1000, statistic=statistic, seed=1
+        pd.DataFrame({"x": x, "y": y}), ["x", "y"], resamples=1000, statistic=statistic, seed=0
     )
     assert table["note"].iloc[0] == ""
     boot, _ = correlation._resampled_r(
-        np.column_stack([x, y]), [(0, 1)], statistic, np.random.default_rng(1), 1000, 1000
+        np.column_stack([x, y]), [(0, 1)], statistic, correlation._stream_key(0), 1000, 1000
     )
     if statistic == "pearson":
         observed = stats.pearsonr(x, y).statistic
@@ -276,7 +276,7 @@ def test_spearman_subsample_jackknife_moves_endpoints_by_a_fraction_of_monte_car
 
     data = sessions[columns].to_numpy(dtype=float)
     boot, _ = correlation._resampled_r(
-        data, [(0, 1)], "spearman", np.random.default_rng(0), 500, 500
+        data, [(0, 1)], "spearman", correlation._stream_key(0), 500, 500
     )
     error = endpoint_tolerance(
         boot[:, 0], exact["r"].iloc[0], spearman_acceleration(data), 0.95, "bca"
@@ -286,6 +286,17 @@ def test_spearman_subsample_jackknife_moves_endpoints_by_a_fraction_of_monte_car
 
 
 # --- internals checked against direct recomputation ------------------------------------------
+
+
+def drawn_rows(seed, resamples, n):
+    """The rows of each resample (resamples x n), one draw at a time from the generator."""
+    key = correlation._stream_key(seed)
+    return np.array(
+        [
+            [correlation._drawn_row(key, np.uint64(b), np.uint64(i), np.uint64(n)) for i in range(n)]
+            for b in range(resamples)
+        ]
+    )
 
 
 @pytest.fixture
@@ -301,10 +312,9 @@ def tied_data():
 def test_resampled_r_equals_r_of_explicitly_resampled_rows(tied_data, statistic):
     """Counts times moments give each resample's r; Spearman re-ranks within each resample."""
     boot, constant_counts = correlation._resampled_r(
-        tied_data, PAIRS, statistic, np.random.default_rng(3), 50, 7
+        tied_data, PAIRS, statistic, correlation._stream_key(3), 50, 7
     )
-    drawn = np.random.default_rng(3).integers(0, len(tied_data), size=(50, len(tied_data)))
-    for b, rows in enumerate(drawn):
+    for b, rows in enumerate(drawn_rows(3, 50, len(tied_data))):
         resample = tied_data[rows]
         if statistic == "pearson":
             matrix = np.corrcoef(resample, rowvar=False)
@@ -390,11 +400,11 @@ def test_chunk_size_does_not_change_results(sessions, statistic):
         pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
-def test_automatic_chunk_size_keeps_large_inputs_small():
-    assert correlation._auto_chunk_size(1_000_000, 3, "pearson", 2000) == 1
-    assert correlation._auto_chunk_size(4450, 3, "pearson", 10_000) == 78
-    assert correlation._auto_chunk_size(4450, 3, "spearman", 10_000) == 19
-    assert correlation._auto_chunk_size(50, 3, "pearson", 300) == 300
+def test_automatic_chunk_size_bounds_the_per_resample_arrays():
+    """One kernel call for a few columns; about 8 MiB of per-resample arrays for many columns."""
+    assert correlation._auto_chunk_size(3, 3, 10_000) == 10_000
+    assert correlation._auto_chunk_size(200, 19_900, 10_000) == 25  # 8 MiB / (8 * 40,400 bytes)
+    assert correlation._auto_chunk_size(20_000, 199_990_000, 1000) == 1
 
 
 # --- degenerate inputs -------------------------------------------------------------------------
