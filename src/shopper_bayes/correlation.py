@@ -42,6 +42,8 @@ _GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 _LOW_32_BITS = np.uint64(0xFFFFFFFF)
+# Generator outputs set aside per resample; also the "no spare half" mark (no 32-bit number).
+_TWO_TO_32 = np.uint64(2**32)
 
 
 def bootstrap_correlations(
@@ -73,13 +75,13 @@ def bootstrap_correlations(
     column constant in some resample, an undefined BCa correction) get NaN and a plain-English
     ``note``; ``note`` is "" otherwise.
 
-    Resamples are drawn by a compiled kernel (numba) running in parallel over resamples. Each
-    resample's rows come from a counter-based generator (splitmix64) keyed by ``seed``, so a
-    resample depends on ``seed`` and its number only, not on ``chunk_size`` or the number of
-    threads, and Pearson and Spearman see the same resamples. ``chunk_size`` (resamples per kernel
-    call) defaults to about 8 MB of per-resample sums (at least one resample). Besides one chunk
-    and the resamples x pairs bootstrap r, memory grows with the data only: a few copies of the
-    n x k data, plus per thread one resample's rows (n indices; Spearman: (k + 2) * n values).
+    Resamples are drawn by compiled kernels (numba) running in parallel over resamples. Resample
+    b reads its rows from its own stretch of a splitmix64 stream whose key comes from ``seed``
+    (see ``_stream_start``), so it depends on ``seed`` and b only: not on ``chunk_size`` or the
+    number of threads. Pearson and Spearman see the same resamples. ``chunk_size`` (resamples per
+    kernel call) defaults to about 8 MB of per-resample sums (at least one resample). Besides one
+    chunk and the resamples x pairs bootstrap r, memory grows with the data only: a few copies of
+    the n x k data, plus for Spearman (k + 2) * n values per thread.
 
     BCa acceleration comes from the exact delete-one jackknife (O(n) for Pearson). For Spearman
     with more than ``SPEARMAN_JACKKNIFE_ROWS`` rows, the jackknife runs on a random subsample of
@@ -300,9 +302,9 @@ def _bootstrap_pairs(data, pairs, names, where, settings):
 
 def _auto_chunk_size(k, pairs, resamples):
     """Resamples per kernel call so that one chunk's arrays take about ``_CHUNK_BYTES``."""
-    # Per resample: the kernel's sums (at most 2k + pairs) and the r and constant flags
-    # computed from them (pairs + k).
-    per_resample = 8 * (3 * k + 2 * pairs)
+    # Per resample, at most: the kernel's sums (Pearson: 2k + k*k), k variances and constant
+    # flags, and per pair a co-moment and an r.
+    per_resample = 8 * (k * k + 4 * k + 2 * pairs)
     return int(max(1, min(resamples, _CHUNK_BYTES // per_resample)))
 
 
@@ -312,59 +314,82 @@ def _stream_key(seed):
 
 
 @njit(cache=True)
-def _drawn_row(key, resample, draw, n):
-    """The row (0 to n-1) taken by draw ``draw`` of resample ``resample``; all arguments uint64.
+def _stream_start(key, resample):
+    """The generator state just before the first output of resample ``resample`` (uint64s).
 
-    It is output number resample * n + draw of the splitmix64 generator started at ``key``: a pure
-    function of its arguments, so resamples can be drawn in any order, by any thread. The output
-    is mapped to a row by the high 64 bits of its 128-bit product with n, so no row is favoured
-    by more than a factor of 1 + n / 2**64.
+    Resample b reads the splitmix64 generator started at ``key`` from output b * 2**32 on. It
+    needs about n / 2 outputs, so for n < 2**32 rows no two resamples share an output, and each
+    resample is a pure function of ``key`` and b: resamples can be drawn in any order, by any
+    thread.
     """
-    x = key + (resample * n + draw + np.uint64(1)) * _GOLDEN_GAMMA
-    x = (x ^ (x >> np.uint64(30))) * _MIX_1
-    x = (x ^ (x >> np.uint64(27))) * _MIX_2
-    x = x ^ (x >> np.uint64(31))
-    # High 64 bits of x * n for n < 2**32, from the products of x's two 32-bit halves with n.
-    high = (x >> np.uint64(32)) * n + (((x & _LOW_32_BITS) * n) >> np.uint64(32))
-    return np.int64(high >> np.uint64(32))
+    return key + resample * _TWO_TO_32 * _GOLDEN_GAMMA
+
+
+@njit(cache=True)
+def _next_row(state, spare, rows, threshold):
+    """The next row (0 to rows - 1) of a resample; returns the new (state, spare) and the row.
+
+    Each splitmix64 output gives two 32-bit numbers, high half first; ``spare`` holds the low
+    half until it is used (``_TWO_TO_32`` when there is none). A number u gives row
+    floor(u * rows / 2**32), unless u * rows mod 2**32 is below ``threshold`` (2**32 mod rows),
+    in which case it is skipped. That leaves the same count of numbers for every row (Lemire
+    2019), so every row is exactly equally likely.
+    """
+    while True:
+        if spare == _TWO_TO_32:
+            state += _GOLDEN_GAMMA
+            mixed = (state ^ (state >> np.uint64(30))) * _MIX_1
+            mixed = (mixed ^ (mixed >> np.uint64(27))) * _MIX_2
+            mixed = mixed ^ (mixed >> np.uint64(31))
+            number, spare = mixed >> np.uint64(32), mixed & _LOW_32_BITS
+        else:
+            number, spare = spare, _TWO_TO_32
+        product = number * rows
+        if product & _LOW_32_BITS >= threshold:
+            return state, spare, np.int64(product >> np.uint64(32))
 
 
 @njit(parallel=True, cache=True)
-def _pearson_sums(z, first, second, key, start, size):
-    """Sums over the rows of resamples start to start + size - 1 of the rows of ``z`` (n x k).
+def _pearson_sums(z, triples, key, start, size):
+    """Sums over the rows of resamples start to start + size - 1 drawn from ``z`` (n x k).
 
     Returns ``column_sums`` (size x 2 x k: each column's sum and sum of squares) and
-    ``cross_sums`` (size x pairs: the sum of z[:, first[p]] * z[:, second[p]]). A resample's n
-    rows are drawn once into a buffer; each pair then sums its five moments in one pass over
-    them, in row order. A column's sums are the same in every pair that contains it (the same
-    values added in the same order), so every such pair writes them. Columns in no pair are left
-    unset.
+    ``cross_sums`` (size x k x k: entry [a, b] is the sum of z[:, a] * z[:, b], set for the pairs
+    a < b within some row of ``triples``). Each resample runs in one thread; for each column
+    triple (a, b, c) it draws the resample's n rows and adds up the triple's nine sums in row
+    order, with no buffer. Sums that two triples share come out the same from both (the same
+    values added in the same order), so both write them.
     """
-    n = z.shape[0]
+    n, k = z.shape
     rows = np.uint64(n)
-    column_sums = np.empty((size, 2, z.shape[1]))
-    cross_sums = np.empty((size, len(first)))
+    threshold = _TWO_TO_32 % rows
+    column_sums = np.empty((size, 2, k))
+    cross_sums = np.empty((size, k, k))
     for r in prange(size):
-        resample = np.uint64(start + r)
-        drawn = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            drawn[i] = _drawn_row(key, resample, np.uint64(i), rows)
-        for p in range(len(first)):
-            a, b = first[p], second[p]
-            sum_a = sum_b = squares_a = squares_b = products = 0.0
-            for i in range(n):
-                x = z[drawn[i], a]
-                y = z[drawn[i], b]
+        first_state = _stream_start(key, np.uint64(start + r))
+        for t in range(len(triples)):
+            a, b, c = triples[t, 0], triples[t, 1], triples[t, 2]
+            sum_a = sum_b = sum_c = square_a = square_b = square_c = 0.0
+            product_ab = product_ac = product_bc = 0.0
+            state, spare = first_state, _TWO_TO_32
+            for _ in range(n):
+                state, spare, row = _next_row(state, spare, rows, threshold)
+                x, y, w = z[row, a], z[row, b], z[row, c]
                 sum_a += x
                 sum_b += y
-                squares_a += x * x
-                squares_b += y * y
-                products += x * y
-            column_sums[r, 0, a] = sum_a
-            column_sums[r, 0, b] = sum_b
-            column_sums[r, 1, a] = squares_a
-            column_sums[r, 1, b] = squares_b
-            cross_sums[r, p] = products
+                sum_c += w
+                square_a += x * x
+                square_b += y * y
+                square_c += w * w
+                product_ab += x * y
+                product_ac += x * w
+                product_bc += y * w
+            column_sums[r, 0, a], column_sums[r, 1, a] = sum_a, square_a
+            column_sums[r, 0, b], column_sums[r, 1, b] = sum_b, square_b
+            column_sums[r, 0, c], column_sums[r, 1, c] = sum_c, square_c
+            cross_sums[r, a, b] = product_ab
+            cross_sums[r, a, c] = product_ac
+            cross_sums[r, b, c] = product_bc
     return column_sums, cross_sums
 
 
@@ -383,13 +408,15 @@ def _spearman_sums(groups, group_counts, first, second, key, start, size):
     """
     k, n = groups.shape
     rows = np.uint64(n)
+    threshold = _TWO_TO_32 % rows
     squares = np.empty((size, k))
     cross = np.empty((size, len(first)))
     for r in prange(size):
-        resample = np.uint64(start + r)
         weight = np.zeros(n)
-        for i in range(n):
-            weight[_drawn_row(key, resample, np.uint64(i), rows)] += 1.0
+        state, spare = _stream_start(key, np.uint64(start + r)), _TWO_TO_32
+        for _ in range(n):
+            state, spare, row = _next_row(state, spare, rows, threshold)
+            weight[row] += 1.0
         rank = np.empty((k, n))
         group_rank = np.empty(n)
         for c in range(k):
@@ -449,7 +476,7 @@ def _correlations(cross, variance, constant, pairs):
 def _resampled_r(data, pairs, statistic, key, resamples, chunk_size):
     """Bootstrap r (resamples x pairs), and per column how many resamples had it constant.
 
-    Every column of ``data`` must be in some pair; ``key`` is the generator key (``_stream_key``).
+    ``key`` is the generator key (``_stream_key``).
     """
     boot = np.empty((resamples, len(pairs)))
     constant_counts = np.zeros(data.shape[1], dtype=int)
@@ -469,18 +496,37 @@ def _pair_columns(pairs):
     return np.ascontiguousarray(np.array(pairs, dtype=np.int64).T)
 
 
+def _column_triples(k):
+    """Column triples (a, b, c) whose pairs (a, b), (a, c) and (b, c) include all pairs of k >= 2.
+
+    Each column a goes with the later columns two at a time; with one later column left, the
+    triple repeats it (a, b, b). A triple whose pairs are all covered already is left out, so
+    three columns need a single triple.
+    """
+    triples, covered = [], set()
+    for a in range(k - 1):
+        for b in range(a + 1, k, 2):
+            c = min(b + 1, k - 1)
+            pairs = {(a, b), (a, c), (b, c)} - {(b, b)}
+            if not pairs <= covered:
+                triples.append((a, b, c))
+                covered |= pairs
+    return np.array(triples, dtype=np.int64)
+
+
 def _pearson_chunk(z, pairs, key):
     """Function from (first resample, resamples) to (r, constant) via resampled moments of z."""
-    n = len(z)
+    n, k = z.shape
     z = np.ascontiguousarray(z)
+    triples = _column_triples(k)
     a, b = _pair_columns(pairs)
 
     def chunk_r(start, size):
-        column_sums, cross_sums = _pearson_sums(z, a, b, key, start, size)
+        column_sums, cross_sums = _pearson_sums(z, triples, key, start, size)
         mean, second = column_sums[:, 0] / n, column_sums[:, 1] / n
         variance = second - mean**2
         constant = variance <= _ZERO_VARIANCE * second
-        cross = cross_sums / n - mean[:, a] * mean[:, b]
+        cross = cross_sums[:, a, b] / n - mean[:, a] * mean[:, b]
         return _correlations(cross, variance, constant, pairs), constant
 
     return chunk_r
