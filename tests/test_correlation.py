@@ -298,7 +298,7 @@ def splitmix64(state):
 
 
 def reference_rows(key, resample, n, count):
-    """The first ``count`` rows of a resample as ``_stream_start`` and ``_next_row`` specify them."""
+    """The first ``count`` rows of a resample, as ``_stream_start`` and ``_next_row`` say."""
     state = (key + resample * 2**32 * 0x9E3779B97F4A7C15) % 2**64
     rows = []
     while len(rows) < count:
@@ -437,7 +437,8 @@ def test_bootstrap_distribution_of_a_mean_is_centred_on_the_sample_mean(sessions
     ]:
         plug_in = original.var(axis=0)
         centre = resampled.mean(axis=0)
-        assert np.all(np.abs(centre - original.mean(axis=0)) <= 4 * np.sqrt(plug_in / n / resamples))
+        error = np.sqrt(plug_in / n / resamples)
+        assert np.all(np.abs(centre - original.mean(axis=0)) <= 4 * error)
         spread = resampled.var(axis=0)
         fourth = ((resampled - centre) ** 4).mean(axis=0)
         assert np.all(np.abs(spread - plug_in / n) <= 4 * np.sqrt((fourth - spread**2) / resamples))

@@ -404,7 +404,7 @@ def _spearman_sums(groups, group_counts, first, second, key, start, size):
     (size x k: sum of w_i * rank_i**2 per column) and ``cross`` (size x pairs: sum of
     w_i * rank_i[first[p]] * rank_i[second[p]]). Average ranks always sum to n(n+1)/2, so the
     centred ranks have weighted mean exactly zero and these sums are n times the variances and
-    covariances.
+    covariances. Each resample runs in one thread, with its own w and ranks.
     """
     k, n = groups.shape
     rows = np.uint64(n)
@@ -420,6 +420,8 @@ def _spearman_sums(groups, group_counts, first, second, key, start, size):
         rank = np.empty((k, n))
         group_rank = np.empty(n)
         for c in range(k):
+            # group_rank[g] first counts the draws with column c's g-th smallest value, then
+            # holds their centred average rank.
             group_rank[: group_counts[c]] = 0.0
             for i in range(n):
                 group_rank[groups[c, i]] += weight[i]
@@ -533,7 +535,7 @@ def _pearson_chunk(z, pairs, key):
 
 
 def _spearman_chunk(data, pairs, key):
-    """Function from (first resample, resamples) to (r, constant), re-ranking within each resample."""
+    """Function from (first resample, resamples) to (r, constant), re-ranking per resample."""
     k = data.shape[1]
     groups = np.empty((k, len(data)), dtype=np.int64)
     group_counts = np.empty(k, dtype=np.int64)
