@@ -3,6 +3,7 @@
 from pathlib import Path
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,7 +209,7 @@ def test_intervals_equal_scipys_from_the_same_bootstrap_draws(
     )
     data = new_customers[DURATIONS].to_numpy(dtype=float)
     boot, _ = correlation._resampled_r(
-        data, PAIRS, statistic, np.random.default_rng(seed), resamples, resamples
+        data, PAIRS, statistic, correlation._stream_key(seed), resamples, resamples
     )
     for p, (i, j) in enumerate(PAIRS):
         result = stats.bootstrap(
@@ -231,17 +232,17 @@ def test_bca_counts_r_equal_up_to_rounding_as_ties(statistic):
     """With discrete data, resamples often give the observed r up to rounding; they count half.
 
     scipy counts exact ties half; snapping our near-ties onto scipy's observed r makes them exact
-    for scipy, and both must then agree (without the tie tolerance, Pearson is off by ~1e-3).
+    for scipy, and both must then agree (without the tie tolerance, Pearson is off by ~3e-4).
     """
     rng = np.random.default_rng(7)
     x = rng.integers(0, 3, 12).astype(float)
     y = x + rng.integers(0, 2, 12)
     table = bootstrap_correlations(
-        pd.DataFrame({"x": x, "y": y}), ["x", "y"], resamples=1000, statistic=statistic, seed=1
+        pd.DataFrame({"x": x, "y": y}), ["x", "y"], resamples=1000, statistic=statistic, seed=6
     )
     assert table["note"].iloc[0] == ""
     boot, _ = correlation._resampled_r(
-        np.column_stack([x, y]), [(0, 1)], statistic, np.random.default_rng(1), 1000, 1000
+        np.column_stack([x, y]), [(0, 1)], statistic, correlation._stream_key(6), 1000, 1000
     )
     if statistic == "pearson":
         observed = stats.pearsonr(x, y).statistic
@@ -276,7 +277,7 @@ def test_spearman_subsample_jackknife_moves_endpoints_by_a_fraction_of_monte_car
 
     data = sessions[columns].to_numpy(dtype=float)
     boot, _ = correlation._resampled_r(
-        data, [(0, 1)], "spearman", np.random.default_rng(0), 500, 500
+        data, [(0, 1)], "spearman", correlation._stream_key(0), 500, 500
     )
     error = endpoint_tolerance(
         boot[:, 0], exact["r"].iloc[0], spearman_acceleration(data), 0.95, "bca"
@@ -288,30 +289,69 @@ def test_spearman_subsample_jackknife_moves_endpoints_by_a_fraction_of_monte_car
 # --- internals checked against direct recomputation ------------------------------------------
 
 
+def splitmix64(state):
+    """(next state, output) of splitmix64 in Python integers, as in Vigna's reference code."""
+    state = (state + 0x9E3779B97F4A7C15) % 2**64
+    mixed = (state ^ (state >> 30)) * 0xBF58476D1CE4E5B9 % 2**64
+    mixed = (mixed ^ (mixed >> 27)) * 0x94D049BB133111EB % 2**64
+    return state, mixed ^ (mixed >> 31)
+
+
+def reference_rows(key, resample, n, count):
+    """The first ``count`` rows of a resample, as ``_stream_start`` and ``_next_row`` say."""
+    state = (key + resample * 2**32 * 0x9E3779B97F4A7C15) % 2**64
+    rows = []
+    while len(rows) < count:
+        state, output = splitmix64(state)
+        for number in (output >> 32, output % 2**32):
+            if len(rows) < count and number * n % 2**32 >= 2**32 % n:
+                rows.append(number * n >> 32)
+    return rows
+
+
+def drawn_rows(seed, resamples, n):
+    """The rows of each resample (resamples x n), from the reference implementation."""
+    key = int(correlation._stream_key(seed))
+    return np.array([reference_rows(key, b, n, n) for b in range(resamples)])
+
+
 @pytest.fixture
 def tied_data():
-    """41 rows (odd) of heavy-tailed values with many ties."""
+    """41 rows (odd) of heavy-tailed values with many ties, in 5 columns."""
     rng = np.random.default_rng(1)
-    data = np.round(rng.lognormal(size=(41, 3)), 1)
+    data = np.round(rng.lognormal(size=(41, 5)), 1)
     data[:, 1] = np.round(data[:, 1])
     return data
 
 
 @pytest.mark.parametrize("statistic", ["pearson", "spearman"])
 def test_resampled_r_equals_r_of_explicitly_resampled_rows(tied_data, statistic):
-    """Counts times moments give each resample's r; Spearman re-ranks within each resample."""
+    """Each resample's r is that of the rows the reference generator gives, for all 10 pairs of
+    5 columns (5 column triples, one with a repeated column); Spearman re-ranks per resample."""
+    pairs = [(i, j) for i in range(5) for j in range(i + 1, 5)]
     boot, constant_counts = correlation._resampled_r(
-        tied_data, PAIRS, statistic, np.random.default_rng(3), 50, 7
+        tied_data, pairs, statistic, correlation._stream_key(3), 50, 7
     )
-    drawn = np.random.default_rng(3).integers(0, len(tied_data), size=(50, len(tied_data)))
-    for b, rows in enumerate(drawn):
+    for b, rows in enumerate(drawn_rows(3, 50, len(tied_data))):
         resample = tied_data[rows]
         if statistic == "pearson":
             matrix = np.corrcoef(resample, rowvar=False)
         else:
             matrix = stats.spearmanr(resample).statistic
-        np.testing.assert_allclose(boot[b], [matrix[i, j] for i, j in PAIRS], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(boot[b], [matrix[i, j] for i, j in pairs], rtol=0, atol=1e-12)
     assert not constant_counts.any()
+
+
+def test_column_triples_cover_every_pair():
+    assert correlation._column_triples(2).tolist() == [[0, 1, 1]]
+    assert correlation._column_triples(3).tolist() == [[0, 1, 2]]
+    for k in range(2, 12):
+        covered = {
+            pair
+            for a, b, c in correlation._column_triples(k)
+            for pair in [(a, b), (a, c), (b, c)]
+        }
+        assert {(a, b) for a in range(k) for b in range(a + 1, k)} <= covered
 
 
 def test_jackknife_r_equals_delete_one_recomputation(tied_data):
@@ -325,6 +365,89 @@ def test_jackknife_r_equals_delete_one_recomputation(tied_data):
         for p, (a, b) in enumerate(PAIRS):
             assert pearson[p, i] == pytest.approx(pearson_matrix[a, b], abs=1e-12)
             assert spearman[p, i] == pytest.approx(spearman_matrix[a, b], abs=1e-12)
+
+
+# --- the resample generator ----------------------------------------------------------------
+
+
+def resample_counts(seed, n, resamples):
+    """Times each of n rows is drawn in each resample (resamples x n), read off the Pearson
+    kernel's column sums for indicator columns (column j is 1 in row j only)."""
+    column_sums, _ = correlation._pearson_sums(
+        np.eye(n), correlation._column_triples(n), correlation._stream_key(seed), 0, resamples
+    )
+    return column_sums[:, 0]
+
+
+def test_reference_splitmix64_gives_the_published_outputs():
+    state, outputs = 1234567, []
+    for _ in range(5):
+        state, output = splitmix64(state)
+        outputs.append(output)
+    assert outputs == [
+        6457827717110365317,
+        3203168211198807973,
+        9817491932198370423,
+        4593380528125082431,
+        16408922859458223821,
+    ]
+
+
+@pytest.mark.parametrize("n", [7, 2**31 + 1], ids=["few-rows", "half-rejected"])
+def test_next_row_follows_the_reference_including_rejected_numbers(n):
+    """With 2**31 + 1 rows, 2**32 mod n = 2**31 - 1: about half of all numbers are rejected."""
+    key = correlation._stream_key(5)
+    rows, threshold = np.uint64(n), correlation._TWO_TO_32 % np.uint64(n)
+    state, spare = np.uint64(correlation._stream_start(key, np.uint64(3))), correlation._TWO_TO_32
+    drawn = []
+    for _ in range(200):
+        state, spare, row = correlation._next_row(state, spare, rows, threshold)
+        state, spare = np.uint64(state), np.uint64(spare)
+        drawn.append(row)
+    assert drawn == reference_rows(int(key), 3, n, 200)
+
+
+def test_every_row_is_equally_likely_and_draws_are_independent():
+    """Counts per resample are multinomial(n, 1/n): uniform, variance 1 - 1/n, covariance -1/n,
+    and unrelated between consecutive resamples. A biased or correlated generator fails this."""
+    n, resamples = 7, 30_000
+    counts = resample_counts(3, n, resamples)
+    assert (counts.sum(axis=1) == n).all()
+    assert stats.chisquare(counts.sum(axis=0)).pvalue > 1e-3
+    # A sample covariance of these counts has a standard error of about 1 / sqrt(resamples).
+    limit = 4 / np.sqrt(resamples)
+    np.testing.assert_allclose(np.cov(counts, rowvar=False), np.eye(n) - 1 / n, rtol=0, atol=limit)
+    for row in range(n):
+        assert abs(np.corrcoef(counts[:-1, row], counts[1:, row])[0, 1]) < limit
+
+
+def test_bootstrap_distribution_of_a_mean_is_centred_on_the_sample_mean(sessions):
+    """Over resamples, a column's resampled mean averages to its sample mean and varies with the
+    plug-in variance / n; likewise for the mean of a product of two columns. Limits: 4 Monte
+    Carlo standard errors."""
+    values = np.ascontiguousarray(sessions[DURATIONS].to_numpy(dtype=float)[:500])
+    n, resamples = len(values), 20_000
+    column_sums, cross_sums = correlation._pearson_sums(
+        values, correlation._column_triples(3), correlation._stream_key(8), 0, resamples
+    )
+    products = values[:, 0] * values[:, 2]
+    for resampled, original in [
+        (column_sums[:, 0] / n, values),
+        (cross_sums[:, 0, 2:3] / n, products[:, None]),
+    ]:
+        plug_in = original.var(axis=0)
+        centre = resampled.mean(axis=0)
+        error = np.sqrt(plug_in / n / resamples)
+        assert np.all(np.abs(centre - original.mean(axis=0)) <= 4 * error)
+        spread = resampled.var(axis=0)
+        fourth = ((resampled - centre) ** 4).mean(axis=0)
+        assert np.all(np.abs(spread - plug_in / n) <= 4 * np.sqrt((fourth - spread**2) / resamples))
+
+
+def test_same_seed_same_resamples_other_seed_other_resamples():
+    first = resample_counts(11, 50, 2000)
+    np.testing.assert_array_equal(resample_counts(11, 50, 2000), first)
+    assert (resample_counts(12, 50, 2000) != first).any(axis=1).all()
 
 
 # --- segments, reproducibility, chunking -----------------------------------------------------
@@ -390,11 +513,30 @@ def test_chunk_size_does_not_change_results(sessions, statistic):
         pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
-def test_automatic_chunk_size_keeps_large_inputs_small():
-    assert correlation._auto_chunk_size(1_000_000, 3, "pearson", 2000) == 1
-    assert correlation._auto_chunk_size(4450, 3, "pearson", 10_000) == 78
-    assert correlation._auto_chunk_size(4450, 3, "spearman", 10_000) == 19
-    assert correlation._auto_chunk_size(50, 3, "pearson", 300) == 300
+@pytest.mark.parametrize("statistic", ["pearson", "spearman"])
+def test_thread_count_does_not_change_results(sessions, statistic):
+    threads = numba.get_num_threads()
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba runs a single thread on this machine")
+    runs = []
+    try:
+        for count in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(count)
+            runs.append(
+                bootstrap_correlations(
+                    sessions.iloc[:727], DURATIONS, resamples=200, statistic=statistic
+                )
+            )
+    finally:
+        numba.set_num_threads(threads)
+    pd.testing.assert_frame_equal(runs[1], runs[0], check_exact=True)
+
+
+def test_automatic_chunk_size_bounds_the_per_resample_arrays():
+    """One kernel call for a few columns; about 8 MiB of per-resample arrays for many columns."""
+    assert correlation._auto_chunk_size(3, 3, 10_000) == 10_000
+    assert correlation._auto_chunk_size(200, 19_900, 10_000) == 13  # 8 MiB / (8 * 80,600 bytes)
+    assert correlation._auto_chunk_size(20_000, 199_990_000, 1000) == 1
 
 
 # --- degenerate inputs -------------------------------------------------------------------------

@@ -2,16 +2,17 @@
 
 Method: a paired bootstrap. Rows (sessions) are assumed to be i.i.d. draws and are resampled
 with replacement as whole rows, so each pair keeps its pairing. One set of resamples serves every
-pair: a resample is a vector of row counts, and every pair's r comes from count-weighted sums,
-sums of squares and cross-products. Intervals are percentile or BCa (bias-corrected and
-accelerated; Efron & Tibshirani 1993, ch. 14), with the same definitions as scipy.stats.bootstrap.
+pair: compiled kernels (numba) draw each resample's rows and sum the moments every pair's r needs
+(sums, sums of squares and cross-products; for Spearman, of the ranks within the resample), in
+parallel over resamples. Intervals are percentile or BCa (bias-corrected and accelerated; Efron &
+Tibshirani 1993, ch. 14), with the same definitions as scipy.stats.bootstrap.
 """
 
 import numbers
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from numba import njit, prange
 from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
 
@@ -27,9 +28,8 @@ MIN_ROWS = 3
 # Above this many rows the Spearman jackknife runs on a random subsample of this many rows.
 SPEARMAN_JACKKNIFE_ROWS = 5_000
 
-# Target size of the arrays that hold one chunk of resamples: large enough that per-chunk
-# overhead is negligible, small enough that the passes over a chunk stay cache-friendly
-# (measured: Spearman runs 2-3x slower with 256 MB chunks; Pearson gains nothing from them).
+# Target size of the arrays that hold one chunk of resamples (the per-resample sums and the r
+# computed from them): large enough that per-chunk overhead is negligible.
 _CHUNK_BYTES = 8 * 2**20
 _JACKKNIFE_BLOCK_BYTES = 64 * 2**20  # target size of one block of the Spearman jackknife
 # A variance at or below this fraction of the second moment it was computed from is rounding
@@ -37,6 +37,13 @@ _JACKKNIFE_BLOCK_BYTES = 64 * 2**20  # target size of one block of the Spearman 
 _ZERO_VARIANCE = 1e-10
 # Bootstrap r this close to the observed r are equal up to rounding (BCa counts them as ties).
 _TIE = 1e-10
+# splitmix64 (Steele, Lea & Flood 2014; the output mix of Vigna's reference implementation).
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_LOW_32_BITS = np.uint64(0xFFFFFFFF)
+# Generator outputs set aside per resample; also the "no spare half" mark (no 32-bit number).
+_TWO_TO_32 = np.uint64(2**32)
 
 
 def bootstrap_correlations(
@@ -68,16 +75,19 @@ def bootstrap_correlations(
     column constant in some resample, an undefined BCa correction) get NaN and a plain-English
     ``note``; ``note`` is "" otherwise.
 
-    Resample indices come from ``numpy.random.default_rng(seed)``, drawn in order chunk after
-    chunk, so the numbers depend on ``seed`` but not on ``chunk_size``. ``chunk_size`` (resamples
-    per chunk) defaults to about 8 MB of resample arrays (at least one resample). On top of one
-    chunk, memory grows with the data only: for Pearson, n * (2k + k(k-1)/2) float64 per-row
-    products for k columns.
+    Resamples are drawn by compiled kernels (numba) running in parallel over resamples. Resample
+    b reads its rows from its own stretch of a splitmix64 stream whose key comes from ``seed``
+    (see ``_stream_start``), so it depends on ``seed`` and b only: not on ``chunk_size`` or the
+    number of threads. Pearson and Spearman see the same resamples. ``chunk_size`` (resamples per
+    kernel call) defaults to about 8 MB of per-resample sums (at least one resample). Besides one
+    chunk and the resamples x pairs bootstrap r, memory grows with the data only: a few copies of
+    the n x k data, plus for Spearman (k + 2) * n values per thread.
 
     BCa acceleration comes from the exact delete-one jackknife (O(n) for Pearson). For Spearman
     with more than ``SPEARMAN_JACKKNIFE_ROWS`` rows, the jackknife runs on a random subsample of
-    that many rows (drawn after the resamples) and the acceleration is rescaled by
-    sqrt(subsample / n), as the acceleration of a smooth statistic scales with 1/sqrt(n).
+    that many rows (drawn with ``numpy.random.default_rng(seed)``) and the acceleration is
+    rescaled by sqrt(subsample / n), as the acceleration of a smooth statistic scales with
+    1/sqrt(n).
 
     The returned table's ``attrs`` record ``interval_prob``, ``resamples`` and ``seed``.
     """
@@ -247,14 +257,15 @@ def _segment_rows(values, names, segment, settings):
 
 def _bootstrap_pairs(data, pairs, names, where, settings):
     """(r, low, high, note) per pair; ``data`` is complete, has >= 3 rows and no constant column."""
-    n, k = data.shape
+    k = data.shape[1]
     resamples, statistic = settings["resamples"], settings["statistic"]
-    chunk_size = settings["chunk_size"] or _auto_chunk_size(n, k, statistic, resamples)
-    rng = np.random.default_rng(settings["seed"])
+    chunk_size = settings["chunk_size"] or _auto_chunk_size(k, len(pairs), resamples)
+    key = _stream_key(settings["seed"])
     observed = _observed_r(data, pairs, statistic)
-    boot, constant_counts = _resampled_r(data, pairs, statistic, rng, resamples, chunk_size)
+    boot, constant_counts = _resampled_r(data, pairs, statistic, key, resamples, chunk_size)
     acceleration = jackknife_constant = None
     if settings["method"] == "bca":
+        rng = np.random.default_rng(settings["seed"])
         acceleration, jackknife_constant = _acceleration(data, pairs, statistic, rng)
 
     results = []
@@ -289,32 +300,147 @@ def _bootstrap_pairs(data, pairs, names, where, settings):
     return results
 
 
-def _auto_chunk_size(n, k, statistic, resamples):
-    """Resamples per chunk so that one chunk's arrays take about ``_CHUNK_BYTES``."""
-    # Both: int64 indices, float64 ones and the float64 count matrix. Spearman adds the count
-    # matrix's column-sorted copy, per-tie-group sums and cumulative sums, and two arrays per
-    # column (centred ranks and count-weighted centred ranks).
-    per_row = 24 if statistic == "pearson" else 24 + 8 * (3 + 2 * k)
-    return int(max(1, min(resamples, _CHUNK_BYTES // (per_row * n))))
+def _auto_chunk_size(k, pairs, resamples):
+    """Resamples per kernel call so that one chunk's arrays take about ``_CHUNK_BYTES``."""
+    # Per resample, at most: the kernel's sums (Pearson: 2k + k*k), k variances and constant
+    # flags, and per pair a co-moment and an r.
+    per_resample = 8 * (k * k + 4 * k + 2 * pairs)
+    return int(max(1, min(resamples, _CHUNK_BYTES // per_resample)))
 
 
-def _resample_counts(rng, n, resamples, chunk_size):
-    """Yield (first resample, count matrix) per chunk: entry [b, i] counts row i in resample b.
+def _stream_key(seed):
+    """The 64-bit key of the resample generator for ``seed``, via numpy's SeedSequence."""
+    return np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
 
-    Indices are drawn with ``rng.integers`` chunk after chunk. Below 2**32 rows numpy takes one
-    32-bit draw per index from the generator's stream (plus a redraw on the rare rejection), so
-    drawing a chunk of a resamples and then b gives the same indices as a + b at once, and the
-    resamples do not depend on ``chunk_size``. The counts come from a CSR matrix with one entry
-    per draw, whose ``toarray`` sums the duplicates (a bincount per resample, faster than
-    ``numpy.bincount`` on offset indices).
+
+@njit(cache=True)
+def _stream_start(key, resample):
+    """The generator state just before the first output of resample ``resample`` (uint64s).
+
+    Resample b reads the splitmix64 generator started at ``key`` from output b * 2**32 on. It
+    needs about n / 2 outputs, so for n < 2**32 rows no two resamples share an output, and each
+    resample is a pure function of ``key`` and b: resamples can be drawn in any order, by any
+    thread.
     """
-    ones = np.ones(chunk_size * n)
-    for start in range(0, resamples, chunk_size):
-        size = min(chunk_size, resamples - start)
-        drawn = rng.integers(0, n, size=(size, n))
-        indptr = np.arange(0, (size + 1) * n, n)
-        draws = sparse.csr_array((ones[: size * n], drawn.reshape(-1), indptr), shape=(size, n))
-        yield start, draws.toarray()
+    return key + resample * _TWO_TO_32 * _GOLDEN_GAMMA
+
+
+@njit(cache=True)
+def _next_row(state, spare, rows, threshold):
+    """The next row (0 to rows - 1) of a resample; returns the new (state, spare) and the row.
+
+    Each splitmix64 output gives two 32-bit numbers, high half first; ``spare`` holds the low
+    half until it is used (``_TWO_TO_32`` when there is none). A number u gives row
+    floor(u * rows / 2**32), unless u * rows mod 2**32 is below ``threshold`` (2**32 mod rows),
+    in which case it is skipped. That leaves the same count of numbers for every row (Lemire
+    2019), so every row is exactly equally likely.
+    """
+    while True:
+        if spare == _TWO_TO_32:
+            state += _GOLDEN_GAMMA
+            mixed = (state ^ (state >> np.uint64(30))) * _MIX_1
+            mixed = (mixed ^ (mixed >> np.uint64(27))) * _MIX_2
+            mixed = mixed ^ (mixed >> np.uint64(31))
+            number, spare = mixed >> np.uint64(32), mixed & _LOW_32_BITS
+        else:
+            number, spare = spare, _TWO_TO_32
+        product = number * rows
+        if product & _LOW_32_BITS >= threshold:
+            return state, spare, np.int64(product >> np.uint64(32))
+
+
+@njit(parallel=True, cache=True)
+def _pearson_sums(z, triples, key, start, size):
+    """Sums over the rows of resamples start to start + size - 1 drawn from ``z`` (n x k).
+
+    Returns ``column_sums`` (size x 2 x k: each column's sum and sum of squares) and
+    ``cross_sums`` (size x k x k: entry [a, b] is the sum of z[:, a] * z[:, b], set for the pairs
+    a < b within some row of ``triples``). Each resample runs in one thread; for each column
+    triple (a, b, c) it draws the resample's n rows and adds up the triple's nine sums in row
+    order, with no buffer. Sums that two triples share come out the same from both (the same
+    values added in the same order), so both write them.
+    """
+    n, k = z.shape
+    rows = np.uint64(n)
+    threshold = _TWO_TO_32 % rows
+    column_sums = np.empty((size, 2, k))
+    cross_sums = np.empty((size, k, k))
+    for r in prange(size):
+        first_state = _stream_start(key, np.uint64(start + r))
+        for t in range(len(triples)):
+            a, b, c = triples[t, 0], triples[t, 1], triples[t, 2]
+            sum_a = sum_b = sum_c = square_a = square_b = square_c = 0.0
+            product_ab = product_ac = product_bc = 0.0
+            state, spare = first_state, _TWO_TO_32
+            for _ in range(n):
+                state, spare, row = _next_row(state, spare, rows, threshold)
+                x, y, w = z[row, a], z[row, b], z[row, c]
+                sum_a += x
+                sum_b += y
+                sum_c += w
+                square_a += x * x
+                square_b += y * y
+                square_c += w * w
+                product_ab += x * y
+                product_ac += x * w
+                product_bc += y * w
+            column_sums[r, 0, a], column_sums[r, 1, a] = sum_a, square_a
+            column_sums[r, 0, b], column_sums[r, 1, b] = sum_b, square_b
+            column_sums[r, 0, c], column_sums[r, 1, c] = sum_c, square_c
+            cross_sums[r, a, b] = product_ab
+            cross_sums[r, a, c] = product_ac
+            cross_sums[r, b, c] = product_bc
+    return column_sums, cross_sums
+
+
+@njit(parallel=True, cache=True)
+def _spearman_sums(groups, group_counts, first, second, key, start, size):
+    """Sums of centred average ranks, re-ranked within each of resamples start to start + size - 1.
+
+    ``groups[c, i]`` numbers row i's value among the sorted distinct values of column c, of which
+    there are ``group_counts[c]``. For each resample, with w_i the number of times row i is drawn:
+    a row's average rank among the drawn rows is the number drawn with a smaller value plus
+    (the number drawn with its value + 1) / 2, centred here at (n + 1) / 2. Returns ``squares``
+    (size x k: sum of w_i * rank_i**2 per column) and ``cross`` (size x pairs: sum of
+    w_i * rank_i[first[p]] * rank_i[second[p]]). Average ranks always sum to n(n+1)/2, so the
+    centred ranks have weighted mean exactly zero and these sums are n times the variances and
+    covariances. Each resample runs in one thread, with its own w and ranks.
+    """
+    k, n = groups.shape
+    rows = np.uint64(n)
+    threshold = _TWO_TO_32 % rows
+    squares = np.empty((size, k))
+    cross = np.empty((size, len(first)))
+    for r in prange(size):
+        weight = np.zeros(n)
+        state, spare = _stream_start(key, np.uint64(start + r)), _TWO_TO_32
+        for _ in range(n):
+            state, spare, row = _next_row(state, spare, rows, threshold)
+            weight[row] += 1.0
+        rank = np.empty((k, n))
+        group_rank = np.empty(n)
+        for c in range(k):
+            # group_rank[g] first counts the draws with column c's g-th smallest value, then
+            # holds their centred average rank.
+            group_rank[: group_counts[c]] = 0.0
+            for i in range(n):
+                group_rank[groups[c, i]] += weight[i]
+            below = 0.0
+            for g in range(group_counts[c]):
+                drawn = group_rank[g]
+                group_rank[g] = below + 0.5 * drawn - 0.5 * n
+                below += drawn
+            total = 0.0
+            for i in range(n):
+                rank[c, i] = group_rank[groups[c, i]]
+                total += weight[i] * rank[c, i] * rank[c, i]
+            squares[r, c] = total
+        for p in range(len(first)):
+            total = 0.0
+            for i in range(n):
+                total += weight[i] * rank[first[p], i] * rank[second[p], i]
+            cross[r, p] = total
+    return squares, cross
 
 
 def _standardized(data):
@@ -349,69 +475,78 @@ def _correlations(cross, variance, constant, pairs):
     return r
 
 
-def _resampled_r(data, pairs, statistic, rng, resamples, chunk_size):
-    """Bootstrap r (resamples x pairs), and per column how many resamples had it constant."""
-    n, k = data.shape
+def _resampled_r(data, pairs, statistic, key, resamples, chunk_size):
+    """Bootstrap r (resamples x pairs), and per column how many resamples had it constant.
+
+    ``key`` is the generator key (``_stream_key``).
+    """
     boot = np.empty((resamples, len(pairs)))
-    constant_counts = np.zeros(k, dtype=int)
+    constant_counts = np.zeros(data.shape[1], dtype=int)
     if statistic == "pearson":
-        chunk_r = _pearson_chunk(_standardized(data), pairs)
+        chunk_r = _pearson_chunk(_standardized(data), pairs, key)
     else:
-        chunk_r = _spearman_chunk(data, pairs)
-    for start, counts in _resample_counts(rng, n, resamples, chunk_size):
-        r, constant = chunk_r(counts)
+        chunk_r = _spearman_chunk(data, pairs, key)
+    for start in range(0, resamples, chunk_size):
+        r, constant = chunk_r(start, min(chunk_size, resamples - start))
         boot[start : start + len(r)] = r
         constant_counts += constant.sum(axis=0)
     return boot, constant_counts
 
 
-def _pearson_chunk(z, pairs):
-    """Function from a chunk's count matrix to (r, constant) via count-weighted moments of z."""
-    n, k = z.shape
-    a, b = np.array(pairs).T
-    # One row per product, so that each product streams through contiguous memory.
-    products = np.vstack([z.T, (z * z).T, (z[:, a] * z[:, b]).T])
+def _pair_columns(pairs):
+    """The pairs' first and second columns as two contiguous int64 arrays (one kernel signature)."""
+    return np.ascontiguousarray(np.array(pairs, dtype=np.int64).T)
 
-    def chunk_r(counts):
-        # One matrix-vector product per resample: unlike one matrix-matrix product per chunk,
-        # its rounding does not depend on how many resamples share the chunk.
-        sums = np.array([products @ row for row in counts]) / n
-        mean, second, cross = sums[:, :k], sums[:, k : 2 * k], sums[:, 2 * k :]
+
+def _column_triples(k):
+    """Column triples (a, b, c) whose pairs (a, b), (a, c) and (b, c) include all pairs of k >= 2.
+
+    Each column a goes with the later columns two at a time; with one later column left, the
+    triple repeats it (a, b, b). A triple whose pairs are all covered already is left out, so
+    three columns need a single triple.
+    """
+    triples, covered = [], set()
+    for a in range(k - 1):
+        for b in range(a + 1, k, 2):
+            c = min(b + 1, k - 1)
+            pairs = {(a, b), (a, c), (b, c)} - {(b, b)}
+            if not pairs <= covered:
+                triples.append((a, b, c))
+                covered |= pairs
+    return np.array(triples, dtype=np.int64)
+
+
+def _pearson_chunk(z, pairs, key):
+    """Function from (first resample, resamples) to (r, constant) via resampled moments of z."""
+    n, k = z.shape
+    z = np.ascontiguousarray(z)
+    triples = _column_triples(k)
+    a, b = _pair_columns(pairs)
+
+    def chunk_r(start, size):
+        column_sums, cross_sums = _pearson_sums(z, triples, key, start, size)
+        mean, second = column_sums[:, 0] / n, column_sums[:, 1] / n
         variance = second - mean**2
         constant = variance <= _ZERO_VARIANCE * second
-        return _correlations(cross - mean[:, a] * mean[:, b], variance, constant, pairs), constant
+        cross = cross_sums[:, a, b] / n - mean[:, a] * mean[:, b]
+        return _correlations(cross, variance, constant, pairs), constant
 
     return chunk_r
 
 
-def _spearman_chunk(data, pairs):
-    """Function from a chunk's count matrix to (r, constant), re-ranking within each resample.
-
-    In a resample, a row's average rank is the number of drawn rows with a smaller value plus
-    (copies drawn with its value + 1) / 2; it follows from cumulative counts over the tie groups
-    of the sorted column. Average ranks always sum to n(n+1)/2, so centring them at (n+1)/2 makes
-    their count-weighted mean exactly zero.
-    """
-    n, k = data.shape
-    columns = []
+def _spearman_chunk(data, pairs, key):
+    """Function from (first resample, resamples) to (r, constant), re-ranking per resample."""
+    k = data.shape[1]
+    groups = np.empty((k, len(data)), dtype=np.int64)
+    group_counts = np.empty(k, dtype=np.int64)
     for c in range(k):
-        order = np.argsort(data[:, c], kind="stable")
-        ordered = data[order, c]
-        starts_group = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-        group_of_row = np.empty(n, dtype=np.int64)
-        group_of_row[order] = np.cumsum(starts_group) - 1
-        columns.append((order, np.flatnonzero(starts_group), group_of_row))
+        distinct, groups[c] = np.unique(data[:, c], return_inverse=True)
+        group_counts[c] = len(distinct)
+    a, b = _pair_columns(pairs)
 
-    def chunk_r(counts):
-        centred, weighted = [], []
-        for order, group_starts, group_of_row in columns:
-            in_group = np.add.reduceat(counts[:, order], group_starts, axis=1)
-            group_rank = np.cumsum(in_group, axis=1) - 0.5 * in_group - 0.5 * n
-            centred.append(group_rank[:, group_of_row])
-            weighted.append(counts * centred[-1])
-        variance = np.column_stack([(w * d).sum(axis=1) for w, d in zip(weighted, centred)])
-        cross = np.column_stack([(weighted[a] * centred[b]).sum(axis=1) for a, b in pairs])
-        return _correlations(cross, variance, variance == 0, pairs), variance == 0
+    def chunk_r(start, size):
+        squares, cross = _spearman_sums(groups, group_counts, a, b, key, start, size)
+        return _correlations(cross, squares, squares == 0, pairs), squares == 0
 
     return chunk_r
 
