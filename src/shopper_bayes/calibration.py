@@ -55,8 +55,7 @@ class RateStudy:
     rank: np.ndarray  # (replications, cells), 0..RANK_DRAWS
     cells_independent: bool
     seconds: float
-    fits_failing_gate: int = 0
-    divergent_fits: int = 0
+    fits: pd.DataFrame | None = None  # MCMC only, per replication: max_rhat, min_ess, divergences, ok (the gate)
 
     def hits(self, level: float) -> np.ndarray:
         """Whether the central ``level`` interval contains the drawn rate: its cdf is within level / 2 of 0.5."""
@@ -69,6 +68,8 @@ class BootstrapStudy:
 
     label: str
     levels: dict[float, np.ndarray]  # level -> (replications, pairs)
+    estimates: np.ndarray  # (replications, pairs): the sample correlations
+    truth: np.ndarray  # (pairs,): the planted correlations
     seconds: float
     cells_independent = False
 
@@ -116,7 +117,7 @@ def mcmc_study(name: str, replications: int, seed: int, rates: RatesConfig = RAT
     truth, purchases = draw_from_prior(name, rates, replications, seed)
     compiled = nutpie.compile_pymc_model(build_model(design_counts(), rates, name))
     cdf, rank = np.empty((replications, truth[0].size)), np.empty((replications, truth[0].size), dtype=int)
-    failing = divergent = 0
+    fits = []
     for replication in range(replications):
         tree = nutpie.sample(compiled.with_data(observed_purchases=purchases[replication]), draws=sampler.draws,
                              tune=sampler.tune, chains=sampler.chains, seed=seed + replication,
@@ -127,10 +128,10 @@ def mcmc_study(name: str, replications: int, seed: int, rates: RatesConfig = RAT
         cdf[replication] = (draws < planted).mean(axis=0)
         rank[replication] = (thinned < planted).sum(axis=0)
         gate = diagnostics.check(tree, GATE)
-        failing += not gate["ok"]
-        divergent += gate["divergences"] > 0
+        fits.append({"max_rhat": gate["max_rhat"], "min_ess": min(gate["min_ess_bulk"], gate["min_ess_tail"]),
+                     "divergences": gate["divergences"], "ok": gate["ok"]})
     return RateStudy(f"{name}, MCMC", cdf, rank, name == "independent", time.perf_counter() - start,
-                     failing, divergent)
+                     pd.DataFrame(fits))
 
 
 def bootstrap_study(n: int, replications: int, method: str, statistic: str = "pearson", *, seed: int = 0,
@@ -144,6 +145,7 @@ def bootstrap_study(n: int, replications: int, method: str, statistic: str = "pe
     truth = generator.parameters()[statistic]
     columns = list(generator.durations)
     hits = {level: np.empty((replications, 3), dtype=bool) for level in levels}
+    estimates = np.empty((replications, 3))
     for replication in range(replications):
         frame = generator.table(seed + replication, 0, n).select(columns).to_pandas()
         for level in levels:
@@ -151,7 +153,8 @@ def bootstrap_study(n: int, replications: int, method: str, statistic: str = "pe
                                            interval_prob=level, statistic=statistic)
             planted = np.array([truth[x][y] for x, y in zip(table.x, table.y)])
             hits[level][replication] = (table.low.values <= planted) & (planted <= table.high.values)
-    return BootstrapStudy(f"{statistic} r, {method}, n={n:,}", hits, time.perf_counter() - start)
+        estimates[replication] = table.r.values
+    return BootstrapStudy(f"{statistic} r, {method}, n={n:,}", hits, estimates, planted, time.perf_counter() - start)
 
 
 def independent_events(values: np.ndarray, cells_independent: bool) -> np.ndarray:
