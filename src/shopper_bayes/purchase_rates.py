@@ -30,10 +30,16 @@ MODELS = ("independent", "hierarchical")
 
 
 def build_model(counts: xr.Dataset, rates: RatesConfig, name: str) -> pm.Model:
-    """The PyMC model ``name`` with one ``rate`` per cell, dims named after the segment columns."""
+    """The PyMC model ``name`` with one ``rate`` per cell, dims named after the segment columns.
+
+    The counts enter as data containers ``sessions`` and ``observed_purchases``, so a compiled model
+    can be re-run on other counts of the same cells (the calibration study does, hundreds of times).
+    """
     dims = tuple(counts["sessions"].dims)
     coords = {dim: counts[dim].values.tolist() for dim in dims}
     with pm.Model(coords=coords) as model:
+        sessions = pm.Data("sessions", counts["sessions"].values, dims=dims)
+        observed = pm.Data("observed_purchases", counts["purchases"].values, dims=dims)
         if name == "independent":
             rate = pm.Beta("rate", alpha=rates.prior.alpha, beta=rates.prior.beta, dims=dims)
         else:
@@ -46,7 +52,7 @@ def build_model(counts: xr.Dataset, rates: RatesConfig, name: str) -> pm.Model:
                 logit_rate = logit_rate + pt.shape_padright(effect, len(dims) - 1 - index)
             rate = pm.Deterministic("rate", pm.math.invlogit(logit_rate), dims=dims)
             pm.Deterministic("population_rate", pm.math.invlogit(mu))
-        pm.Binomial("purchases", n=counts["sessions"].values, p=rate, observed=counts["purchases"].values, dims=dims)
+        pm.Binomial("purchases", n=sessions, p=rate, observed=observed, dims=dims)
     return model
 
 
