@@ -3,7 +3,6 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -513,23 +512,37 @@ def test_chunk_size_does_not_change_results(sessions, statistic):
         pd.testing.assert_frame_equal(run, runs[0], check_exact=True)
 
 
-@pytest.mark.parametrize("statistic", ["pearson", "spearman"])
-def test_thread_count_does_not_change_results(sessions, statistic):
-    threads = numba.get_num_threads()
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("numba runs a single thread on this machine")
-    runs = []
-    try:
-        for count in (1, numba.config.NUMBA_NUM_THREADS):
-            numba.set_num_threads(count)
-            runs.append(
-                bootstrap_correlations(
-                    sessions.iloc[:727], DURATIONS, resamples=200, statistic=statistic
-                )
-            )
-    finally:
-        numba.set_num_threads(threads)
-    pd.testing.assert_frame_equal(runs[1], runs[0], check_exact=True)
+THREADS_SCRIPT = """
+import sys
+import numba
+import pandas as pd
+from shopper_bayes.correlation import bootstrap_correlations
+
+frame = pd.read_pickle(sys.argv[1])
+for count in (1, 2):
+    numba.set_num_threads(count)
+    for statistic in ("pearson", "spearman"):
+        table = bootstrap_correlations(frame, list(frame.columns), resamples=200, statistic=statistic)
+        table.to_pickle(f"{sys.argv[2]}-{statistic}-{count}.pkl")
+"""
+
+
+def test_thread_count_does_not_change_results(sessions, tmp_path):
+    """One and two numba threads give identical tables; run in a process with two threads whatever
+    the machine's core count (NUMBA_NUM_THREADS fixes the pool size at import)."""
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "frame.pkl"
+    sessions.iloc[:727][DURATIONS].to_pickle(data)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, str(data), str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for statistic in ("pearson", "spearman"):
+        one, two = (pd.read_pickle(tmp_path / f"run-{statistic}-{count}.pkl") for count in (1, 2))
+        pd.testing.assert_frame_equal(two, one, check_exact=True)
 
 
 def test_automatic_chunk_size_bounds_the_per_resample_arrays():
