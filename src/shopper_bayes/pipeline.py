@@ -6,6 +6,7 @@ place, so a failure at any step leaves the previous outputs whole.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +52,14 @@ def model_file(model: str) -> str:
 
 
 def data_checksum(path: Path) -> str:
+    """SHA-256 of the data file, read once per file version (a run asks for it once per model and once
+    for the summary)."""
+    stat = os.stat(path)
+    return _checksum(os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _checksum(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
