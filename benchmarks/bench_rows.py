@@ -40,11 +40,11 @@ import pandas as pd
 import xarray as xr
 
 from shopper_bayes import fit, purchase_rates
-from shopper_bayes.cleaning import MONTHS, normalise_month
+from shopper_bayes.datasets.cleaning import MONTHS, normalise_month
 from shopper_bayes.config import load_config
 from shopper_bayes.counts import segment_counts
 from shopper_bayes.generate import generate
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 SIZES = (10_000, 10_000_000)
 SEED = 1

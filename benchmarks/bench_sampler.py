@@ -66,7 +66,7 @@ def child(case: str, model: str, backend: str) -> None:
 
     from shopper_bayes import fit, purchase_rates
     from shopper_bayes.counts import segment_counts
-    from shopper_bayes.sessions import load_sessions
+    from shopper_bayes.datasets.sessions import load_sessions
 
     config = case_config(case)
     sampler = config.sampler.model_copy(update={"backend": backend})

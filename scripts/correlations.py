@@ -8,7 +8,7 @@ import sys
 from shopper_bayes.config import load_config
 from shopper_bayes.correlation import bootstrap_correlations
 from shopper_bayes.errors import UserError
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 try:
     config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")

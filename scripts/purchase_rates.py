@@ -12,7 +12,7 @@ from shopper_bayes.console import comparison_line
 from shopper_bayes.counts import segment_counts, segment_name
 from shopper_bayes.errors import UserError
 from shopper_bayes.pipeline import rates_section
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 try:
     config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")

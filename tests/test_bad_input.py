@@ -27,7 +27,7 @@ from shopper_bayes.config import load_config
 from shopper_bayes.console import format_summary
 from shopper_bayes.counts import cells, segment_counts, segment_name
 from shopper_bayes.errors import UserError
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 # A sampler small enough for tests: the runs here check plumbing, not posteriors.
 TINY = {

@@ -15,7 +15,7 @@ from conftest import BUNDLED, write_config
 from shopper_bayes.cli import main
 from shopper_bayes.config import DURATION_COLUMNS, load_config
 from shopper_bayes.generate import CHUNK_ROWS, SessionsGenerator, generate, truth_path
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 BIG = 200_000
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from shopper_bayes.config import load_config
 from shopper_bayes.counts import segment_counts
 from shopper_bayes.errors import UserError
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 COLUMNS = ["SessionID", "Administrative_Duration", "Month", "CustomerType", "Purchase"]
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import BUNDLED, write_config
 from shopper_bayes.config import load_config
 from shopper_bayes.errors import UserError
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 
 def uci_layout(tmp_path):

@@ -60,7 +60,7 @@ def test_probability_new_beats_returning_matches_numerical_integral(bundled_resu
 def test_two_segment_columns_give_one_cell_per_combination(tmp_path):
     from shopper_bayes.config import load_config
     from shopper_bayes.counts import segment_counts
-    from shopper_bayes.sessions import load_sessions
+    from shopper_bayes.datasets.sessions import load_sessions
     from conftest import write_config
 
     config = load_config(write_config(tmp_path, rates={"segments": ["segment", "month"]}))

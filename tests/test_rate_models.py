@@ -16,7 +16,7 @@ from shopper_bayes.config import load_config
 from shopper_bayes.counts import cells, segment_counts, segment_name
 from shopper_bayes.generate import generate, truth_path
 from shopper_bayes.pipeline import fit_rates, rates_section
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 SAMPLER = {"draws": 1000, "tune": 1000, "chains": 4}
 

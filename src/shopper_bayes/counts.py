@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shopper_bayes.cleaning import MONTHS
+from shopper_bayes.datasets.cleaning import MONTHS
 
 
 def segment_counts(frame: pd.DataFrame, segments: list[str]) -> xr.Dataset:

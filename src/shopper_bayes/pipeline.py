@@ -24,9 +24,9 @@ from shopper_bayes.config import Config
 from shopper_bayes.correlation import POOLED, bootstrap_correlations
 from shopper_bayes.counts import find_cell, segment_counts
 from shopper_bayes.errors import UserError
-from shopper_bayes.fit import sample
+from shopper_bayes.inference.fit import sample
 from shopper_bayes.outputs import Staging
-from shopper_bayes.sessions import load_sessions
+from shopper_bayes.datasets.sessions import load_sessions
 
 PACKAGES = ["shopper-bayes", "pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "xarray", "numpy",
             "scipy", "pandas", "duckdb", "pydantic", "matplotlib"]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from shopper_bayes.cleaning import Cleaner, CleaningReport, normalise_month
+from shopper_bayes.datasets.cleaning import Cleaner, CleaningReport, normalise_month
 from shopper_bayes.config import Config
 from shopper_bayes.errors import UserError
-from shopper_bayes.read import read_table
+from shopper_bayes.datasets.read import read_table
 
 
 @dataclass

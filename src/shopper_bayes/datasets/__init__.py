@@ -1,0 +1,1 @@
+"""Datasets: reading, column mapping and counted cleaning of each kind of input."""

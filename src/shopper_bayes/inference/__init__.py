@@ -1,0 +1,1 @@
+"""Fitting, the diagnostics gate and model comparison: shared by every analysis."""
