@@ -128,3 +128,20 @@ class Analysis:
     @property
     def config_name(self) -> str:
         return self.config_key or self.key
+
+
+class Estimate(BaseModel):
+    """A posterior (or bootstrap) quantity: its mean and central interval. ``None`` where undefined,
+    with ``note`` saying why (for example "no conversions: CAC undefined")."""
+
+    mean: float | None
+    interval: tuple[float | None, float | None]
+    note: str | None = None
+
+
+class Probability(BaseModel):
+    """A Monte Carlo probability and the number of draws behind it: 0 or 1 from 4,000 draws means
+    "below 1/4,000" or "above 1 - 1/4,000", never certainty (renderers use ``draws`` to say so)."""
+
+    value: float
+    draws: int
