@@ -28,11 +28,12 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from shopper_bayes import diagnostics
-from shopper_bayes.config import DiagnosticsConfig, RatesConfig, SamplerConfig
-from shopper_bayes.correlation import bootstrap_correlations
-from shopper_bayes.generate import SessionsGenerator
-from shopper_bayes.purchase_rates import build_model
+from shopper_bayes.inference import diagnostics
+from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
+from shopper_bayes.generate.base import SessionsGenerator
+from shopper_bayes.analyses.purchase_rates.model import build_model
 
 LEVELS = (0.5, 0.9)
 # 2 segments x 3 months with 5 to 2,000 sessions per cell, shaped like the bundled data.
@@ -128,8 +129,8 @@ def mcmc_study(name: str, replications: int, seed: int, rates: RatesConfig = RAT
         cdf[replication] = (draws < planted).mean(axis=0)
         rank[replication] = (thinned < planted).sum(axis=0)
         gate = diagnostics.check(tree, GATE)
-        fits.append({"max_rhat": gate["max_rhat"], "min_ess": min(gate["min_ess_bulk"], gate["min_ess_tail"]),
-                     "divergences": gate["divergences"], "ok": gate["ok"]})
+        fits.append({"max_rhat": gate.max_rhat, "min_ess": min(gate.min_ess_bulk, gate.min_ess_tail),
+                     "divergences": gate.divergences, "ok": gate.ok})
     return RateStudy(f"{name}, MCMC", cdf, rank, name == "independent", time.perf_counter() - start,
                      pd.DataFrame(fits))
 

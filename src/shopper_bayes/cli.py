@@ -23,13 +23,14 @@ EXIT_NOT_CONVERGED = 3
 def _parser() -> argparse.ArgumentParser:
     from shopper_bayes.generate import GENERATORS
 
-    parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce sessions.")
+    parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce customer behaviour.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run every session analysis and write reports, models and figures")
+    run = commands.add_parser("run", help="run every analysis on every configured dataset and write reports, models and figures")
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
     run.add_argument("--output", default=Path("."), type=Path, help="folder for reports/, models/, figures/ (default: .)")
     run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
+    run.add_argument("--quiet", action="store_true", help="print only errors and warnings")
     # SUPPRESS: without it the subcommand's default would reset a `--debug` given before `run`.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     plan = commands.add_parser("campaign", help="campaign outlook only, reusing the posterior a run saved in models/")
@@ -57,15 +58,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Progress:
+    """One line per step with the time the previous step took, on a terminal only (stderr); silent in
+    pipes, CI and with --quiet."""
+
+    def __init__(self, quiet: bool):
+        import time
+
+        self.clock = time.perf_counter
+        self.on = not quiet and sys.stderr.isatty()
+        self.console = None
+        if self.on:
+            from rich.console import Console
+
+            self.console = Console(stderr=True, highlight=False)
+        self.started = self.last = self.clock()
+        self.current: str | None = None
+
+    def __call__(self, text: str) -> None:
+        self._close()
+        self.current = text
+        if self.on:
+            self.console.print(f"[bold]→[/bold] {text} …")
+
+    def _close(self) -> None:
+        now = self.clock()
+        if self.on and self.current:
+            self.console.print(f"  [dim]{self.current}: {now - self.last:.1f} s[/dim]")
+        self.last = now
+
+    def done(self) -> None:
+        self._close()
+        self.current = None
+        if self.on:
+            self.console.print(f"[dim]total {self.clock() - self.started:.1f} s[/dim]")
+
+
 def _run(args) -> int:
     from shopper_bayes.config import load_config
-    from shopper_bayes.console import convergence_warning, format_summary
-    from shopper_bayes.pipeline import run
+    from shopper_bayes.report.console import convergence_warning
+    from shopper_bayes.runner import run
 
     config = load_config(args.config)
-    result, written = run(config, args.output)
-    print(format_summary(result.summary))
-    print("\nWrote " + ", ".join(str(path) for path in written))
+    progress = Progress(args.quiet)
+    result, text, written = run(config, args.output, progress=progress)
+    progress.done()
+    if not args.quiet:
+        print(text)
+        print("\nWrote " + ", ".join(str(path) for path in written if path.suffix != ".csv")
+              + f" and {sum(path.suffix == '.csv' for path in written)} CSV tables")
     warning = convergence_warning(result.summary)
     if warning:
         print(warning, file=sys.stderr)
@@ -81,10 +122,12 @@ CAMPAIGN_FLAGS = {"segment": "--segment", "boost": "--boost", "boost_type": "--b
 def _campaign(args) -> int:
     from pydantic import ValidationError
 
-    from shopper_bayes.config import CampaignConfig, load_config
-    from shopper_bayes.console import format_campaign
+    from shopper_bayes.analyses.campaign.config import CampaignConfig
+    from shopper_bayes.analyses.registry import default_analyses
+    from shopper_bayes.config import load_config, registry
+    from shopper_bayes.inference.fit import FitCache
     from shopper_bayes.outputs import Staging
-    from shopper_bayes.pipeline import plan_campaign
+    from shopper_bayes.runner import analyse
 
     config = load_config(args.config)
     given = {key: getattr(args, key) for key in CAMPAIGN_FLAGS if getattr(args, key) is not None}
@@ -96,22 +139,30 @@ def _campaign(args) -> int:
         where = CAMPAIGN_FLAGS.get(key, f"{args.config}: campaign")
         raise UserError(where, error["msg"].removeprefix("Value error, "), "give a valid value") from None
     config = config.model_copy(update={"campaign": campaign})
+    datasets, analyses = registry(config)
+    only = next(a for a in analyses if a.key == "campaign")
+    others = {a.config_name: getattr(config, a.config_name).model_copy(update={"enabled": False})
+              for a in analyses if a is not only}
+    config = config.model_copy(update=others | {"campaign": campaign.model_copy(update={"enabled": True})})
     Staging(args.output).discard()
-    result, source = plan_campaign(config, args.output)
+    fits = FitCache(config.sampler, config.seed, saved=Path(args.output) / "models")
+    result = analyse(config, fits=fits)
+    source = "; ".join(dict.fromkeys(fits.sources.values())) or "no fit needed"
+    answer = result.summary["campaign"] | {"posterior": source, "data": result.summary["data"]}
     with Staging(args.output) as staging:
-        staging.write_json("reports/campaign.json", result)
+        staging.write_json("reports/campaign.json", answer)
         written = staging.commit()
-    print(format_campaign(result))
+    print("\n".join(only.console(result.outputs["campaign"].summary)))
     print(f"\nPosterior: {source}. Wrote " + ", ".join(str(p) for p in written))
-    if not result["diagnostics"]["ok"]:
-        print("WARNING: the posterior used did not pass its convergence checks: " + "; ".join(result["diagnostics"]["problems"]),
+    if not answer["diagnostics"]["ok"]:
+        print("WARNING: the posterior used did not pass its convergence checks: " + "; ".join(answer["diagnostics"]["problems"]),
               file=sys.stderr)
     return 0
 
 
 def _report(args) -> int:
     from shopper_bayes.outputs import Staging
-    from shopper_bayes.report import write_report
+    from shopper_bayes.report.render import write_report
 
     path = args.output / "reports" / "summary.json"
     if not path.is_file():
@@ -119,12 +170,16 @@ def _report(args) -> int:
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
         figures_on = summary["config"]["figures"]
+        version = summary.get("schema_version", 1)
     except (ValueError, KeyError, TypeError):
         raise UserError(path, "is not a summary written by shopper-bayes run", "run `shopper-bayes run` again") from None
+    if version != 2:
+        raise UserError(path, f"has summary schema version {version}, this shopper-bayes reads version 2",
+                        "run `shopper-bayes run` again to rewrite it (see CHANGELOG.md)")
     with Staging(args.output) as staging:
         write_report(summary, args.output if figures_on else None, staging)
         written = staging.commit()
-    print("Wrote " + ", ".join(str(p) for p in written))
+    print("Wrote " + ", ".join(str(p) for p in written if p.suffix != ".csv"))
     return 0
 
 
@@ -150,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line, the traceback with --debug
         if args.debug:
             raise
-        print(one_line(f"error: internal error ({type(exc).__name__}: {exc}); previous outputs are unchanged - "
-                       "rerun with --debug and report the traceback"), file=sys.stderr)
+        # Outputs are moved into place only after everything was computed and rendered, so an internal
+        # error before that point has written nothing; the one inside the final rename is a UserError.
+        print(one_line(f"error: internal error ({type(exc).__name__}: {exc}); nothing was written, previous outputs "
+                       "are unchanged - rerun with --debug and report the traceback"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; previous outputs are unchanged", file=sys.stderr)

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from shopper_bayes.calibration import RANK_DRAWS, RateStudy, independent_events
-from shopper_bayes.plots_style import PALETTE, plt, save
+from shopper_bayes.report.style import PALETTE, new_figure, style
 
 
 def plot_ranks(studies: list[RateStudy], path) -> None:
@@ -15,7 +15,13 @@ def plot_ranks(studies: list[RateStudy], path) -> None:
 
     Calibrated fits give a flat histogram; the grey band holds 99% of bin counts under uniformity.
     """
-    fig, axes = plt.subplots(1, len(studies), figsize=(4 * len(studies), 3.4), squeeze=False, layout="constrained")
+    with style():
+        _plot_ranks(studies, path)
+
+
+def _plot_ranks(studies: list[RateStudy], path) -> None:
+    fig = new_figure(4 * len(studies), 3.4)
+    axes = fig.subplots(1, len(studies), squeeze=False)
     for ax, study in zip(axes[0], studies):
         ranks = independent_events(study.rank, study.cells_independent)
         bins = 20 if ranks.size >= 400 else 10  # at least 20 expected per bin
@@ -29,15 +35,21 @@ def plot_ranks(studies: list[RateStudy], path) -> None:
     axes[0][0].set_ylabel("count")
     fig.suptitle("SBC rank histograms of the purchase rates (grey: 99% range of a bin's count if ranks are uniform)",
                  fontweight="bold")
-    save(fig, path)
+    fig.savefig(path)
 
 
 def plot_coverage(table: pd.DataFrame, path) -> None:
     """Per nominal level, one row per study: coverage (dot) against the nominal level ± its binomial margin (grey)."""
     levels = sorted(table["nominal"].unique())
     studies = list(dict.fromkeys(table["study"]))
-    fig, axes = plt.subplots(1, len(levels), figsize=(5 * len(levels), 1.4 + 0.4 * len(studies)), sharey=True,
-                             squeeze=False, layout="constrained")
+    with style():
+        fig = new_figure(5 * len(levels), 1.4 + 0.4 * len(studies))
+        axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)
+        _draw_coverage(axes, table, levels, studies)
+        fig.savefig(path)
+
+
+def _draw_coverage(axes, table, levels, studies) -> None:
     for ax, level in zip(axes[0], levels):
         rows = table[table["nominal"] == level].set_index("study").loc[studies]
         y = np.arange(len(studies))
@@ -50,6 +62,5 @@ def plot_coverage(table: pd.DataFrame, path) -> None:
         ax.set_xlabel("share of intervals containing the truth")
         ax.grid(axis="y", visible=False)
     axes[0][0].invert_yaxis()  # shared: the first study on top in every panel
-    fig.suptitle("Coverage (dot) against the nominal level ± its binomial margin (grey): blue within, red outside",
-                 fontweight="bold")
-    save(fig, path)
+    axes[0][0].figure.suptitle("Coverage (dot) against the nominal level ± its binomial margin (grey): blue within, "
+                               "red outside", fontweight="bold")

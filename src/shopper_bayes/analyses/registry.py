@@ -8,4 +8,10 @@ from shopper_bayes.analyses.base import Analysis
 
 def default_analyses() -> list[Analysis]:
     """Imported on call, so the CLI starts without loading every analysis's dependencies."""
-    return []
+    from shopper_bayes.analyses import campaign, correlations, purchase_rates
+
+    return [
+        purchase_rates.ANALYSIS,
+        campaign.ANALYSIS,
+        correlations.ANALYSIS,
+    ]

@@ -1,31 +1,47 @@
-"""Load the sessions table: map the user's column names to canonical ones, validate and clean.
+"""Sessions: one row per shopping session. Map the user's column names to canonical ones, validate, clean.
 
-The result has one row per kept session with column ``purchase`` (0/1), one text column per
-segment or filter column (canonical name, or the raw name for columns outside the mapping),
-``month`` normalised to ``Jan``..``Dec`` when used, and the numeric columns asked for.
+The loaded frame has one row per kept session with column ``purchase`` (0/1), one text column per
+label column an analysis asks for and per filter column (canonical name, or the raw name for
+columns outside the mapping), ``month`` normalised to ``Jan``..``Dec`` when used, and the numeric
+columns asked for. Rows are dropped only for what the asking analysis needs: a blank duration drops
+a session from the correlations, not from the purchase rates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+from pydantic import Field
 
-from shopper_bayes.datasets.cleaning import Cleaner, CleaningReport, normalise_month
-from shopper_bayes.config import Config
-from shopper_bayes.errors import UserError
+from shopper_bayes.datasets.base import Dataset, DatasetSettings, Loaded
+from shopper_bayes.datasets.cleaning import Cleaner, normalise_month
 from shopper_bayes.datasets.read import read_table
+from shopper_bayes.errors import UserError
 
 
-@dataclass
-class Sessions:
-    frame: pd.DataFrame
-    cleaning: CleaningReport
+class SessionColumns(DatasetSettings):
+    """Canonical column name -> column name in the file.
+
+    ``session_id`` is a column of unique session ids: of rows with the same id the first is kept.
+    The default name is used only when the file has that column; ``null`` turns the check off.
+    """
+
+    purchase: str = "Purchase"
+    segment: str = "CustomerType"
+    month: str | None = "Month"
+    session_id: str | None = "SessionID"
 
 
-def file_column(config: Config, name: str) -> str:
+class SessionsConfig(DatasetSettings):
+    path: Path = Path("data/online_shopping_session_data.csv")
+    columns: SessionColumns = SessionColumns()
+    filter: dict[str, list[str]] = Field(default_factory=lambda: {"month": ["Nov", "Dec"]})
+
+
+def file_column(settings: SessionsConfig, name: str) -> str:
     """The column in the file behind a canonical name (``segment``) or a raw one (``Weekend``)."""
-    mapped = config.sessions.columns.model_dump()
+    mapped = settings.columns.model_dump()
     if name in mapped:
         if mapped[name] is None:
             raise UserError(f"sessions.columns.{name}", "is not mapped to a column", "name the column in the file")
@@ -33,42 +49,33 @@ def file_column(config: Config, name: str) -> str:
     return name
 
 
-def label_columns(config: Config) -> list[str]:
-    """Segment, filter and correlation-by columns, by the names used in the config, in a fixed order."""
-    names = list(config.rates.segments)
-    names += [name for name in config.sessions.filter if name not in names]
-    by = config.correlations.by
-    if by is not None and by not in names:
-        names.append(by)
-    return names
-
-
-def _session_id(config: Config) -> tuple[str | None, bool]:
+def _session_id(settings: SessionsConfig) -> tuple[str | None, bool]:
     """The session id column and whether the file must have it.
 
     The default name is used only when the file has such a column; a name set in the config must
     be there; ``null`` turns the duplicate check off.
     """
-    columns = config.sessions.columns
+    columns = settings.columns
     return columns.session_id, columns.session_id is not None and "session_id" in columns.model_fields_set
 
 
-def load_sessions(config: Config, numeric: list[str] = ()) -> Sessions:
-    """Read, clean and filter the sessions file named in the config."""
-    labels = label_columns(config)
-    wanted = {"purchase": file_column(config, "purchase")}
-    wanted |= {name: file_column(config, name) for name in labels}
+def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> Loaded:
+    """Read, clean and filter the sessions file: ``labels`` are text columns the caller splits by,
+    ``numeric`` non-negative numbers it needs (a row with a blank or negative one is dropped)."""
+    labels = list(dict.fromkeys([*labels, *(name for name in settings.filter)]))
+    wanted = {"purchase": file_column(settings, "purchase")}
+    wanted |= {name: file_column(settings, name) for name in labels}
     for name in labels:
         if wanted[name] == wanted["purchase"]:
-            key = "rates.segments" if name in config.rates.segments else "sessions.filter"
+            key = "sessions.filter" if name in settings.filter else "the segment columns"
             raise UserError(key, f"{name!r} is the purchase column, the outcome being modelled",
                             "split and filter sessions by other columns")
-    wanted |= {name: name for name in numeric if name not in wanted}
+    wanted |= {name: file_column(settings, name) for name in numeric if name not in wanted}
     raw_columns = list(dict.fromkeys(wanted.values()))
-    session_id, id_required = _session_id(config)
+    session_id, id_required = _session_id(settings)
     if id_required:
         raw_columns = list(dict.fromkeys([*raw_columns, session_id]))
-    path = config.sessions.path
+    path = settings.path
     raw = read_table(path, raw_columns, optional=[session_id] if session_id and not id_required else [])
     if raw.frame.empty and not raw.rejected:
         raise UserError(path, "has a header but no data rows", "export the data again with its rows")
@@ -84,7 +91,7 @@ def load_sessions(config: Config, numeric: list[str] = ()) -> Sessions:
             out[name] = clean.non_negative_number(wanted[name])
     if session_id in raw.frame.columns:
         clean.unique(session_id)
-    for name, values in config.sessions.filter.items():
+    for name, values in settings.filter.items():
         kept = _filter_values(name, values)
         clean.drop(~out[name].isin(kept).fillna(False).to_numpy(), f"outside sessions.filter ({name} in {', '.join(kept)})")
     report = clean.report()
@@ -92,7 +99,13 @@ def load_sessions(config: Config, numeric: list[str] = ()) -> Sessions:
         reasons = "; ".join(f"{reason}: {count}" for reason, count in report.dropped.items())
         raise UserError(path, f"no rows left after cleaning and filtering ({reasons})",
                         "fix those rows, or check sessions.filter and sessions.columns")
-    return Sessions(out[clean.keep].reset_index(drop=True), report)
+    scope = {"filter": "; ".join(f"{name} in {', '.join(_filter_values(name, values))}"
+                                 for name, values in settings.filter.items()) or None}
+    return Loaded(out[clean.keep].reset_index(drop=True), report, scope)
+
+
+def _load(settings: SessionsConfig, needs: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> Loaded:
+    return load_sessions(settings, tuple(needs), tuple(numeric))
 
 
 def _filter_values(name: str, values: list[str]) -> list[str]:
@@ -105,3 +118,7 @@ def _filter_values(name: str, values: list[str]) -> list[str]:
             raise UserError("sessions.filter.month", f"{value!r} is not a month name", "use Jan..Dec or full month names")
         months.append(month)
     return months
+
+
+DATASET = Dataset(name="sessions", title="Shopping sessions", settings=SessionsConfig, load=_load,
+                  default=SessionsConfig())

@@ -12,8 +12,29 @@ from __future__ import annotations
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
+from pydantic import BaseModel
 
 PARETO_K_OK = 0.7  # above this a PSIS-LOO term is unreliable (Vehtari et al. 2024)
+
+
+class LooScore(BaseModel):
+    elpd_loo: float
+    se: float
+    p_loo: float
+    max_pareto_k: float
+    bad_pareto_k: int
+    elpd_diff: float
+    se_diff: float
+
+
+class LooComparison(BaseModel):
+    """Models ranked by expected log predictive density (PSIS-LOO), with a plain statement of the result."""
+
+    models: dict[str, LooScore]
+    best: str
+    ranking: list[str]
+    unit: str
+    statement: str
 
 
 def _outcome_counts(counts: xr.Dataset) -> np.ndarray:
@@ -44,7 +65,7 @@ def _total(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
     return float((weights * values).sum()), float(np.sqrt(n * variance))
 
 
-def compare(rates: dict[str, xr.DataArray], counts: xr.Dataset) -> dict:
+def compare(rates: dict[str, xr.DataArray], counts: xr.Dataset) -> LooComparison:
     """ELPD per model, the best model, and every other model's ELPD difference with its standard error."""
     weights = _outcome_counts(counts)
     terms = {name: pointwise_loo(rate, counts) for name, rate in rates.items()}
@@ -61,8 +82,7 @@ def compare(rates: dict[str, xr.DataArray], counts: xr.Dataset) -> dict:
     for name in ranked:
         diff, se = _total(terms[leader]["elpd_i"] - terms[name]["elpd_i"], weights) if name != leader else (0.0, 0.0)
         models[name] |= {"elpd_diff": diff, "se_diff": se}
-    return {"models": models, "best": leader, "ranking": ranked, "unit": "session",
-            "statement": _statement(models, ranked)}
+    return LooComparison(models=models, best=leader, ranking=ranked, unit="session", statement=_statement(models, ranked))
 
 
 def _statement(models: dict, ranked: list[str]) -> str:

@@ -57,13 +57,15 @@ class Section:
     """One report section: blocks in reading order, then the methods text that describes the model.
 
     ``methods`` is written next to the model it describes (in the analysis folder) and rendered in
-    the report's Methods part; ``terms`` lists glossary terms the section uses.
+    the report's Methods part; ``terms`` lists glossary terms the section uses; ``limitations`` what
+    its models leave out, gathered in the report's Limitations part.
     """
 
     title: str
     blocks: list[Block] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
     anchor: str | None = None
 
 

@@ -1,5 +1,7 @@
 """Purchase rate per segment cell: two models, summaries, comparisons and the best cell.
 
+This docstring is the model's description; the report's methods text (``section.py``) follows it.
+
 ``independent``: purchases[c] ~ Binomial(sessions[c], rate[c]), rate[c] ~ Beta(alpha, beta), each
 cell on its own. Conjugate: the posterior is Beta(alpha + purchases, beta + sessions - purchases),
 which the tests check the MCMC fit against.
@@ -25,8 +27,8 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from shopper_bayes.config import RatesConfig
-from shopper_bayes.counts import cell_label, cells, find_cell
+from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+from shopper_bayes.engine.cells import cell_label, cells, find_cell, segment_name
 
 SAMPLE_DIMS = ("chain", "draw")
 MODELS = ("independent", "hierarchical")
@@ -59,6 +61,15 @@ def build_model(counts: xr.Dataset, rates: RatesConfig, name: str) -> pm.Model:
     return model
 
 
+def exact_posterior(counts: xr.Dataset, rates: RatesConfig, chains: int, draws: int, seed: int) -> dict[str, np.ndarray]:
+    """Independent draws from the independent model's conjugate posterior, rate[c] ~ Beta(alpha +
+    purchases[c], beta + sessions[c] - purchases[c]), shaped (chain, draw, *cells)."""
+    purchases, sessions = counts["purchases"].values, counts["sessions"].values
+    rng = np.random.default_rng([seed, 7])
+    shape = (chains, draws, *purchases.shape)
+    return {"rate": rng.beta(rates.prior.alpha + purchases, rates.prior.beta + sessions - purchases, size=shape)}
+
+
 def _interval(draws: xr.DataArray, interval_prob: float) -> list[float]:
     tail = (1 - interval_prob) / 2
     return [float(v) for v in draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values]
@@ -76,6 +87,7 @@ def summarise(rate: xr.DataArray, counts: xr.Dataset, interval_prob: float) -> l
         draws = rate.sel(cell)
         rows.append({
             "segment": cell_label(cell),
+            "label": segment_name(cell),
             "sessions": sessions,
             "purchases": purchases,
             "observed_rate": purchases / sessions if sessions else None,
@@ -94,7 +106,7 @@ def comparison_pairs(counts: xr.Dataset, rates: RatesConfig) -> list[tuple[dict,
                 for a, b in wanted.pairs]
     if wanted.reference is None:
         flat = counts["sessions"].stack(cell=counts["sessions"].dims)
-        reference = {dim: str(flat[dim].values[int(flat.argmax())]) for dim in counts["sessions"].dims}
+        reference = {dim: str(flat[dim].values[int(np.argmax(flat.values))]) for dim in counts["sessions"].dims}
     else:
         reference = find_cell(counts, wanted.reference, "rates.comparisons.reference")
     return [(cell, reference) for cell in cells(counts)
@@ -114,6 +126,7 @@ def compare(rate: xr.DataArray, pairs: list[tuple[dict, dict]], interval_prob: f
             "lift": {"mean": float(lift.mean()), "interval": _interval(lift, interval_prob)},
             "interval_prob": interval_prob,
             "prob_a_greater": float((a > b).mean()),
+            "draws": int(a.size),
         })
     return rows
 
@@ -129,7 +142,9 @@ def best(rate: xr.DataArray, counts: xr.Dataset) -> list[dict]:
     top = draws.max(axis=0)
     winner = draws.argmax(axis=0)
     rows = [{"segment": cell_label(cell),
+             "label": segment_name(cell),
              "prob_best": float(np.mean(winner == index)),
-             "expected_loss": float(np.mean(top - draws[index]))}
+             "expected_loss": float(np.mean(top - draws[index])),
+             "draws": int(top.size)}
             for index, cell in enumerate(chosen)]
     return sorted(rows, key=lambda row: (-row["prob_best"], row["expected_loss"]))

@@ -136,6 +136,8 @@ def inverse(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, sessi
     fixed = Boost(boost.value, boost.kind)
     return {
         "prob_wanted": prob_wanted,
+        "search": f"bisection on a grid of {BOOST_STEP:.1%} (relative) or {BOOST_STEP * 100:.1f} pp (absolute) for the "
+                  "boost, and of whole sessions for the number of sessions",
         "smallest_boost": smallest_boost(draws, boost, sessions=sessions, target=target, prob_wanted=prob_wanted),
         "smallest_boost_plugin": smallest_boost(plugin, fixed, sessions=sessions, target=target, prob_wanted=prob_wanted),
         "smallest_sessions": smallest_sessions(boosted(draws, boost), target=target, prob_wanted=prob_wanted),
@@ -162,7 +164,7 @@ def _quantile(pmf: np.ndarray, q: float) -> int:
     return int(np.searchsorted(np.cumsum(pmf), q - 1e-12))
 
 
-def plan(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, segment, sessions: int, target: int,
+def plan(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, segment: dict[str, str], sessions: int, target: int,
          interval_prob: float, prob_wanted: float = 0.9, grid: dict | None = None) -> dict:
     """The campaign result: predictive and plug-in probabilities of reaching the target, inverse answers
     and, when ``grid`` (boosts, sessions, targets) is given, the scenario grid."""
@@ -173,6 +175,8 @@ def plan(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, segment,
     support = np.flatnonzero(pmf > 1e-7)
     return {
         "segment": segment,
+        "label": " / ".join(segment.values()),
+        "draws": int(np.asarray(rate_draws).size),
         "boost": boost.value,
         "boost_type": boost.kind,
         "boost_sd": boost.sd,

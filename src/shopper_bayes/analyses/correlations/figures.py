@@ -1,4 +1,4 @@
-"""Figures for the table that ``shopper_bayes.correlation.bootstrap_correlations`` returns.
+"""Figures for the table that :func:`~shopper_bayes.analyses.correlations.compute.bootstrap_correlations` returns.
 
 Plotting takes only that table (its ``attrs["interval_prob"]`` included) and never computes.
 Figures are drawn with matplotlib's Agg canvas without pyplot, so no figure stays open.
@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from shopper_bayes.correlation import POOLED, TABLE_COLUMNS
+from shopper_bayes.analyses.correlations.compute import POOLED, TABLE_COLUMNS
 from shopper_bayes.errors import UserError
 
 # Okabe-Ito colours (colour-blind safe), pooled in black; markers differ too.
@@ -27,7 +27,7 @@ def interval_label(table):
     return f"{statistic} correlation coefficient r ({percent} bootstrap interval, {method})"
 
 
-def plot_correlation_forest(table, path):
+def plot_correlation_forest(table, path=None):
     """Forest plot: one row per pair, pooled and segment intervals offset within the row."""
     x_label = interval_label(table)
     pairs = list(dict.fromkeys(zip(table["x"], table["y"])))
@@ -82,7 +82,7 @@ def plot_correlation_forest(table, path):
     return _save(fig, path)
 
 
-def plot_correlation_matrix(table, path):
+def plot_correlation_matrix(table, path=None):
     """Heatmap of the pooled r, with each cell's interval as text; colours fixed to [-1, 1]."""
     statistic, percent, method = _describe(table)
     pooled = table[table["segment"] == POOLED]
@@ -161,6 +161,9 @@ def _check_table(table):
 
 
 def _save(fig, path):
+    """The figure itself when ``path`` is None; else it is written there and the path returned."""
+    if path is None:
+        return fig
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")

@@ -1,4 +1,4 @@
-"""Sufficient statistics: sessions and purchases per segment cell, as a labelled xarray Dataset.
+"""Sufficient statistics of the sessions: sessions and purchases per segment cell, as a labelled xarray Dataset.
 
 One dimension per segment column, its levels as coordinates (months in calendar order, other
 levels sorted as text). Every combination of
@@ -44,13 +44,13 @@ def cells(counts: xr.Dataset) -> list[dict[str, str]]:
     return [dict(zip(dims, values)) for values in zip(*(axis.ravel() for axis in grid))]
 
 
-def cell_label(cell: dict[str, str]) -> str | dict[str, str]:
-    """A level as text for one segment column; the mapping itself for several."""
-    return next(iter(cell.values())) if len(cell) == 1 else dict(cell)
+def cell_label(cell: dict[str, str]) -> dict[str, str]:
+    """A cell as it appears in results: always the mapping segment column -> level (one shape everywhere)."""
+    return {str(column): str(level) for column, level in cell.items()}
 
 
 def segment_name(segment: str | dict[str, str]) -> str:
-    """A short human label for a cell label: ``New_Customer`` or ``New_Customer / Nov``."""
+    """A short human label for a cell: ``New_Customer`` or ``New_Customer / Nov``."""
     return " / ".join(map(str, segment.values())) if isinstance(segment, dict) else str(segment)
 
 

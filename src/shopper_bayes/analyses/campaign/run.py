@@ -1,0 +1,53 @@
+"""The campaign planner on the seam: the segment's own counts, the purchase-rate model's posterior for
+them (shared with the purchase-rate analysis when the cells are the same), then :func:`compute.plan`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shopper_bayes.analyses.base import Context, FigureSpec, Output
+from shopper_bayes.analyses.campaign import figures
+from shopper_bayes.analyses.campaign.compute import Boost, plan
+from shopper_bayes.analyses.campaign.config import CampaignConfig
+from shopper_bayes.analyses.campaign.results import CampaignResult
+from shopper_bayes.analyses.purchase_rates.compute import fit_rates
+from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+from shopper_bayes.engine.cells import find_cell, segment_counts
+from shopper_bayes.errors import UserError
+from shopper_bayes.inference import diagnostics
+
+
+def segment_columns(settings: CampaignConfig) -> list[str]:
+    """A mapping names its columns; a bare level is a level of the customer-type column ``segment``."""
+    return list(settings.segment) if isinstance(settings.segment, dict) else ["segment"]
+
+
+def run(ctx: Context) -> Output:
+    settings: CampaignConfig = ctx.settings
+    rates: RatesConfig = getattr(ctx.config, "rates", None) or RatesConfig()
+    columns = segment_columns(settings)
+    loaded = ctx.load(*columns)
+    counts = segment_counts(loaded.frame, columns)
+    cell = find_cell(counts, settings.segment, "campaign.segment")
+    purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
+    if n == 0:
+        raise UserError("campaign.segment", f"{cell} has no sessions after filtering",
+                        "choose a segment with data or widen sessions.filter")
+    tree = fit_rates(ctx, counts, rates, rates.model)
+    draws = tree.posterior["rate"].sel(cell).values.ravel()
+    noise = np.random.default_rng([ctx.seed, 4]).standard_normal(draws.size) if settings.boost_sd else None
+    boost = Boost(settings.boost, settings.boost_type, settings.boost_sd, noise)
+    answer = plan(draws, purchases / n, boost, segment={k: str(v) for k, v in cell.items()}, sessions=settings.sessions,
+                  target=settings.target, interval_prob=rates.interval_prob, prob_wanted=settings.prob_wanted,
+                  grid=settings.scenario_grid())
+    result = CampaignResult(**answer, model=rates.model,
+                            diagnostics=diagnostics.check(tree, ctx.config.diagnostics))
+    specs = [
+        FigureSpec("campaign", lambda: figures.plot_campaign(result), "Predicted campaign sales: posterior predictive "
+                   "(bars) against the plug-in binomial (line), target dashed",
+                   "Distribution of predicted sales with the target marked"),
+        FigureSpec("campaign_scenarios", lambda: figures.plot_scenarios(result, settings.prob_wanted),
+                   "Probability of reaching the target by boost and sessions: posterior predictive (solid) and "
+                   "plug-in (dashed)", "Probability of reaching the target against the boost, per session volume"),
+    ]
+    return Output(summary=result, figures=specs)

@@ -1,0 +1,37 @@
+"""Typed results of the correlation analysis: its ``summary.json`` entry."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shopper_bayes.analyses.base import Result
+
+
+class Pair(Result):
+    """``r`` and the interval are None where undefined, ``note`` saying why."""
+
+    x: str
+    y: str
+    segment: str
+    r: float | None
+    interval: tuple[float | None, float | None]
+    method: str
+    statistic: str
+    interval_prob: float
+    n: int
+    note: str
+
+
+class CorrelationsResult(Result):
+    """Every pair pooled (segment ``all``) and per level of ``by``; ``resamples`` bootstrap resamples."""
+
+    by: str | None
+    resamples: int
+    pairs: list[Pair]
+
+    def table(self) -> pd.DataFrame:
+        """The pairs as the table the correlation figures take."""
+        rows = [{**pair.model_dump(), "low": pair.interval[0], "high": pair.interval[1]} for pair in self.pairs]
+        table = pd.DataFrame(rows).astype({"r": float, "low": float, "high": float})
+        table.attrs["interval_prob"] = self.pairs[0].interval_prob
+        return table

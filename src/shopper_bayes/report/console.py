@@ -1,0 +1,58 @@
+"""The console summary of a run, rendered from ``summary.json`` content through each analysis's own
+console lines."""
+
+from __future__ import annotations
+
+from shopper_bayes.errors import one_line
+
+
+def _default_analyses():
+    from shopper_bayes.analyses.registry import default_analyses
+
+    return default_analyses()
+
+
+def data_lines(summary: dict) -> list[str]:
+    lines = []
+    for data in summary["data"].values():
+        lines.append(f"{data['title']}: {data['path']}")
+        for key, use in data["analyses"].items():
+            dropped = ", ".join(f"{count:,} {one_line(reason)}" for reason, count in use["dropped"].items()) or "none"
+            lines.append(f"  {key}: {use['rows_used']:,} rows used of {use['rows_read']:,} (dropped: {dropped})")
+    return lines
+
+
+def diagnostics_line(checks: dict) -> str:
+    verdict = "OK" if checks["ok"] else "NOT CONVERGED"
+
+    def fmt(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    return (f"Diagnostics ({', '.join(checks['by_model'] or [])}): {verdict} (max R-hat {fmt(checks['max_rhat'], '.3f')}, "
+            f"min bulk ESS {fmt(checks['min_ess_bulk'], '.0f')}, min tail ESS {fmt(checks['min_ess_tail'], '.0f')}, "
+            f"{checks['divergences']} divergences, min BFMI {fmt(checks['min_bfmi'], '.2f')})")
+
+
+def format_run(summary: dict, analyses=None) -> str:
+    analyses = _default_analyses() if analyses is None else analyses
+    lines = data_lines(summary)
+    for analysis in analyses:
+        if summary.get(analysis.key) is None:
+            continue
+        result = analysis.result.model_validate(summary[analysis.key])
+        lines += ["", *analysis.console(result)]
+    for key, why in summary.get("skipped", {}).items():
+        lines += ["", f"Skipped {key}: {why}"]
+    if summary.get("diagnostics"):
+        lines += ["", diagnostics_line(summary["diagnostics"])]
+    return "\n".join(lines)
+
+
+def convergence_warning(summary: dict) -> str | None:
+    checks = summary.get("diagnostics")
+    if not checks or checks["ok"]:
+        return None
+    bar = "!" * 72
+    return "\n".join([bar, "WARNING: a fit did not pass its convergence checks; do not cite the numbers it feeds.",
+                      *(f"  - {one_line(problem)}" for problem in checks["problems"]),
+                      "  Increase sampler.draws / sampler.tune, or check the data and priors.", bar])

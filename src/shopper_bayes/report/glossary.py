@@ -1,0 +1,47 @@
+"""Plain-words explanations of the terms the report uses; a section lists the terms it uses."""
+
+GLOSSARY = {
+    "posterior": "What the model believes about a quantity after seeing the data: a distribution, not one number.",
+    "credible interval": "CrI. A range that holds the quantity with the stated probability (for example 95%), "
+                         "given the data, the model and the prior.",
+    "P(A > B)": "The probability, under the model, that A's value is higher than B's.",
+    "expected loss": "What choosing an option gives up on average compared with the truly best one.",
+    "posterior predictive": "Data the fitted model expects to see next, with all its uncertainty; checking real "
+                            "data against it shows whether the model fits.",
+    "plug-in": "A calculation that treats an estimate (for example an observed rate) as if it were known exactly; "
+               "it ignores uncertainty and so overstates confidence.",
+    "pp": "Percentage points: the difference between two percentages (5% to 7% is +2 pp, or +40% relative).",
+    "ELPD": "Expected log predictive density: how well a model predicts data it has not seen; higher is better.",
+    "PSIS-LOO": "Leave-one-out cross-validation computed from one fit by Pareto-smoothed importance sampling.",
+    "Pareto k": "A reliability check of PSIS-LOO per observation; above 0.7 the estimate for it is unreliable.",
+    "bootstrap interval": "An interval from re-computing a statistic on many resamples of the data drawn with "
+                          "replacement.",
+    "BCa": "Bias-corrected and accelerated bootstrap interval: adjusts the percentile interval for bias and skew.",
+    "R-hat": "Compares the chains of an MCMC fit; above 1.01 the chains disagree and the fit has not converged.",
+    "ESS": "Effective sample size: how many independent draws the correlated MCMC draws are worth.",
+    "divergences": "Steps where the sampler failed to follow the posterior; any divergence makes the results suspect.",
+    "BFMI": "Bayesian fraction of missing information: below 0.3 the sampler explores the posterior poorly.",
+    "MCMC": "Markov chain Monte Carlo: drawing from the posterior by a random walk, checked by R-hat and ESS.",
+    "exact conjugate posterior": "A posterior known in closed form and drawn directly, with no MCMC and nothing "
+                                 "to converge.",
+    "partial pooling": "Small groups borrow strength from the whole: their estimates are pulled toward the overall "
+                       "mean in proportion to how little data they have.",
+    "Dirichlet interval": "The interval of a share from the Dirichlet posterior of all shares together.",
+    "odds ratio": "How the odds of buying change for a one-standard-deviation (or one-level) change in an input; "
+                  "1 means no change.",
+    "marginal effect": "The change in purchase probability, in percentage points, averaged over the sessions.",
+    "AUC": "Area under the ROC curve: the probability that a random buyer gets a higher predicted probability "
+           "than a random non-buyer (0.5 is guessing, 1 is perfect).",
+    "Brier score": "Mean squared error of predicted probabilities; lower is better.",
+    "Gini coefficient": "Inequality of revenue across customers: 0 if all spend the same, near 1 if one customer "
+                        "brings everything.",
+    "churn": "A customer counts as churned after no purchase for longer than the configured number of days.",
+    "cohort": "Customers grouped by the month of their first purchase.",
+    "CLV": "Customer lifetime value: the discounted revenue a customer is expected to bring over the horizon.",
+    "P(alive)": "The probability that a customer has not yet dropped out for good.",
+    "MAP": "Maximum a posteriori: the single most probable parameter values, without uncertainty.",
+    "ROI": "Return on investment: (revenue − spend) / spend.",
+    "CTR": "Click-through rate: clicks per impression.",
+    "CPL": "Cost per lead: spend / leads.",
+    "CAC": "Customer acquisition cost: spend / conversions.",
+}
