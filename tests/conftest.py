@@ -25,11 +25,29 @@ def write_config(folder: Path, **sections) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundled_result(tmp_path_factory):
-    """One full analysis of the bundled data with the default config (the same as `make run`)."""
+def bundled(tmp_path_factory):
+    """One full analysis of the bundled data with the default config (the same as `make run`):
+    ``(config, run, fits)``; ``run`` is a :class:`shopper_bayes.runner.Run` and ``fits`` the
+    :class:`~shopper_bayes.inference.fit.FitCache` it used, so a re-analysis of the same config and
+    sampler with it fits nothing again."""
     from shopper_bayes.config import load_config
-    from shopper_bayes.pipeline import analyse
+    from shopper_bayes.inference.fit import FitCache
+    from shopper_bayes.runner import analyse
 
     folder = tmp_path_factory.mktemp("bundled")
     config = load_config(write_config(folder, correlations={"resamples": 2000}))
-    return config, analyse(config)
+    fits = FitCache(config.sampler, config.seed)
+    return config, analyse(config, fits=fits), fits
+
+
+@pytest.fixture(scope="session")
+def bundled_result(bundled):
+    """``(config, run)`` of the bundled analysis."""
+    config, run, _ = bundled
+    return config, run
+
+
+def rate_trees(run) -> dict:
+    """The fitted purchase-rate models of a run by model name (``independent``, ``hierarchical``)."""
+    models = run.outputs["purchase_rates"].models
+    return {name.removeprefix("purchase_rates_"): tree for name, tree in models.items()}
