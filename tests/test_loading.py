@@ -25,7 +25,7 @@ def uci_layout(tmp_path):
 def test_original_uci_layout_just_works(tmp_path):
     path, frame = uci_layout(tmp_path)
     config = load_config(write_config(tmp_path, sessions={"path": str(path), "columns": {"purchase": "Revenue", "segment": "VisitorType"}}))
-    sessions = load_sessions(config)
+    sessions = load_sessions(config.sessions, labels=config.rates.segments)
     kept = frame[frame["Month"].isin(["Nov", "Dec"])]
     assert len(sessions.frame) == len(kept)
     assert sessions.frame["purchase"].sum() == (kept["Revenue"] == "TRUE").sum()
@@ -36,7 +36,7 @@ def test_original_uci_layout_just_works(tmp_path):
 def test_purchase_flags(tmp_path, raw, expected):
     path = tmp_path / "s.csv"
     path.write_text(f"Purchase,CustomerType,Month\n{raw},New_Customer,November\n")
-    sessions = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(path)})))
+    sessions = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(path)})).sessions, labels=["segment"])
     assert sessions.frame["purchase"].tolist() == [expected]
     assert sessions.frame["month"].tolist() == ["Nov"]
 
@@ -45,7 +45,7 @@ def test_bad_rows_are_dropped_and_counted_by_reason(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("Purchase,CustomerType,Month\n1,New_Customer,Nov\nmaybe,New_Customer,Nov\n,New_Customer,Dec\n"
                     "0,,Dec\n0,New_Customer,Smarch\n1,Returning_Customer,June\n0,Returning_Customer,dec\n")
-    sessions = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(path)})))
+    sessions = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(path)})).sessions, labels=["segment"])
     report = sessions.cleaning
     assert report.rows_read == 7 and report.rows_used == 2
     assert report.dropped == {
@@ -58,11 +58,27 @@ def test_bad_rows_are_dropped_and_counted_by_reason(tmp_path):
 def test_filter_that_removes_every_row_is_an_error(tmp_path):
     config = load_config(write_config(tmp_path, sessions={"filter": {"month": ["Jan"]}}))
     with pytest.raises(UserError, match="no rows left after cleaning and filtering"):
-        load_sessions(config)
+        load_sessions(config.sessions, labels=config.rates.segments)
 
 
-def test_console_escapes_control_characters_in_data_strings():
-    from shopper_bayes.console import _name
+def test_console_escapes_control_characters_in_data_strings(bundled_result):
+    import copy
 
-    assert _name("New\x1b[2J_Customer") == "New\\x1b[2J_Customer"
-    assert _name({"segment": "a\nb", "month": "Nov"}) == "a\\nb / Nov"
+    from shopper_bayes.engine.cells import segment_name
+    from shopper_bayes.report.console import format_run
+
+    _, result = bundled_result
+    summary = copy.deepcopy(result.summary)
+    hostile = {"New_Customer": {"segment": "New\x1b[2J_Customer"},
+               "Returning_Customer": {"segment": "a\nb", "month": "Nov"}}
+    rates = summary["purchase_rates"]
+    for row in [*rates["rates"], *rates["best"], *(r for rows in rates["by_model"].values() for r in rows)]:
+        row["segment"] = hostile[row["label"]]
+        row["label"] = segment_name(row["segment"])
+    for comparison in rates["comparisons"]:
+        comparison["a"], comparison["b"] = hostile[segment_name(comparison["a"])], hostile[segment_name(comparison["b"])]
+    summary["campaign"]["label"] = segment_name(hostile["Returning_Customer"])
+    text = format_run(summary)
+    assert "\x1b" not in text and "New\\x1b[2J_Customer" in text
+    assert "a\\nb / Nov" in text
+    assert all(line.isprintable() for line in text.splitlines())
