@@ -41,9 +41,12 @@ def fit_rates(ctx: Context, counts: xr.Dataset, settings: RatesConfig, name: str
     key = fit_key(counts, settings, name)
     if name == "independent" and settings.inference == "exact":
         sampler = ctx.config.sampler
-        return ctx.fit(build, key, posterior=lambda: exact_posterior(counts, settings, sampler.chains, sampler.draws, ctx.seed))
-    ctx.step(f"fitting the {name} purchase-rate model (NUTS)")
-    return ctx.fit(build, key)
+        tree = ctx.fit(build, key, posterior=lambda: exact_posterior(counts, settings, sampler.chains, sampler.draws, ctx.seed))
+    else:
+        ctx.step(f"fitting the {name} purchase-rate model (NUTS)")
+        tree = ctx.fit(build, key)
+    tree.attrs["model"] = name
+    return tree
 
 
 def fitted_models(settings: RatesConfig) -> list[str]:
