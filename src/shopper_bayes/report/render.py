@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 from shopper_bayes.report.build import Document, build
@@ -86,8 +87,9 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{html.escape(doc.title)}</title>", f"<style>{CSS}</style></head><body>",
              f"<h1>{html.escape(doc.title)}</h1>",
-             f'<p class="subtitle">{html.escape(doc.scope)} shopper-bayes {html.escape(str(version))}. '
-             '<a href="summary.json">summary.json</a> · <a href="../figures/">figure files</a></p>']
+             f'<p class="subtitle">{html.escape(doc.scope)} Rendered {date.today().isoformat()} by shopper-bayes '
+             f'{html.escape(str(version))}. <a href="summary.json">summary.json</a> · '
+             '<a href="../figures/">figure files</a> · <a href="tables/">tables as CSV</a></p>']
     if doc.banner:
         parts.append(f'<div class="banner" role="alert">{html.escape(doc.banner)}</div>')
     parts.append('<nav class="toc"><strong>Contents</strong><ol><li><a href="#summary">Executive summary</a></li>'
