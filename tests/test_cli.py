@@ -2,20 +2,73 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, write_config
+from conftest import BUNDLED, ROOT, write_config
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shopper_bayes.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=600)
+
+
+# The cleaning rules, written out again from the README's "Bad input" section, for pandas.
+MISSING = {"", "na", "n/a", "#n/a", "nan", "null", "none", "<na>"}
+FLAGS = {"1", "1.0", "true", "t", "yes", "y", "0", "0.0", "false", "f", "no", "n"}
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+FULL = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+        "november", "december"]
+MONTH_OF = ({m.lower(): m for m in MONTHS} | dict(zip(FULL, MONTHS)) | {str(i): m for i, m in enumerate(MONTHS, 1)}
+            | {f"{i:02d}": m for i, m in enumerate(MONTHS, 1)} | {"sept": "Sep"})
+
+
+def expected_cleaning(path: Path, numeric: tuple[str, ...] = ()) -> dict:
+    """The cleaning report of the sessions file under the default config (split by segment, Nov and Dec
+    kept), computed with pandas: rows read, used, dropped by reason (first broken rule wins) and changed."""
+    lines = pd.read_csv(path, sep="\x1f", header=None, dtype=str, skip_blank_lines=True)[0]
+    fields = lines.str.count(",") + 1  # the bundled file has no quoted fields
+    header, fields = lines.iloc[0].split(","), fields.iloc[1:].reset_index(drop=True)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False).reset_index(drop=True)
+    assert len(table) == len(fields)
+    text = table.apply(lambda column: column.str.strip())
+    lower = text.apply(lambda column: column.str.lower())
+    missing = lower.isin(MISSING) | table.isna()
+    month = lower["Month"].map(MONTH_OF)
+    checks = [("fewer fields than the header", fields < len(header)),
+              ("more fields than the header", fields > len(header)),
+              ("Purchase missing", missing["Purchase"]),
+              ("Purchase not a 0/1, true/false or yes/no flag", ~lower["Purchase"].isin(FLAGS)),
+              ("CustomerType missing", missing["CustomerType"]),
+              ("Month missing", missing["Month"]),
+              ("Month not a month name", month.isna())]
+    for column in numeric:
+        value = pd.to_numeric(text[column], errors="coerce")
+        checks += [(f"{column} missing", missing[column]), (f"{column} not a number", ~np.isfinite(value)),
+                   (f"{column} negative", value < 0)]
+    checks += [("SessionID missing", missing["SessionID"])]
+    reason = pd.Series("", index=table.index)
+    changed = 0
+    for name, mask in checks:
+        if name == "Month not a month name":
+            # a spelling rewritten counts among the rows still kept when the month is read
+            changed = int(((reason == "") & ~missing["Month"] & month.notna() & (month != text["Month"])).sum())
+        reason[(reason == "") & mask.fillna(True).to_numpy(bool)] = name
+    ids = text.loc[reason == "", "SessionID"]
+    reason[ids.index[ids.duplicated()]] = "duplicate SessionID"
+    reason[(reason == "") & ~month.isin(["Nov", "Dec"])] = "outside sessions.filter (month in Nov, Dec)"
+    dropped = reason[reason != ""].value_counts()
+    return {"rows_read": len(table), "rows_used": int((reason == "").sum()),
+            "dropped": {name: int(count) for name, count in dropped.items()},
+            "changed": {"Month spelling normalised (e.g. June -> Jun)": changed} if changed else {}}
 
 
 def test_run_end_to_end_on_bundled_data(tmp_path):
@@ -28,13 +81,25 @@ def test_run_end_to_end_on_bundled_data(tmp_path):
     assert "Traceback" not in done.stderr
     out = tmp_path / "out"
     summary = json.loads((out / "reports" / "summary.json").read_text())
-    for key in ("purchase_rates", "rate_comparisons", "correlations", "campaign", "diagnostics", "cleaning", "config", "versions"):
+    assert summary["schema_version"] == 2
+    for key in ("data", "purchase_rates", "correlations", "campaign", "diagnostics", "skipped", "figures", "config",
+                "versions"):
         assert key in summary
-    assert summary["cleaning"] == {
-        "source": summary["cleaning"]["source"], "rows_read": 12055, "rows_used": 4450,
-        "dropped": {"fewer fields than the header": 1, "outside sessions.filter (month in Nov, Dec)": 7604},
-        "changed": {"Month spelling normalised (e.g. June -> Jun)": 287},
-    }
+    assert {"rates", "comparisons", "best", "by_model", "model_comparison"} <= set(summary["purchase_rates"])
+    assert summary["skipped"] == {}
+    data = summary["data"]["sessions"]
+    assert data["sha256"] == hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
+    assert set(data["analyses"]) == {"purchase_rates", "campaign", "correlations"}
+    # Golden counts, derived with pandas rather than written down; the correlations also need the durations.
+    durations = tuple(config["correlations"]["columns"])
+    for analysis, use in data["analyses"].items():
+        want = expected_cleaning(BUNDLED, durations if analysis == "correlations" else ())
+        assert {key: use[key] for key in ("rows_read", "rows_used", "dropped", "changed")} == want, analysis
+    # and the pandas rules are not vacuous on this file: a cut-off row, the filter, and June respelled
+    rates = data["analyses"]["purchase_rates"]
+    assert rates["dropped"]["fewer fields than the header"] == 1
+    assert rates["rows_used"] == sum(row["sessions"] for row in summary["purchase_rates"]["rates"])
+    assert rates["changed"]["Month spelling normalised (e.g. June -> Jun)"] > 0
     assert summary["diagnostics"]["ok"] is True
     assert (out / "models" / "purchase_rates_independent.nc").stat().st_size > 0
     assert {p.name for p in (out / "figures").iterdir()} >= {"purchase_rates.png", "campaign.png"}
@@ -69,13 +134,15 @@ def test_missing_config_and_unknown_key(tmp_path):
 
 
 def test_campaign_segment_absent_from_data(tmp_path):
-    config = write_config(tmp_path, campaign={"segment": "Other"})
+    # Only the exact independent model, so that the error comes fast: the campaign runs after the
+    # purchase rates, so with the default config it would come after the hierarchical model's NUTS fit.
+    config = write_config(tmp_path, campaign={"segment": "Other"}, rates={"compare_models": False})
     line = one_line_error(run_cli("run", "--config", str(config), "--output", str(tmp_path)))
     assert "campaign.segment: 'Other' is not a level of segment" in line
 
 
 def test_same_config_and_seed_give_the_same_summary(bundled_result):
-    from shopper_bayes.pipeline import analyse
+    from shopper_bayes.runner import analyse
 
     config, first = bundled_result
     assert json.dumps(analyse(config).summary, sort_keys=True) == json.dumps(first.summary, sort_keys=True)
