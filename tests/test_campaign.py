@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from shopper_bayes import campaign
+from shopper_bayes.analyses.campaign import compute as campaign
 from shopper_bayes.errors import UserError
 
 PURCHASES, SESSIONS = 728, 3722  # returning customers, Nov-Dec, bundled data
@@ -24,7 +24,7 @@ def integral(target: int, sessions: int, boost: float) -> float:
 @pytest.mark.parametrize(("boost", "sessions", "target"), [(0.15, 500, 100), (0.0, 500, 100), (0.3, 200, 60), (-0.1, 1000, 170)])
 def test_predictive_probability_matches_integral(boost, sessions, target):
     draws = POSTERIOR.rvs(20_000, random_state=np.random.default_rng(7))
-    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost), segment="Returning_Customer",
+    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost), segment={"segment": "Returning_Customer"},
                            sessions=sessions, target=target, interval_prob=0.95)
     exact = integral(target, sessions, boost)
     # Monte Carlo error of an average of tail probabilities over 20,000 independent draws.
@@ -33,7 +33,7 @@ def test_predictive_probability_matches_integral(boost, sessions, target):
 
 
 def test_plugin_probability_is_scipy_binomial_tail():
-    result = campaign.plan(POSTERIOR.rvs(1000, random_state=1), PURCHASES / SESSIONS, campaign.Boost(0.15), segment="R",
+    result = campaign.plan(POSTERIOR.rvs(1000, random_state=1), PURCHASES / SESSIONS, campaign.Boost(0.15), segment={"segment": "R"},
                            sessions=500, target=100, interval_prob=0.95)
     assert result["prob_at_least_target_plugin"] == stats.binom.sf(99, 500, PURCHASES / SESSIONS * 1.15)
     # "at least 100" includes 100: it differs from P(X > 100) by P(X = 100).
@@ -103,7 +103,7 @@ def absolute_integral(target: int, sessions: int, boost: float) -> float:
 @pytest.mark.parametrize(("boost", "sessions", "target"), [(0.03, 500, 100), (-0.02, 800, 140), (0.05, 300, 70)])
 def test_absolute_boost_matches_integral(boost, sessions, target):
     draws = POSTERIOR.rvs(20_000, random_state=np.random.default_rng(11))
-    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, "absolute"), segment="R",
+    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, "absolute"), segment={"segment": "R"},
                            sessions=sessions, target=target, interval_prob=0.95)
     tails = stats.binom.sf(target - 1, sessions, draws + boost)
     exact = absolute_integral(target, sessions, boost)
@@ -118,7 +118,7 @@ def test_uncertain_boost_matches_a_double_integral(kind, boost, sd):
     rng = np.random.default_rng(12)
     draws = POSTERIOR.rvs(40_000, random_state=rng)
     noise = rng.standard_normal(draws.size)
-    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, kind, sd, noise), segment="R",
+    result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, kind, sd, noise), segment={"segment": "R"},
                            sessions=500, target=100, interval_prob=0.95)
     nodes, weights = np.polynomial.hermite_e.hermegauss(40)
     exact = 0.0
@@ -132,7 +132,7 @@ def test_uncertain_boost_matches_a_double_integral(kind, boost, sd):
     tails = stats.binom.sf(99, 500, rates)
     assert result["prob_at_least_target"] == pytest.approx(exact, abs=4 * tails.std() / np.sqrt(draws.size))
     # The boost's uncertainty widens the predictive distribution: a 90%-likely target becomes less sure.
-    certain = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, kind), segment="R",
+    certain = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, kind), segment={"segment": "R"},
                             sessions=500, target=100, interval_prob=0.95)
     assert result["prob_at_least_target"] < certain["prob_at_least_target"]
     low, high = result["sales_interval"]
