@@ -8,4 +8,18 @@ from shopper_bayes.analyses.base import Analysis
 
 def default_analyses() -> list[Analysis]:
     """Imported on call, so the CLI starts without loading every analysis's dependencies."""
-    return []
+    from shopper_bayes.analyses import (
+        customers_categories,
+        customers_churn,
+        customers_frequency_segments,
+        customers_monthly,
+        customers_pareto,
+    )
+
+    return [
+        customers_frequency_segments.ANALYSIS,
+        customers_categories.ANALYSIS,
+        customers_monthly.ANALYSIS,
+        customers_churn.ANALYSIS,
+        customers_pareto.ANALYSIS,
+    ]

@@ -7,6 +7,6 @@ from shopper_bayes.datasets.base import Dataset
 
 
 def default_datasets() -> list[Dataset]:
-    from shopper_bayes.datasets.transactions import DATASET as transactions
+    from shopper_bayes.datasets import transactions
 
-    return [transactions]
+    return [transactions.DATASET]
