@@ -12,8 +12,8 @@ reason (rules in order, the first broken one wins):
 1. missing customer; 2. missing amount, or an amount that is not a number; 3. a missing or
 unparseable date; 4. a negative amount: a return, kept out of purchases and counted apart (rows and
 total in ``scope["returns"]``); 5. a date after ``observation_end``; 6. a repeated transaction id
-when ``transaction_id`` is mapped (the first row is kept); 7. exact duplicate rows (equal in every
-mapped column): counted and kept, or dropped when ``drop_duplicates`` is true. Zero amounts are
+when ``transaction_id`` is mapped (the first row is kept); 7. without ids, exact duplicate rows
+(equal in every mapped column): counted and kept, or dropped when ``drop_duplicates`` is true. Zero amounts are
 kept as purchases and counted (under ``changed``, which lists rows kept but worth knowing about).
 
 :func:`customer_summary` is the per-customer summary (first and last purchase, purchase days,
@@ -281,13 +281,14 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = ()) -> Loaded:
 
     if "transaction_id" in mapping:
         clean.unique(mapping["transaction_id"])
-    mapped = list(dict.fromkeys(required + [mapping[name] for name in ("quantity", "category") if name in mapping]))
-    kept = frame[mapped].apply(lambda column: column.str.strip()).where(pd.Series(clean.keep, index=frame.index), axis=0)
-    repeat = (kept.duplicated(keep="first") & clean.keep).to_numpy()
-    if settings.drop_duplicates:
-        clean.drop(repeat, "exact duplicate row (transactions.drop_duplicates is true)")
     else:
-        clean.note_change(repeat, "exact duplicate row, kept (transactions.drop_duplicates: true drops them)")
+        mapped = list(dict.fromkeys(required + [mapping[name] for name in ("quantity", "category") if name in mapping]))
+        kept = frame[mapped].apply(lambda column: column.str.strip()).where(pd.Series(clean.keep, index=frame.index), axis=0)
+        repeat = (kept.duplicated(keep="first") & clean.keep).to_numpy()
+        if settings.drop_duplicates:
+            clean.drop(repeat, "exact duplicate row (transactions.drop_duplicates is true)")
+        else:
+            clean.note_change(repeat, "exact duplicate row, kept (transactions.drop_duplicates: true drops them)")
 
     if "quantity" in mapping:
         quantity = pd.to_numeric(frame[mapping["quantity"]].str.strip(), errors="coerce").astype("float64")

@@ -20,8 +20,7 @@ def segments_figure(result: FrequencySegmentsResult) -> Figure:
         fig = new_figure()
         ax = fig.subplots()
         ax.bar(x - 0.2, share * 100, 0.4, color=PALETTE[0], label="customers")
-        ax.errorbar(x - 0.2, share * 100, yerr=[(share - low) * 100, (high - share) * 100], fmt="none",
-                    ecolor="black", capsize=4, label=f"{result.interval_prob:.0%} interval")
+        ax.vlines(x - 0.2, low * 100, high * 100, color="black", linewidth=2, label=f"{result.interval_prob:.0%} interval")
         ax.bar(x + 0.2, revenue * 100, 0.4, color=PALETTE[1], label="revenue")
         ax.set_xticks(x, names)
         ax.set_ylabel("share (%)")
