@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,6 +134,11 @@ def test_customer_summary_with_a_calibration_period(cdnow, raw_cdnow):
     assert (summary["T"] == (pd.Timestamp("1997-09-30") - calibration.groupby("customer_id")["date"].min()).dt.days / 7).all()
     assert (summary["frequency_holdout"] == holdout.reindex(summary.index, fill_value=0)).all()
     assert (summary["duration_holdout"] == 39).all()
+    # A DuckDB relation (e.g. over a Parquet folder) gives the same summary as the loaded frame.
+    with duckdb.connect() as con:
+        relation = con.from_df(loaded.frame)
+        same = customer_summary(relation, "1998-06-30", "week", calibration_end="1997-09-30").set_index("customer")
+    pd.testing.assert_frame_equal(same, summary)
 
 
 def test_headerless_sample_through_columns_by_position():
