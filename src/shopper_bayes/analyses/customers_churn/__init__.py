@@ -1,0 +1,28 @@
+"""Retention and churn: the "no purchase for N days" rule with a Beta interval, and monthly cohorts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
+from shopper_bayes.analyses.customers_churn.compute import ChurnResult, cohort_frame, compute
+from shopper_bayes.analyses.customers_churn.config import ChurnSettings
+from shopper_bayes.analyses.customers_churn.figures import cohort_figure
+from shopper_bayes.analyses.customers_churn.section import console, headline, section
+from shopper_bayes.datasets.transactions import customer_summary
+
+
+def run(ctx: Context) -> Output:
+    loaded = ctx.load()
+    summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"])
+    result = compute(summary, loaded.frame, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
+    figure = FigureSpec(
+        name="customers_cohorts", draw=lambda: cohort_figure(result),
+        caption="Share of each monthly cohort (month of first purchase) with a purchase k months later.",
+        alt="Heatmap: rows are cohorts by month of first purchase, columns months since, colour the share buying.")
+    return Output(summary=result, figures=[figure], tables={"customers_cohorts": cohort_frame(result)})
+
+
+ANALYSIS = Analysis(key="customers_churn", title="Retention and churn", dataset="transactions",
+                    settings=ChurnSettings, result=ChurnResult, run=run, section=section,
+                    console=console, headline=headline)

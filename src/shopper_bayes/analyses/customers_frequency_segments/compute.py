@@ -1,0 +1,88 @@
+"""Purchase-frequency segments: customers by number of purchase days, with Dirichlet intervals.
+
+Model: each customer falls in one segment independently of the others with the same probabilities
+(exchangeable customers); shares ~ Dirichlet(prior, ..., prior), so the posterior is
+Dirichlet(prior + customers per segment), drawn exactly with numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import BaseModel
+
+from shopper_bayes.analyses.base import Result
+from shopper_bayes.analyses.customers_frequency_segments.config import FrequencySegmentsSettings
+from shopper_bayes.inference.conjugate import central_interval, dirichlet_shares
+
+SEGMENTS = ("one-time", "occasional", "frequent")
+
+
+class SegmentEntry(BaseModel):
+    segment: str
+    purchase_days: str
+    customers: int
+    share: float
+    interval: tuple[float, float]
+    revenue: float
+    revenue_share: float | None
+    revenue_per_customer: float | None
+
+
+class FrequencySegmentsResult(Result):
+    """``share``: observed share of customers; ``interval``: its central posterior interval."""
+
+    customers: int
+    revenue: float
+    interval_prob: float
+    draws: int
+    segments: list[SegmentEntry]
+    scope: dict[str, Any]
+    note: str | None = None
+
+
+def day_ranges(settings: FrequencySegmentsSettings) -> list[str]:
+    low, high = settings.occasional_from, settings.frequent_from
+    middle = f"{low}" if high - 1 == low else f"{low}–{high - 1}"
+    return ["1", middle, f"{high} or more"]
+
+
+def segment_of(purchase_days: pd.Series, settings: FrequencySegmentsSettings) -> pd.Series:
+    """The segment name of every customer from their number of purchase days."""
+    index = np.searchsorted([settings.occasional_from, settings.frequent_from], purchase_days.to_numpy(), side="right")
+    return pd.Series(np.asarray(SEGMENTS)[index], index=purchase_days.index)
+
+
+def compute(summary: pd.DataFrame, settings: FrequencySegmentsSettings, rng: np.random.Generator,
+            scope: dict[str, Any]) -> FrequencySegmentsResult:
+    """Segments from the per-customer summary (columns ``purchase_days`` and ``revenue``)."""
+    segment = segment_of(summary["purchase_days"], settings)
+    table = (pd.DataFrame({"segment": segment, "revenue": summary["revenue"]})
+             .groupby("segment").agg(customers=("revenue", "size"), revenue=("revenue", "sum"))
+             .reindex(list(SEGMENTS), fill_value=0))
+    customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
+    shares = xr.DataArray(dirichlet_shares(table["customers"], settings.prior, settings.draws, rng),
+                          dims=("draw", "segment"), coords={"segment": list(SEGMENTS)})
+    bounds = central_interval(shares.to_numpy(), settings.interval_prob)
+    entries = []
+    for i, (name, days) in enumerate(zip(SEGMENTS, day_ranges(settings))):
+        count, money = int(table.loc[name, "customers"]), float(table.loc[name, "revenue"])
+        entries.append(SegmentEntry(
+            segment=name, purchase_days=days, customers=count, share=count / customers,
+            interval=(float(bounds[0, i]), float(bounds[1, i])), revenue=money,
+            revenue_share=money / revenue if revenue > 0 else None,
+            revenue_per_customer=money / count if count else None))
+    note = None
+    if customers == table.loc["one-time", "customers"]:
+        note = "no customer bought on more than one day: every customer is a one-time buyer"
+    elif customers == 1:
+        note = "one customer only: the shares say little"
+    return FrequencySegmentsResult(customers=customers, revenue=revenue, interval_prob=settings.interval_prob,
+                                   draws=settings.draws, segments=entries, scope=scope, note=note)
+
+
+def table_frame(result: FrequencySegmentsResult) -> pd.DataFrame:
+    return pd.DataFrame([entry.model_dump() for entry in result.segments])

@@ -1,0 +1,91 @@
+"""Monthly trends: orders, revenue, active, new and returning customers per calendar month (DuckDB).
+
+These are counts of the data, not estimates, so they carry no interval. A month is "partial" when
+the data covers only part of it (it starts after the first day or ends at the observation end before
+the month's last day); the month-of-year pattern averages complete months only and is given when
+the data spans more than a year.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+from pydantic import BaseModel
+
+from shopper_bayes.analyses.base import Result
+from shopper_bayes.datasets.cleaning import MONTHS
+
+
+class MonthEntry(BaseModel):
+    month: str  # YYYY-MM
+    orders: int
+    revenue: float
+    active_customers: int
+    new_customers: int
+    returning_customers: int
+    partial: bool
+
+
+class MonthOfYearEntry(BaseModel):
+    month: str  # Jan..Dec
+    years: int  # complete months of this name averaged
+    orders: float
+    revenue: float
+    active_customers: float
+
+
+class MonthlyResult(Result):
+    months: list[MonthEntry]
+    month_of_year: list[MonthOfYearEntry] | None
+    scope: dict[str, Any]
+    note: str | None = None
+
+
+MONTHLY_SQL = """
+WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM purchases GROUP BY customer)
+SELECT strftime(date_trunc('month', p.date), '%Y-%m') AS month,
+       count(*) AS orders, sum(p.amount) AS revenue,
+       count(DISTINCT p.customer) AS active_customers,
+       count(DISTINCT p.customer) FILTER (WHERE f.first_month = date_trunc('month', p.date)) AS new_customers
+FROM purchases p JOIN firsts f USING (customer)
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def monthly_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per calendar month: orders, revenue, active and new customers (new: first purchase that month)."""
+    con = duckdb.connect()
+    try:
+        table = con.from_df(frame[["customer", "date", "amount"]]).query("purchases", MONTHLY_SQL).df()
+    finally:
+        con.close()
+    table["returning_customers"] = table["active_customers"] - table["new_customers"]
+    return table
+
+
+def compute(frame: pd.DataFrame, scope: dict[str, Any]) -> MonthlyResult:
+    table = monthly_table(frame)
+    first, end = pd.Timestamp(frame["date"].min()), pd.Timestamp(scope["observation_end"])
+    periods = pd.PeriodIndex(table["month"], freq="M")
+    partial = ((periods == first.to_period("M")) & (first.day > 1)) | \
+              ((periods == end.to_period("M")) & (end != periods.end_time.normalize()))
+    table["partial"] = partial
+    months = [MonthEntry(**row) for row in table.to_dict("records")]
+    span_months = (end.to_period("M") - first.to_period("M")).n + 1
+    complete = table[~partial].assign(name=periods[~partial].month.map(lambda m: MONTHS[m - 1]))
+    month_of_year, note = None, None
+    if len(table) == 1:
+        note = "one month of data: no trend to show"
+    if span_months > 12:
+        grouped = complete.groupby("name").agg(years=("orders", "size"), orders=("orders", "mean"),
+                                              revenue=("revenue", "mean"), active_customers=("active_customers", "mean"))
+        month_of_year = [MonthOfYearEntry(month=name, **grouped.loc[name].to_dict()) for name in MONTHS if name in grouped.index]
+    elif note is None:
+        note = "the data spans a year or less: no month-of-year pattern"
+    return MonthlyResult(months=months, month_of_year=month_of_year, scope=scope, note=note)
+
+
+def table_frame(result: MonthlyResult) -> pd.DataFrame:
+    return pd.DataFrame([entry.model_dump() for entry in result.months])
