@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,27 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import shopper_bayes
-
-try:
-    import shopper_bayes.report.document  # noqa: F401
-except ModuleNotFoundError:  # the base commit's old report.py hides the report/ package; the merge removes it
-    _report = types.ModuleType("shopper_bayes.report")
-    _report.__path__ = [str(Path(shopper_bayes.__file__).parent / "report")]
-    sys.modules["shopper_bayes.report"] = _report
-
-from shopper_bayes.analyses import (  # noqa: E402
+from shopper_bayes.analyses import (
     customers_categories,
     customers_churn,
     customers_frequency_segments,
     customers_monthly,
     customers_pareto,
 )
-from shopper_bayes.analyses.base import Context  # noqa: E402
-from shopper_bayes.config import DiagnosticsConfig, SamplerConfig  # noqa: E402
-from shopper_bayes.datasets.transactions import DATASET, TransactionsSettings, customer_summary  # noqa: E402
-from shopper_bayes.errors import UserError  # noqa: E402
-from shopper_bayes.generate.transactions import TransactionsGenerator, write  # noqa: E402
+from shopper_bayes.analyses.base import Context
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.datasets.transactions import DATASET, TransactionsSettings, customer_summary
+from shopper_bayes.errors import UserError
+from shopper_bayes.generate.transactions import TransactionsGenerator, write
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW = ROOT / "data" / "cdnow_transactions.txt"
