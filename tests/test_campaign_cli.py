@@ -17,11 +17,14 @@ from shopper_bayes.cli import main
 @pytest.fixture(scope="module")
 def saved_run(bundled_result, tmp_path_factory):
     """The bundled run's outputs (models/ included) in a folder of their own, with its config file."""
-    from shopper_bayes.pipeline import write_outputs
+    from shopper_bayes.outputs import Staging
+    from shopper_bayes.runner import render
 
     config, result = bundled_result
     folder = tmp_path_factory.mktemp("campaign_cli")
-    write_outputs(result, config, folder)
+    with Staging(folder) as staging:
+        render(result, config, staging)
+        staging.commit()
     config_path = write_config(folder, correlations={"resamples": 2000})
     return config_path, folder
 
@@ -43,14 +46,20 @@ def test_flags_override_the_config_and_the_saved_posterior_is_reused(saved_run, 
     assert len(result["grid"]) == 13 * 3
 
 
-def test_a_posterior_fitted_with_other_settings_is_not_reused(saved_run, tmp_path, capsys):
+@pytest.mark.parametrize("settings", [
+    {"seed": 7, "sampler": {"draws": 300, "tune": 300, "chains": 2}},  # other seed and sampler
+    {"sessions": {"filter": {"month": ["Nov"]}}},  # other counts, same model, priors and sampler
+], ids=["other-settings", "other-counts"])
+def test_a_posterior_fitted_with_other_settings_or_counts_is_not_reused(saved_run, settings, tmp_path, capsys):
     _, folder = saved_run
-    other = write_config(tmp_path, seed=7, sampler={"draws": 300, "tune": 300, "chains": 2})
+    other = write_config(tmp_path, **settings)
     (tmp_path / "models").symlink_to(folder / "models")
     code = main(["campaign", "--config", str(other), "--output", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "fitted the independent model" in out and "other data or settings" in out
+    assert "Posterior: fitted." in out and "reused" not in out
+    result = json.loads((tmp_path / "reports" / "campaign.json").read_text())
+    assert result["posterior"] == "fitted"
 
 
 @pytest.mark.parametrize(("flags", "message"), [
