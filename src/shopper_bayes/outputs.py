@@ -41,7 +41,8 @@ class Staging:
             raise ValueError(f"output name {relative!r} would leave the output folder")
         target = self.folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.files.append(Path(relative))
+        if Path(relative) not in self.files:  # written twice (a table both an analysis and the report save): once
+            self.files.append(Path(relative))
         return target
 
     def write_json(self, relative: str, data: dict) -> None:

@@ -16,9 +16,12 @@ def data_lines(summary: dict) -> list[str]:
     lines = []
     for data in summary["data"].values():
         lines.append(f"{data['title']}: {data['path']}")
+        groups: dict[tuple, list[str]] = {}  # analyses that used the same rows share one line
         for key, use in data["analyses"].items():
-            dropped = ", ".join(f"{count:,} {one_line(reason)}" for reason, count in use["dropped"].items()) or "none"
-            lines.append(f"  {key}: {use['rows_used']:,} rows used of {use['rows_read']:,} (dropped: {dropped})")
+            groups.setdefault((use["rows_read"], use["rows_used"], tuple(use["dropped"].items())), []).append(key)
+        for (read, used, dropped), keys in groups.items():
+            reasons = ", ".join(f"{count:,} {one_line(reason)}" for reason, count in dropped) or "none"
+            lines.append(f"  {', '.join(keys)}: {used:,} rows used of {read:,} (dropped: {reasons})")
     return lines
 
 
