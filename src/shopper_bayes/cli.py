@@ -21,7 +21,7 @@ EXIT_NOT_CONVERGED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    from shopper_bayes.generate import GENERATORS
+    from shopper_bayes.generate import KINDS
 
     parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce customer behaviour.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -49,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--output", default=Path("."), type=Path, help="the folder a run wrote into (default: .)")
     report.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     generate = commands.add_parser("generate", help="write mock data with planted structure, and its ground truth as JSON")
-    generate.add_argument("kind", choices=list(GENERATORS), help="what to generate")
-    generate.add_argument("--rows", type=int, required=True, help="number of rows (at least 1)")
+    generate.add_argument("kind", choices=list(KINDS), help="what to generate")
+    size = generate.add_mutually_exclusive_group(required=True)
+    for unit in dict.fromkeys(KINDS.values()):
+        kinds = ", ".join(kind for kind, counted in KINDS.items() if counted == unit)
+        size.add_argument(f"--{unit}", type=int, dest=f"n_{unit}", metavar="N", help=f"number of {unit} ({kinds})")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default: 0); the same seed gives the same file")
     generate.add_argument("--out", type=Path, required=True,
                           help="output file, .csv or .parquet; the ground truth goes beside it as .truth.json")
@@ -184,9 +187,13 @@ def _report(args) -> int:
 
 
 def _generate(args) -> int:
-    from shopper_bayes.generate import generate
+    from shopper_bayes.generate import KINDS, write
 
-    written = generate(args.kind, args.rows, args.seed, args.out)
+    unit = KINDS[args.kind]
+    given = next(name for name in dict.fromkeys(KINDS.values()) if getattr(args, f"n_{name}") is not None)
+    if given != unit:
+        raise UserError(f"--{given}", f"{args.kind} are counted in {unit}", f"use --{unit} N")
+    written = write(args.kind, getattr(args, f"n_{unit}"), args.seed, args.out)
     print(f"Wrote {written.rows:,} rows of {args.kind} to {written.path} and the ground truth to {written.truth_path}")
     return 0
 
