@@ -1,24 +1,41 @@
 """Rate models checked against independent answers: conjugate Beta posteriors, planted truth,
-brute-force PSIS-LOO over every session, and a deliberately broken fit for the gate."""
+brute-force PSIS-LOO over every session, a deliberately broken fit and hand-built fits that each
+break one check of the gate."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import stats
 
-from conftest import write_config
-from shopper_bayes import diagnostics, model_comparison, purchase_rates
-from shopper_bayes.config import load_config
-from shopper_bayes.counts import cells, segment_counts, segment_name
-from shopper_bayes.generate import generate, truth_path
-from shopper_bayes.pipeline import fit_rates, rates_section
+from conftest import rate_trees, write_config
+from shopper_bayes.analyses.purchase_rates import model as purchase_rates
+from shopper_bayes.config import DiagnosticsConfig, load_config
 from shopper_bayes.datasets.sessions import load_sessions
+from shopper_bayes.engine.cells import cells, segment_counts, segment_name
+from shopper_bayes.generate import generate, truth_path
+from shopper_bayes.inference import comparison as model_comparison
+from shopper_bayes.inference import diagnostics
+from shopper_bayes.runner import analyse
 
 SAMPLER = {"draws": 1000, "tune": 1000, "chains": 4}
+ONLY_RATES = {"campaign": {"enabled": False}, "correlations": {"enabled": False}}
+
+
+def counts_of(config):
+    """Sessions and purchases per cell of ``rates.segments``, as the purchase-rate analysis counts them."""
+    segments = config.rates.segments
+    return segment_counts(load_sessions(config.sessions, labels=segments).frame, segments)
+
+
+def rates_of(config):
+    """The purchase-rate analysis alone: (its summary.json entry, its fitted trees by model)."""
+    run = analyse(config)
+    return run.summary["purchase_rates"], rate_trees(run)
 
 
 def exact_posterior(config, row):
@@ -28,20 +45,21 @@ def exact_posterior(config, row):
 
 @pytest.fixture(scope="module")
 def two_columns(tmp_path_factory):
-    """Both models fitted on the bundled Nov-Dec data split by segment x month."""
+    """The independent model sampled by NUTS (``rates.inference: mcmc``) on the bundled Nov-Dec data
+    split by segment x month."""
     folder = tmp_path_factory.mktemp("two_columns")
-    config = load_config(write_config(folder, rates={"segments": ["segment", "month"]}, sampler=SAMPLER))
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
-    section, trees = rates_section(config, counts)
-    return config, counts, section, trees
+    config = load_config(write_config(folder, rates={"segments": ["segment", "month"], "inference": "mcmc",
+                                                     "compare_models": False}, sampler=SAMPLER, **ONLY_RATES))
+    section, trees = rates_of(config)
+    return config, counts_of(config), section, trees
 
 
 def test_independent_model_matches_the_conjugate_posterior_in_every_cell_of_two_columns(two_columns):
     config, counts, section, trees = two_columns
-    assert section["rates_model"] == "independent"
-    assert len(section["purchase_rates"]) == 4
+    assert section["model"] == "independent" and section["inference"] == {"independent": "mcmc"}
+    assert len(section["rates"]) == 4
     draws = trees["independent"].posterior["rate"]
-    for row in section["purchase_rates"]:
+    for row in section["rates"]:
         exact = exact_posterior(config, row)
         cell = dict(row["segment"])
         sample = draws.sel(cell).values.ravel()
@@ -55,9 +73,9 @@ def test_independent_model_matches_the_conjugate_posterior_in_every_cell_of_two_
 def test_difference_lift_and_best_match_exact_beta_draws(two_columns):
     config, counts, section, _ = two_columns
     rng = np.random.default_rng(7)
-    rows = {segment_name(row["segment"]): row for row in section["purchase_rates"]}
+    rows = {segment_name(row["segment"]): row for row in section["rates"]}
     exact = {name: exact_posterior(config, row).rvs(400_000, random_state=rng) for name, row in rows.items()}
-    for comparison in section["rate_comparisons"]:
+    for comparison in section["comparisons"]:
         a, b = exact[segment_name(comparison["a"])], exact[segment_name(comparison["b"])]
         assert comparison["prob_a_greater"] == pytest.approx(np.mean(a > b), abs=0.02)
         assert comparison["difference"]["mean"] == pytest.approx(np.mean(a - b), abs=0.003)
@@ -65,8 +83,8 @@ def test_difference_lift_and_best_match_exact_beta_draws(two_columns):
             assert got == pytest.approx(want, abs=0.006)
         for got, want in zip(comparison["lift"]["interval"], np.quantile(a / b - 1, [0.025, 0.975])):
             assert got == pytest.approx(want, abs=0.04)
-    stacked = np.stack([exact[segment_name(row["segment"])] for row in section["best_segment"]])
-    for index, row in enumerate(section["best_segment"]):
+    stacked = np.stack([exact[segment_name(row["segment"])] for row in section["best"]])
+    for index, row in enumerate(section["best"]):
         assert row["prob_best"] == pytest.approx(np.mean(stacked.argmax(axis=0) == index), abs=0.03)
         assert row["expected_loss"] == pytest.approx(np.mean(stacked.max(axis=0) - stacked[index]), abs=0.003)
 
@@ -74,18 +92,18 @@ def test_difference_lift_and_best_match_exact_beta_draws(two_columns):
 def test_default_comparisons_are_every_cell_against_the_largest(two_columns):
     _, counts, section, _ = two_columns
     largest = max(cells(counts), key=lambda cell: int(counts["sessions"].sel(cell)))
-    assert {json.dumps(c["b"], sort_keys=True) for c in section["rate_comparisons"]} == {json.dumps(largest, sort_keys=True)}
-    assert len(section["rate_comparisons"]) == 3
+    assert {json.dumps(c["b"], sort_keys=True) for c in section["comparisons"]} == {json.dumps(largest, sort_keys=True)}
+    assert len(section["comparisons"]) == 3
 
 
 def test_named_pairs_and_reference_are_used(tmp_path):
     config = load_config(write_config(tmp_path, rates={"segments": ["segment", "month"],
                                                        "comparisons": {"pairs": [["New_Customer / Nov", "New_Customer / Dec"]]}}))
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
+    counts = counts_of(config)
     pairs = purchase_rates.comparison_pairs(counts, config.rates)
     assert pairs == [({"segment": "New_Customer", "month": "Nov"}, {"segment": "New_Customer", "month": "Dec"})]
     config = load_config(write_config(tmp_path, rates={"comparisons": {"reference": "New_Customer"}}))
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
+    counts = counts_of(config)
     assert purchase_rates.comparison_pairs(counts, config.rates) == [
         ({"segment": "Returning_Customer"}, {"segment": "New_Customer"})]
 
@@ -100,7 +118,7 @@ def test_loo_on_weighted_outcomes_equals_psis_loo_over_every_session():
                         coords={"segment": ["a", "b", "c"]})
     draws = np.stack([rng.beta(1 + k, 1 + n - k, size=(4, 500)) for n, k in zip(sessions, purchases)], axis=-1)
     rate = xr.DataArray(draws, dims=("chain", "draw", "segment"), coords={"segment": ["a", "b", "c"]})
-    result = model_comparison.compare({"m": rate}, counts)["models"]["m"]
+    result = model_comparison.compare({"m": rate}, counts).models["m"]
 
     columns = []
     for index, (n, k) in enumerate(zip(sessions, purchases)):
@@ -110,9 +128,9 @@ def test_loo_on_weighted_outcomes_equals_psis_loo_over_every_session():
         "log_likelihood": xr.Dataset({"y": (("chain", "draw", "session"), np.stack(columns, axis=-1))}),
     })
     brute = azs.loo(tree)
-    assert result["elpd_loo"] == pytest.approx(float(brute.elpd), rel=1e-9)
-    assert result["se"] == pytest.approx(float(brute.se), rel=1e-6)
-    assert result["p_loo"] == pytest.approx(float(brute.p), rel=1e-6)
+    assert result.elpd_loo == pytest.approx(float(brute.elpd), rel=1e-9)
+    assert result.se == pytest.approx(float(brute.se), rel=1e-6)
+    assert result.p_loo == pytest.approx(float(brute.p), rel=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +142,9 @@ def generated(tmp_path_factory):
     truth = json.loads(truth_path(data).read_text())["parameters"]["purchase_rate"]
     config = load_config(write_config(folder, sessions={"path": str(data), "filter": {}},
                                       rates={"segments": ["segment", "month"], "model": "hierarchical"},
-                                      sampler=SAMPLER))
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
-    section, trees = rates_section(config, counts)
-    return truth, counts, section, trees
+                                      sampler=SAMPLER, **ONLY_RATES))
+    section, trees = rates_of(config)
+    return truth, counts_of(config), section, trees
 
 
 def _truth_of(truth: dict, segment: dict) -> float:
@@ -138,7 +155,7 @@ def _truth_of(truth: dict, segment: dict) -> float:
 def test_hierarchical_model_samples_cleanly_and_covers_the_planted_rates(generated):
     truth, counts, section, _ = generated
     assert section["diagnostics"]["ok"], section["diagnostics"]["problems"]
-    rows = section["purchase_rates"]
+    rows = section["rates"]
     assert min(row["sessions"] for row in rows) < 20  # the data has tiny cells
     missed = [row["segment"] for row in rows if not row["interval"][0] <= _truth_of(truth, row["segment"]) <= row["interval"][1]]
     # 95% intervals over 20 cells: more than 4 misses has probability 0.3% for honest intervals.
@@ -161,8 +178,8 @@ def test_hierarchical_model_shrinks_tiny_cells_toward_the_population_and_is_clos
     own = np.abs(raw.sel(month=tiny_months)).mean()
     assert float(shrunk) < 0.8 * float(own), (float(shrunk), float(own))
     # And the pooled estimates of the tiny cells are closer to the planted rates than each cell on its own.
-    hierarchical = section["purchase_rates"]
-    independent = section["purchase_rates_by_model"]["independent"]
+    hierarchical = section["rates"]
+    independent = section["by_model"]["independent"]
     tiny = [i for i, row in enumerate(hierarchical) if row["sessions"] < 60]
     assert len(tiny) >= 4
     error = {name: np.mean([(rows[i]["mean"] - _truth_of(truth, rows[i]["segment"])) ** 2 for i in tiny])
@@ -185,25 +202,152 @@ def test_model_comparison_names_a_best_model_and_a_statement(generated):
 
 
 def test_gate_trips_on_a_broken_fit_and_passes_on_the_bundled_data(tmp_path, bundled_result):
+    from shopper_bayes.inference.fit import sample
+
     config = load_config(write_config(tmp_path, sampler={"backend": "pymc", "draws": 10, "tune": 5, "chains": 2},
                                       rates={"model": "hierarchical"}))
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
-    result = diagnostics.check(fit_rates(config, counts, "hierarchical"), config.diagnostics)
-    assert result["ok"] is False
-    assert any("ESS" in problem for problem in result["problems"])
-    assert {row["variable"] for row in result["variables"]} >= {"mu_logit", "sigma_segment", "effect_segment", "rate"}
+    model = purchase_rates.build_model(counts_of(config), config.rates, "hierarchical")
+    result = diagnostics.check(sample(model, config.sampler, config.seed), config.diagnostics)
+    assert result.ok is False
+    assert any("ESS" in problem for problem in result.problems)
+    assert {row.variable for row in result.variables} >= {"mu_logit", "sigma_segment", "effect_segment", "rate"}
     _, bundled = bundled_result
-    assert bundled.summary["diagnostics"]["ok"] is True
-    assert set(bundled.summary["diagnostics"]["by_model"]) == {"independent", "hierarchical"}
+    gate = bundled.summary["diagnostics"]
+    assert gate["ok"] is True
+    assert set(gate["by_model"]) == {"Purchase rates", "Campaign outlook"}
+    assert set(gate["by_model"]["Purchase rates"]["by_model"]) == {"independent model", "hierarchical model"}
+    assert gate["by_model"]["Purchase rates"]["method"] == "exact+mcmc"
 
 
-def test_saved_posteriors_load_with_arviz_and_carry_their_fingerprint(bundled_result, tmp_path):
-    from shopper_bayes.pipeline import fingerprint, model_file, write_outputs
+# --- the gate, one check at a time, on fits built by hand -------------------------------------
+
+CHAINS, DRAWS = 4, 1000
+
+
+def hand_fit(x: np.ndarray, diverging: np.ndarray | None = None, energy: np.ndarray | None = None) -> xr.DataTree:
+    """A fit of one scalar ``x`` (chain, draw) with its sample stats; by default no divergences and
+    independent energies (energy BFMI about 2)."""
+    rng = np.random.default_rng(5)
+    stats_ = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(x.shape, bool) if diverging is None else diverging),
+                         "energy": (("chain", "draw"), rng.standard_normal(x.shape) if energy is None else energy)})
+    return xr.DataTree.from_dict({"posterior": xr.Dataset({"x": (("chain", "draw"), x)}), "sample_stats": stats_})
+
+
+def _levels() -> np.ndarray:
+    """Evenly spread probability levels, one per draw of a half chain (R-hat and ESS split chains in two)."""
+    return (np.arange(DRAWS // 2) + 0.5) / (DRAWS // 2)
+
+
+def good_draws(rng) -> np.ndarray:
+    return rng.standard_normal((CHAINS, DRAWS))
+
+
+def chains_disagree_on_the_spread(rng) -> np.ndarray:
+    """Every half chain has the same centre and the same 5% tails, in random order (so ESS is high), but
+    two chains crowd their middle 90% toward the centre: only the rank-normalised folded R-hat sees it."""
+    def half(shape: float) -> np.ndarray:
+        level = _levels()
+        middle = (level > 0.05) & (level < 0.95)
+        centred = (level[middle] - 0.5) / 0.45
+        level[middle] = 0.5 + 0.45 * np.sign(centred) * np.abs(centred) ** shape
+        return rng.permutation(stats.norm.ppf(level))
+
+    return np.array([np.concatenate([half(1.0 if chain < 2 else 0.4) for _ in range(2)]) for chain in range(CHAINS)])
+
+
+def chains_wander_slowly(rng) -> np.ndarray:
+    """Every half chain holds exactly the same values (so the chains agree: R-hat about 1), visited in
+    the order of an AR(1) path with coefficient 0.9, so consecutive draws are strongly correlated."""
+    values = stats.norm.ppf(_levels())
+    rows = []
+    for _ in range(CHAINS):
+        halves = []
+        for _ in range(2):
+            path = np.zeros(DRAWS // 2)
+            for t, shock in enumerate(rng.standard_normal(DRAWS // 2)[1:], start=1):
+                path[t] = 0.9 * path[t - 1] + shock
+            halves.append(values[np.argsort(np.argsort(path))])
+        rows.append(np.concatenate(halves))
+    return np.array(rows)
+
+
+def one_divergence() -> np.ndarray:
+    diverging = np.zeros((CHAINS, DRAWS), bool)
+    diverging[1, 10] = True
+    return diverging
+
+
+def sticky_energy(rng) -> np.ndarray:
+    """Energies of an AR(1) with coefficient 0.9: BFMI = E[(E_t - E_t-1)^2] / Var(E) = 2 (1 - 0.9) = 0.2."""
+    energy = np.zeros((CHAINS, DRAWS))
+    shocks = rng.standard_normal((CHAINS, DRAWS))
+    for t in range(1, DRAWS):
+        energy[:, t] = 0.9 * energy[:, t - 1] + shocks[:, t]
+    return energy
+
+
+@pytest.mark.parametrize(("broken", "problem"), [
+    ("rhat", r"^x: R-hat 1\.\d+ above 1\.01$"),
+    ("ess", r"^x: bulk ESS \d+ below 400$"),
+    ("divergences", r"^1 divergent transitions \(allowed 0\)$"),
+    ("bfmi", r"^energy BFMI 0\.\d+ below 0\.3 in a chain$"),
+], ids=["rhat", "ess", "divergences", "bfmi"])
+def test_gate_trips_each_check_on_its_own(broken, problem):
+    rng = np.random.default_rng(11)
+    limits = DiagnosticsConfig()  # the defaults
+    fits = {
+        "rhat": lambda: hand_fit(chains_disagree_on_the_spread(rng)),
+        "ess": lambda: hand_fit(chains_wander_slowly(rng)),
+        "divergences": lambda: hand_fit(good_draws(rng), diverging=one_divergence()),
+        "bfmi": lambda: hand_fit(good_draws(rng), energy=sticky_energy(rng)),
+    }
+    result = diagnostics.check(fits[broken](), limits)
+    assert result.ok is False
+    assert len(result.problems) == 1, result.problems
+    assert re.match(problem, result.problems[0]), result.problems
+    # The figure behind the problem is on the wrong side of its limit; every other is on the right side.
+    assert (result.max_rhat > limits.max_rhat) == (broken == "rhat")
+    assert (result.min_ess_bulk < limits.min_ess) == (broken == "ess")
+    assert result.min_ess_tail >= limits.min_ess
+    assert result.max_mcse_ratio <= limits.max_mcse_ratio
+    assert (result.divergences > limits.max_divergences) == (broken == "divergences")
+    assert (result.min_bfmi < limits.min_bfmi) == (broken == "bfmi")
+
+
+def test_gate_passes_a_good_hand_built_fit_and_combines_by_model():
+    rng = np.random.default_rng(11)
+    limits = DiagnosticsConfig()
+    good = diagnostics.check(hand_fit(good_draws(rng)), limits)
+    assert good.ok is True and good.problems == []
+    bad = diagnostics.check(hand_fit(good_draws(rng), diverging=one_divergence()), limits)
+    both = diagnostics.combine({"first": good, "second": bad})
+    assert both.ok is False and both.problems == ["second: 1 divergent transitions (allowed 0)"]
+    assert both.divergences == 1 and set(both.by_model) == {"first", "second"}
+
+
+def test_saved_posteriors_load_with_arviz_and_are_reused_by_what_they_were_fitted_to(bundled_result, tmp_path):
+    from shopper_bayes.analyses.base import Context
+    from shopper_bayes.analyses.purchase_rates.compute import fit_rates
+    from shopper_bayes.inference.fit import FitCache
+    from shopper_bayes.outputs import Staging
+    from shopper_bayes.runner import render
 
     config, result = bundled_result
-    write_outputs(result, config, tmp_path)
+    with Staging(tmp_path) as staging:
+        render(result, config, staging)
+        staging.commit()
     for name in ("independent", "hierarchical"):
-        tree = xr.open_datatree(tmp_path / model_file(name), engine="h5netcdf")
+        tree = xr.open_datatree(tmp_path / f"models/purchase_rates_{name}.nc", engine="h5netcdf")
         assert tree.attrs["model"] == name
-        assert tree.attrs["fingerprint"] == fingerprint(config, name)
+        assert tree.attrs["inference"] == ("exact" if name == "independent" else "mcmc")
+        assert tree.attrs["fit_key"] == rate_trees(result)[name].attrs["fit_key"]
         assert {"posterior", "log_likelihood", "posterior_predictive", "prior", "prior_predictive"} <= set(tree.children)
+    # A fit asked for again with the same counts, model, priors, sampler and seed is read back, not refitted.
+    fits = FitCache(config.sampler, config.seed, saved=tmp_path / "models")
+    context = Context(config=config, settings=config.rates, load=None, fit=fits.fit, seed=config.seed)
+    counts = counts_of(config)
+    for name in ("independent", "hierarchical"):
+        again = fit_rates(context, counts, config.rates, name)
+        np.testing.assert_array_equal(again.posterior["rate"].values, rate_trees(result)[name].posterior["rate"].values)
+    assert fits.fits == 0
+    assert all(source.startswith("reused") for source in fits.sources.values()) and len(fits.sources) == 2
