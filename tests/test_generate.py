@@ -13,9 +13,11 @@ import pytest
 
 from conftest import BUNDLED, write_config
 from shopper_bayes.cli import main
-from shopper_bayes.config import DURATION_COLUMNS, load_config
-from shopper_bayes.generate import CHUNK_ROWS, SessionsGenerator, generate, truth_path
+from shopper_bayes.analyses.correlations.config import DURATION_COLUMNS
+from shopper_bayes.config import load_config
 from shopper_bayes.datasets.sessions import load_sessions
+from shopper_bayes.generate import KINDS, generate, truth_path
+from shopper_bayes.generate.base import CHUNK_ROWS, SessionsGenerator
 
 BIG = 200_000
 
@@ -114,7 +116,7 @@ def test_the_loader_reads_every_row(tmp_path, name):
     generate("sessions", 5_000, 4, tmp_path / name)
     config = load_config(write_config(tmp_path, sessions={"path": str(tmp_path / name), "filter": {}},
                                       rates={"segments": ["segment", "month", "Weekend"]}))
-    sessions = load_sessions(config, DURATION_COLUMNS)
+    sessions = load_sessions(config.sessions, labels=config.rates.segments, numeric=DURATION_COLUMNS)
     june = int((read_text(tmp_path / name)["Month"] == "June").sum()) if name.endswith(".csv") else None
     assert sessions.cleaning.rows_read == sessions.cleaning.rows_used == 5_000
     assert sessions.cleaning.dropped == {}
@@ -124,7 +126,8 @@ def test_the_loader_reads_every_row(tmp_path, name):
     assert set(sessions.frame["segment"]) == {"Returning_Customer", "New_Customer"}
     assert set(sessions.frame["Weekend"]) == {"TRUE", "FALSE"}
     # The default config (November and December only) runs on it unchanged.
-    default = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(tmp_path / name)})), DURATION_COLUMNS)
+    default = load_sessions(load_config(write_config(tmp_path, sessions={"path": str(tmp_path / name)})).sessions,
+                            labels=["segment"], numeric=DURATION_COLUMNS)
     assert set(default.frame["month"]) == {"Nov", "Dec"} and default.cleaning.rows_used > 1_000
 
 
@@ -214,4 +217,5 @@ def test_cli_lists_the_kinds(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["generate", "--help"])
     assert exit_.value.code == 0
-    assert "{sessions}" in capsys.readouterr().out
+    assert "{" + ",".join(KINDS) + "}" in capsys.readouterr().out
+    assert "sessions" in KINDS
