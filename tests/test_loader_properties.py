@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shopper_bayes.config import load_config
-from shopper_bayes.counts import segment_counts
+from shopper_bayes.engine.cells import segment_counts
 from shopper_bayes.errors import UserError
 from shopper_bayes.datasets.sessions import load_sessions
 
@@ -104,9 +104,9 @@ def test_counts_match_a_plain_pandas_computation(rows):
         kept, dropped = expected(rows)
         if kept.empty:
             with pytest.raises(UserError, match="no rows left after cleaning and filtering"):
-                load_sessions(config, numeric=["Administrative_Duration"])
+                load_sessions(config.sessions, labels=["segment"], numeric=["Administrative_Duration"])
             return
-        sessions = load_sessions(config, numeric=["Administrative_Duration"])
+        sessions = load_sessions(config.sessions, labels=["segment"], numeric=["Administrative_Duration"])
 
     report = sessions.cleaning
     assert (report.rows_read, report.rows_used) == (len(rows), len(kept))
