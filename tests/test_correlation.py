@@ -9,14 +9,14 @@ import pytest
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
-from shopper_bayes import correlation
-from shopper_bayes.correlation import TABLE_COLUMNS, bootstrap_correlations
-from shopper_bayes.errors import UserError
-from shopper_bayes.plots_correlation import (
+from shopper_bayes.analyses.correlations import compute as correlation
+from shopper_bayes.analyses.correlations.compute import TABLE_COLUMNS, bootstrap_correlations
+from shopper_bayes.analyses.correlations.figures import (
     interval_label,
     plot_correlation_forest,
     plot_correlation_matrix,
 )
+from shopper_bayes.errors import UserError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_shopping_session_data.csv"
 DURATIONS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
@@ -516,7 +516,7 @@ THREADS_SCRIPT = """
 import sys
 import numba
 import pandas as pd
-from shopper_bayes.correlation import bootstrap_correlations
+from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 
 frame = pd.read_pickle(sys.argv[1])
 for count in (1, 2):
