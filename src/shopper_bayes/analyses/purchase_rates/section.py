@@ -98,11 +98,11 @@ def _clearest(result: RatesResult):
 
 
 def headline(result: RatesResult) -> list[Sentence]:
-    by_label = {row.label: row for row in result.rates}
+    by_cell = {tuple(row.segment.items()): row for row in result.rates}
     sentences = []
     if result.comparisons:
         top = _clearest(result)
-        a, b = by_label[_label(top.a)], by_label[_label(top.b)]
+        a, b = by_cell[tuple(top.a.items())], by_cell[tuple(top.b.items())]
         prob = a.interval_prob
         more = top.prob_a_greater >= 0.5
         diff, lift = top.difference, top.lift
