@@ -25,7 +25,7 @@ METHODS = [
 def section(result: RatesResult) -> Section:
     rates = result.rates
     prob = rates[0].interval_prob
-    out = Section("Purchase rates", terms=["credible interval", "posterior", "P(A > B)", "expected loss"])
+    out = Section("Purchase rates", terms=["credible interval", "posterior", "P(A > B)", "pp", "expected loss"])
     out.blocks.append(
         f"Posterior mean purchase rate per segment with its central {prob:.0%} credible interval (the rate lies "
         "in the interval with that probability, given the data, the model and the prior). Results are from the "
