@@ -22,12 +22,14 @@ import yaml
 
 from conftest import ROOT
 from corpus.cases import CASES, Case, Cleaned, Folder, Refused, csv
-from shopper_bayes import cli, pipeline, plots_rates
+from shopper_bayes import cli, runner
+from shopper_bayes.analyses.purchase_rates import figures as rate_figures
 from shopper_bayes.config import load_config
-from shopper_bayes.console import format_summary
-from shopper_bayes.counts import cells, segment_counts, segment_name
-from shopper_bayes.errors import UserError
 from shopper_bayes.datasets.sessions import load_sessions
+from shopper_bayes.engine.cells import cells, segment_counts, segment_name
+from shopper_bayes.errors import UserError
+from shopper_bayes.outputs import Staging
+from shopper_bayes.report.console import format_run
 
 # A sampler small enough for tests: the runs here check plumbing, not posteriors.
 TINY = {
@@ -37,9 +39,13 @@ TINY = {
     "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
 }
 OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates_independent.nc", "models/purchase_rates_hierarchical.nc",
-                "figures/purchase_rates.png", "figures/ppc.png", "figures/prior_predictive.png", "figures/forest.png",
+                "figures/purchase_rates.png", "figures/ppc.png", "figures/prior_predictive.png",
                 "figures/rank.png", "figures/trace.png", "figures/campaign.png", "figures/campaign_scenarios.png", "figures/correlations.png",
-                "figures/correlation_matrix.png", "reports/report.html", "reports/report.md"}
+                "figures/correlation_matrix.png", "reports/report.html", "reports/report.md",
+                *(f"reports/tables/{name}.csv" for name in (
+                    "cleaning_sessions", "purchase_rates", "rate_comparisons", "best_segment", "model_comparison",
+                    "purchase_rates_by_model", "campaign", "campaign_scenarios_100", "correlations", "diagnostics",
+                    "diagnostics_by_variable", "glossary", "data_files", "versions"))}
 # Segment levels that would escape the output folder or inject markup if used as names.
 PATH_LEVEL, MARKUP_LEVEL = "../../etc/x", "<b>Ünï</b> & 'q'"
 
@@ -64,7 +70,8 @@ def prepare(case: Case, folder: Path) -> tuple[Path, Path]:
     elif case.config_text is not None:
         config.write_text(case.config_text.replace("{data}", str(data)), encoding="utf-8")
     elif case.write_config:
-        config.write_text(yaml.safe_dump(merged({"sessions": {"path": str(data)}, **TINY}, case.config)), encoding="utf-8")
+        config.write_text(yaml.safe_dump(merged({"sessions": {"path": str(data)}, **TINY}, case.config), sort_keys=False),
+                          encoding="utf-8")  # keys in the order the case gives them, as a user writes them
     if case.output == "parent-is-file":
         (folder / "blocker").write_text("a regular file\n")
         return config, folder / "blocker" / "out"
@@ -97,7 +104,7 @@ class GoodRun:
     folder: Path  # holds config.yaml, sessions.csv and out/
     config: Path
     output: Path
-    result: pipeline.Result
+    result: runner.Run
     files: dict[str, str]
 
 
@@ -117,7 +124,7 @@ def good_run(tmp_path_factory) -> GoodRun:
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     output = folder / "out"
-    result, _ = pipeline.run(load_config(config), output)
+    result, _, _ = runner.run(load_config(config), output)
     return GoodRun(folder, config, output, result, snapshot(output))
 
 
@@ -150,11 +157,21 @@ def test_refused_with_one_line_and_previous_outputs_intact(case, tmp_path, good_
         assert staging_left(output) == []
 
 
+DURATION_REASONS = (" missing", " not a number", " negative")
+
+
+def is_duration_reason(reason: str, config) -> bool:
+    return any(reason == column + what for column in config.correlations.columns for what in DURATION_REASONS)
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if isinstance(c.expected, Cleaned)], ids=lambda c: c.name)
 def test_cleaned_and_counted_by_reason(case, tmp_path):
+    """Counted as the correlations read the file (they need the durations); the purchase rates read the
+    same rows except that a bad duration does not drop a session from them."""
     config_path, _ = prepare(case, tmp_path)
     config = load_config(config_path)
-    sessions = load_sessions(config, numeric=config.correlations.columns)
+    by = config.correlations.by
+    sessions = load_sessions(config.sessions, labels=(by,) if by else (), numeric=config.correlations.columns)
     report, expected = sessions.cleaning, case.expected
     assert report.dropped == expected.dropped
     assert sum(report.dropped.values()) == report.rows_read - report.rows_used == report.rows_read - len(sessions.frame)
@@ -162,10 +179,31 @@ def test_cleaned_and_counted_by_reason(case, tmp_path):
         assert report.rows_used == expected.rows_used
     if expected.changed is not None:
         assert report.changed == expected.changed
+    rates = load_sessions(config.sessions, labels=config.rates.segments)
+    durations = {reason: count for reason, count in expected.dropped.items() if is_duration_reason(reason, config)}
+    assert rates.cleaning.dropped == {reason: count for reason, count in expected.dropped.items() if reason not in durations}
+    assert rates.cleaning.rows_used == report.rows_used + sum(durations.values())
     if expected.sessions is not None:
-        counts = segment_counts(sessions.frame, config.rates.segments)
+        counts = segment_counts(rates.frame, config.rates.segments)
         got = {segment_name(cell): int(counts["sessions"].sel(cell)) for cell in cells(counts)}
         assert got == expected.sessions
+
+
+def test_campaign_answers_for_its_segment_whatever_the_rates_are_split_by(tmp_path):
+    """Rates split by segment x month, the campaign naming a customer type only: it answers from its own
+    counts (all Returning_Customer sessions) instead of refusing."""
+    case = next(case for case in CASES if case.name == "clean file")
+    # no boost: on three sessions the rate posterior reaches rates a boost would push past 1
+    campaign = {"segment": "Returning_Customer", "boost": 0.0, "grid": {"boosts": [0.0]}}
+    case = Case(case.name, case.data, case.expected, config={"rates": {"segments": ["segment", "month"]},
+                                                           "campaign": campaign})
+    config_path, _ = prepare(case, tmp_path)
+    result = runner.analyse(load_config(config_path))
+    summary = result.summary
+    assert len(summary["purchase_rates"]["rates"]) == 4
+    assert summary["campaign"]["segment"] == {"segment": "Returning_Customer"}
+    assert summary["campaign"]["boosted_rate_plugin"] == pytest.approx(1 / 3)  # 1 of its 3 sessions bought
+    assert summary["data"]["sessions"]["analyses"]["campaign"]["rows_used"] == 6
 
 
 # --- outputs: atomic, and only where they belong -----------------------------------------------
@@ -176,17 +214,17 @@ def test_good_run_writes_fixed_names_only_inside_the_output_folder(good_run):
     assert everything == {"config.yaml", "sessions.csv", *(f"out/{name}" for name in OUTPUT_FILES)}
     assert staging_left(good_run.folder) == []
     summary = json.loads((good_run.output / "reports" / "summary.json").read_text(encoding="utf-8"))
-    segments = [row["segment"] for row in summary["purchase_rates"]]
+    segments = [row["segment"] for row in summary["purchase_rates"]["rates"]]
     assert {"segment": PATH_LEVEL, "month": "Nov"} in segments and {"segment": MARKUP_LEVEL, "month": "Dec"} in segments
 
 
 def test_good_run_keeps_an_empty_cell_and_shows_what_was_dropped(good_run):
     summary = good_run.result.summary
-    empty = next(row for row in summary["purchase_rates"] if row["segment"] == {"segment": MARKUP_LEVEL, "month": "Dec"})
+    empty = next(row for row in summary["purchase_rates"]["rates"] if row["segment"] == {"segment": MARKUP_LEVEL, "month": "Dec"})
     assert empty["sessions"] == 0 and empty["purchases"] == 0 and empty["observed_rate"] is None
-    assert summary["cleaning"]["dropped"] == {"fewer fields than the header": 1,
-                                              "Purchase not a 0/1, true/false or yes/no flag": 1}
-    text = format_summary(summary)
+    for use in summary["data"]["sessions"]["analyses"].values():
+        assert use["dropped"] == {"fewer fields than the header": 1, "Purchase not a 0/1, true/false or yes/no flag": 1}
+    text = format_run(summary)
     assert "1 fewer fields than the header, 1 Purchase not a 0/1, true/false or yes/no flag" in text
 
 
@@ -197,12 +235,13 @@ def test_failure_while_writing_figures_leaves_previous_outputs(good_run, tmp_pat
     def broken_plot(*args, **kwargs):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr(pipeline, "analyse", lambda config: good_run.result)  # skip the fit: fail late, fast
-    monkeypatch.setattr(plots_rates, "plot_rates", broken_plot)
+    monkeypatch.setattr(runner, "analyse", lambda config, **kwargs: good_run.result)  # skip the fit: fail late, fast
+    monkeypatch.setattr(rate_figures, "plot_rates", broken_plot)
     code = cli.main(["run", "--config", str(good_run.config), "--output", str(output)])
     captured = capsys.readouterr()
     assert code == 1
-    one_line_error(captured.err, "internal error (RuntimeError: figure failed); previous outputs are unchanged")
+    one_line_error(captured.err, "internal error (RuntimeError: figure failed); nothing was written, previous outputs "
+                                 "are unchanged")
     assert snapshot(output) == before
     assert staging_left(output) == []
 
@@ -215,7 +254,9 @@ def test_folder_in_the_way_of_one_output_replaces_none(good_run, tmp_path):
     before = snapshot(output)
     config = load_config(good_run.config)
     with pytest.raises(UserError, match=r"purchase_rates_independent\.nc: outputs could not be moved into place"):
-        pipeline.write_outputs(good_run.result, config, output)
+        with Staging(output) as staging:
+            runner.render(good_run.result, config, staging)
+            staging.commit()
     assert snapshot(output) == before
     assert staging_left(output) == []
 
@@ -223,11 +264,11 @@ def test_folder_in_the_way_of_one_output_replaces_none(good_run, tmp_path):
 def test_single_segment_runs_with_no_comparisons(tmp_path):
     case = next(case for case in CASES if case.name == "single segment")
     config_path, _ = prepare(case, tmp_path)
-    result = pipeline.analyse(load_config(config_path))
-    assert [row["segment"] for row in result.summary["purchase_rates"]] == ["Returning_Customer"]
-    assert result.summary["rate_comparisons"] == []
-    assert "Campaign: Returning_Customer" in format_summary(result.summary)
-    plots_rates.plot_rates(result.summary["purchase_rates_by_model"], tmp_path / "rates.png")
+    result = runner.analyse(load_config(config_path))
+    assert [row["segment"] for row in result.summary["purchase_rates"]["rates"]] == [{"segment": "Returning_Customer"}]
+    assert result.summary["purchase_rates"]["comparisons"] == []
+    assert "Campaign: Returning_Customer" in format_run(result.summary)
+    rate_figures.plot_rates(result.outputs["purchase_rates"].summary).savefig(tmp_path / "rates.png")
     assert (tmp_path / "rates.png").stat().st_size > 0
 
 

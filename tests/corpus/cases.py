@@ -115,9 +115,13 @@ CASES = [
     Case("Excel workbook named .csv", xlsx_like(), Refused("is a zip archive or an Excel workbook")),
     Case("gzip-compressed CSV", gzip.compress(csv().encode()), Refused("is gzip-compressed")),
     Case("unknown delimiter", csv(sep="#"), Refused("the header was read as one column")),
+    # A duration is read by the correlations only, after the purchase rates and the campaign have run; the
+    # campaign is off here because on six sessions its rate posterior reaches rates that its boosts push past 1.
     Case("comma decimals in a ; file", csv("7;0;0;12,5;Nov;New_Customer;1", sep=";"),
-         Refused("column ProductRelated_Duration: '12,5' has a comma inside a number (1 such value)")),
-    Case("thousands separator", csv('7,0,0,"1,234.5",Nov,New_Customer,1'), Refused("'1,234.5' has a comma inside a number")),
+         Refused("column ProductRelated_Duration: '12,5' has a comma inside a number (1 such value)"),
+         config={"campaign": {"enabled": False}}),
+    Case("thousands separator", csv('7,0,0,"1,234.5",Nov,New_Customer,1'), Refused("'1,234.5' has a comma inside a number"),
+         config={"campaign": {"enabled": False}}),
     Case("missing required column", csv(header=HEADER.replace("Purchase", "Bought")),
          Refused("no column 'Purchase' (the file has: SessionID,")),
     Case("column named twice", csv(header=HEADER.replace("SessionID", "Purchase")),
@@ -135,7 +139,7 @@ CASES = [
          config={"sessions": {"columns": {"session_id": "VisitID"}}}),
     Case("purchase column as a segment", csv(), Refused("rates.segments: 'purchase' is the purchase column"),
          config={"rates": {"segments": ["purchase"]}}),
-    # --- the campaign against the data (found before the fit) ----------------------------------
+    # --- the campaign against the data (found once the campaign reads its own counts) -----------
     Case("campaign segment absent, a level with a line break", csv('7,0,0,1,Nov,"New\nvia email",1'),
          Refused("campaign.segment: 'Loyal' is not a level of segment in the data (levels: New\\nvia email, New_Customer,"),
          config={"campaign": {"segment": "Loyal"}}),
@@ -143,8 +147,9 @@ CASES = [
          Refused("campaign.segment: {'segment': 'New_Customer', 'month': 'Oct'} has no sessions after filtering"),
          config={"sessions": {"filter": {"month": ["Oct", "Nov", "Dec"]}}, "rates": {"segments": ["segment", "month"]},
                  "campaign": {"segment": {"segment": "New_Customer", "month": "Oct"}}}),
-    Case("campaign names one level for two columns", csv(), Refused("campaign.segment: 'Returning_Customer' names 1 of the 2 segment columns (segment, month)"),
-         config={"rates": {"segments": ["segment", "month"]}}),
+    Case("campaign names a mapping with a level absent", csv(),
+         Refused("campaign.segment: 'Jan' is not a level of month in the data (levels: Nov, Dec)"),
+         config={"campaign": {"segment": {"segment": "New_Customer", "month": "Jan"}}}),
     # --- the config ----------------------------------------------------------------------------
     Case("config file missing", csv(), Refused("config file not found"), write_config=False),
     Case("config is invalid YAML", csv(), Refused("config.yaml:3: invalid YAML (expected ',' or ']', but got '<stream end>')"), config_text="sessions:\n  path: [{data}\n"),
