@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from shopper_bayes.correlation import bootstrap_correlations
+from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_shopping_session_data.csv"
 DURATIONS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
@@ -134,7 +134,7 @@ FIRST_CALL = """
 import sys, time
 import pandas as pd, scipy.stats
 start = time.perf_counter()
-from shopper_bayes.correlation import bootstrap_correlations
+from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 imported = time.perf_counter()
 frame = pd.read_csv(sys.argv[1])
 frame = frame[frame["Month"].isin(["Nov", "Dec"])]

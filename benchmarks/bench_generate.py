@@ -28,7 +28,7 @@ def child(kind: str, fmt: str, rows: int, folder: str) -> None:
     """Run one measurement in this process and print it as JSON."""
     import pandas as pd
 
-    from shopper_bayes.generate import SessionsGenerator, generate
+    from shopper_bayes.generate.base import SessionsGenerator, generate
 
     out = Path(folder) / f"sessions.{fmt}"
     start = time.perf_counter()

@@ -39,12 +39,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shopper_bayes import fit, purchase_rates
+from shopper_bayes.analyses.purchase_rates import model as purchase_rates
 from shopper_bayes.datasets.cleaning import MONTHS, normalise_month
 from shopper_bayes.config import load_config
-from shopper_bayes.counts import segment_counts
+from shopper_bayes.engine.cells import segment_counts
 from shopper_bayes.generate import generate
 from shopper_bayes.datasets.sessions import load_sessions
+from shopper_bayes.inference import fit
 
 SIZES = (10_000, 10_000_000)
 SEED = 1
@@ -100,8 +101,7 @@ def check_small(path: Path, counts: xr.Dataset, config) -> None:
                .set_axis(["segment", "month", "sessions", "purchases"], axis=1))
     assert_same_counts(counts, counts_dataset(grouped), "DuckDB vs pandas groupby")
     sessions = config.sessions.model_copy(update={"path": path, "filter": {}})
-    rates = config.rates.model_copy(update={"segments": ["segment", "month"]})
-    loaded = load_sessions(config.model_copy(update={"sessions": sessions, "rates": rates}))
+    loaded = load_sessions(sessions, labels=["segment", "month"])
     assert_same_counts(counts, segment_counts(loaded.frame, ["segment", "month"]), "DuckDB vs load_sessions")
 
 

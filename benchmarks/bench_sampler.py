@@ -64,13 +64,14 @@ def child(case: str, model: str, backend: str) -> None:
     import arviz_stats as azs
     import pymc as pm
 
-    from shopper_bayes import fit, purchase_rates
-    from shopper_bayes.counts import segment_counts
+    from shopper_bayes.analyses.purchase_rates import model as purchase_rates
     from shopper_bayes.datasets.sessions import load_sessions
+    from shopper_bayes.engine.cells import segment_counts
+    from shopper_bayes.inference import fit
 
     config = case_config(case)
     sampler = config.sampler.model_copy(update={"backend": backend})
-    counts = segment_counts(load_sessions(config).frame, config.rates.segments)
+    counts = segment_counts(load_sessions(config.sessions, labels=config.rates.segments).frame, config.rates.segments)
 
     in_sample = []
     original = pm.sample
