@@ -62,7 +62,7 @@ class AdCampaignsSettings(Settings):
     budget_options: int = Field(5, ge=1)
     ppc_draws: int = Field(1000, ge=100)
     dispersion_grid: int = Field(721, ge=50)
-    draws: int = Field(500, ge=100)
+    draws: int = Field(1000, ge=100)
     tune: int = Field(500, ge=100)
     target_accept: float = Field(0.9, gt=0, lt=1)
     priors: Priors = Priors()
