@@ -147,6 +147,11 @@ def section(result: AdCampaignsResult) -> Section:
                       f"outside their {prob}% predictive interval ({pct(outside)} expected; "
                       f"{pct(check.outside_without_dispersion)} without the over-dispersion); {check.zeros_observed:,} ads "
                       f"have 0, the model predicts {num(z.mean, 0)} ({num_range(z.interval, 0)}).")
+        p = check.prob_zeros_at_least_observed.value
+        if p < 0.01 or p > 0.99:
+            blocks.append(Warning(f"The model does not reproduce the number of ads with 0 {MEASURE_NAMES[check.measure]} "
+                                  f"({check.zeros_observed:,} observed): the ads of the file may have been selected on "
+                                  "this count, and rates of small ads are then overstated; read their intervals with care."))
     kept = "; ".join(f"{reason}: {count:,}" for reason, count in result.kept.items())
     if kept:
         blocks.append(f"Kept as they are: {kept}.")
