@@ -16,6 +16,7 @@ ANALYSES = [
     "customers_monthly",
     "customers_churn",
     "customers_pareto",
+    "ad_campaigns",
 ]
 
 

@@ -10,6 +10,7 @@ from shopper_bayes.datasets.base import Dataset
 DATASETS = [
     "sessions",
     "transactions",
+    "ads",
 ]
 
 
