@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 
 from shopper_bayes.analyses.ad_campaigns.compute import revenue_text
 from shopper_bayes.analyses.ad_campaigns.results import AdCampaignsResult
+from shopper_bayes.report.document import prob_cell
 from shopper_bayes.report.style import PALETTE, new_figure, style
 
 FLAG_COLOURS = {"profitable": PALETTE[2], "wasteful": PALETTE[3], "unclear": PALETTE[1], "undefined": PALETTE[7]}
@@ -23,13 +24,15 @@ def roi_figure(result: AdCampaignsResult) -> Figure:
             colour = FLAG_COLOURS[campaign.flag]
             ax.plot([lo * 100, hi * 100], [y, y], color=colour, linewidth=4, solid_capstyle="round")
             ax.plot(campaign.roi.mean * 100, y, "o", color="white", markeredgecolor=colour, markersize=8)
-            ax.annotate(f"{campaign.flag}, P(ROI > 0) = {campaign.prob_roi_positive.value:.2f}", (hi * 100, y),
+            shown = prob_cell(campaign.prob_roi_positive.value)
+            ax.annotate(f"{campaign.flag}, P(ROI > 0) {'= ' * shown[0].isdigit()}{shown}", (hi * 100, y),
                         xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
         ax.axvline(0, color="black", linewidth=1, linestyle="--")
         ax.text(0, len(rows) - 0.4, " break-even", fontsize=8, va="bottom")
         ax.set_yticks(range(len(rows)), [f"campaign {c.campaign}" for c in rows])
         ax.set_ylim(-0.6, len(rows) - 0.2)
-        ax.set_xlabel(f"ROI, % of spend ({int(result.interval_prob * 100)}% interval; {revenue_text(result.revenue_per_conversion)})")
+        ax.set_xlabel(f"ROI, % of spend ({int(result.interval_prob * 100)}% interval)\n"
+                      f"assuming {revenue_text(result.revenue_per_conversion)}")
         ax.set_title("Return on ad spend per campaign")
         ax.margins(x=0.25)
     return fig
