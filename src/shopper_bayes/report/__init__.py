@@ -1,0 +1,2 @@
+"""The report: a format-neutral document built from ``summary.json``, rendered as HTML, Markdown and
+console text."""
