@@ -7,4 +7,6 @@ from shopper_bayes.datasets.base import Dataset
 
 
 def default_datasets() -> list[Dataset]:
-    return []
+    from shopper_bayes.datasets.orders import DATASET as orders
+
+    return [orders]

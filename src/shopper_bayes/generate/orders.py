@@ -53,7 +53,8 @@ BASE_EXTRA_ORDERS = 1.5
 ORDERS_FACTOR = {
     "Gender": {"F": 1.0, "M": 1.0},
     "Age Group": {"18-25": 1.1, "26-35": 1.0, "36-45": 1.0, "46-50": 0.95, "55+": 0.9},
-    "State": {state: 1.0 for state in SHARES["State"]} | {"Goa": 1.3, "Sikkim": 0.8},
+    "State": {"Uttar Pradesh": 1.0, "Maharashtra": 0.9, "Karnataka": 1.1, "Delhi": 1.15, "Kerala": 0.85,
+              "Punjab": 1.0, "Telangana": 0.9, "Goa": 1.3, "Sikkim": 0.8},
     "Occupation": {"IT Sector": 1.0, "Healthcare": 1.0, "Banking": 1.05, "Agriculture": 0.95},
 }
 CATEGORY_SHARES = {"Clothing & Apparel": 0.3, "Food": 0.25, "Electronics & Gadgets": 0.2, "Footwear & Shoes": 0.1,
