@@ -36,7 +36,7 @@ def modelled_columns(units: pd.DataFrame, by: list[str]) -> tuple[dict[str, list
 def fit_key(cells: pd.DataFrame, settings: DemographicsSettings, sampler) -> str:
     digest = hashlib.sha256(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
     digest.update(json.dumps([settings.likelihood, settings.spend_prior.model_dump(), settings.orders_prior.model_dump(),
-                              sampler.model_dump() if hasattr(sampler, "model_dump") else str(sampler)]).encode())
+                              sampler.model_dump(), settings.tune, settings.target_accept], default=str).encode())
     return f"demographics-{digest.hexdigest()[:16]}"
 
 
@@ -50,7 +50,8 @@ def run(ctx: Context) -> Output:
     cells = compute.cell_statistics(units, list(levels))
     ctx.step(f"fitting spend and orders per customer profile on {len(cells):,} cells")
     model = build_model(cells, levels, settings)
-    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler))
+    overrides = {"tune": settings.tune, "target_accept": settings.target_accept}
+    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), **overrides)
     diagnostics = check(tree, ctx.config.diagnostics)
 
     codes = cell_codes(cells, levels)
