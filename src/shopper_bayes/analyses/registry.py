@@ -17,6 +17,7 @@ ANALYSES = [
     "customers_churn",
     "customers_pareto",
     "ad_campaigns",
+    "demographics",
 ]
 
 

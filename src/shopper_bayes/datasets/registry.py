@@ -11,6 +11,7 @@ DATASETS = [
     "sessions",
     "transactions",
     "ads",
+    "orders",
 ]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.base import GENERATORS, Written, generate, truth_path, uniforms
 
-KINDS = {"sessions": "rows", "transactions": "customers", "campaigns": "ads"}
+KINDS = {"sessions": "rows", "transactions": "customers", "campaigns": "ads", "orders": "customers"}
 
 
 def write(kind: str, units: int, seed: int, out: str | Path) -> Written:
