@@ -22,11 +22,15 @@ from shopper_bayes.config import SamplerConfig
 PRIOR_DRAWS = 1000
 
 
-def _predictive(model: pm.Model, tree: xr.DataTree, seed: int) -> xr.DataTree:
-    """Add log-likelihood, posterior predictive, prior and prior predictive, all from the model."""
+def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, predictive: bool = True) -> xr.DataTree:
+    """Add log-likelihood, and unless ``predictive`` is False the posterior predictive, prior and prior
+    predictive, all from the model (each needs a compiled function: a model whose analysis checks its fit
+    another way can skip them)."""
     logging.getLogger("pymc").setLevel(logging.ERROR)
     with model:
         pm.compute_log_likelihood(tree, progressbar=False)
+        if not predictive:
+            return tree
         pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False)
         prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2)
     for group in ("prior", "prior_predictive"):
@@ -34,7 +38,7 @@ def _predictive(model: pm.Model, tree: xr.DataTree, seed: int) -> xr.DataTree:
     return tree
 
 
-def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
+def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool = True) -> xr.DataTree:
     """NUTS: posterior, sample stats, log-likelihood, prior and posterior predictive, observed data."""
     with model:
         tree = pm.sample(
@@ -47,7 +51,7 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int) -> xr.DataTree:
             progressbar=False,
             compute_convergence_checks=False,  # diagnostics.check reports convergence, once and in full
         )
-    tree = _predictive(model, tree, seed)
+    tree = _predictive(model, tree, seed, predictive)
     tree.attrs["inference"] = "mcmc"
     return tree
 
@@ -91,18 +95,19 @@ class FitCache:
         return None
 
     def fit(self, model: pm.Model | Callable[[], pm.Model], key: str, *, posterior: Callable[[], dict] | None = None,
-            **overrides) -> xr.DataTree:
+            predictive: bool = True, **overrides) -> xr.DataTree:
         """``model`` (or a function that builds it, so a cached fit costs no model building); with
-        ``posterior`` (a function returning exact draws) the closed form is used instead of NUTS."""
+        ``posterior`` (a function returning exact draws) the closed form is used instead of NUTS;
+        ``predictive=False`` skips the prior and posterior predictive groups."""
         sampler = self.sampler.model_copy(update=overrides) if overrides else self.sampler
-        full = f"{key}|{sampler.model_dump_json()}|{self.seed}|{'exact' if posterior else 'mcmc'}"
+        full = f"{key}|{sampler.model_dump_json()}|{self.seed}|{'exact' if posterior else 'mcmc'}|{predictive}"
         digest = hashlib.sha256(full.encode()).hexdigest()
         if digest not in self.trees:
             tree = self._saved(digest)
             if tree is None:
                 built = model() if callable(model) and not isinstance(model, pm.Model) else model
                 self.fits += 1
-                tree = exact(built, posterior(), self.seed) if posterior else sample(built, sampler, self.seed)
+                tree = exact(built, posterior(), self.seed) if posterior else sample(built, sampler, self.seed, predictive)
                 tree.attrs["fit_key"] = digest
                 self.sources[digest] = "fitted"
             self.trees[digest] = tree
