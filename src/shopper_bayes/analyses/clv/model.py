@@ -42,12 +42,35 @@ def gamma_gamma_logp(x, z, p, q, v):
             + (p * x - 1) * pt.log(z) + p * x * pt.log(x) - (p * x + q) * pt.log(x * z + v))
 
 
+def _priors(priors: ClvPriors, spend: bool) -> dict:
+    """The LogNormal priors on (r, alpha, a, b, p, q, v), written in coordinates in which the posterior
+    is nearly uncorrelated (NUTS with a diagonal mass matrix then takes few steps).
+
+    Each coordinate is a linear combination of log-parameters, each given its conditional Normal,
+    so the joint prior is exactly the configured independent LogNormals: log r; log(alpha / r), the
+    inverse mean purchase rate; log a; log(b / a); log q; log p; log(p v / q), the scale of mean spend.
+    """
+    def normal(name, shift, parameter):
+        prior = getattr(priors, parameter)
+        return pm.Normal(name, mu=shift + prior.mu, sigma=prior.sigma)
+
+    log_r = normal("log_r", 0.0, "r")
+    log_alpha = log_r + normal("log_alpha_over_r", -log_r, "alpha")
+    log_a = normal("log_a", 0.0, "a")
+    log_b = log_a + normal("log_b_over_a", -log_a, "b")
+    values = {"r": pt.exp(log_r), "alpha": pt.exp(log_alpha), "a": pt.exp(log_a), "b": pt.exp(log_b)}
+    if spend:
+        log_q = normal("log_q", 0.0, "q")
+        log_p = normal("log_p", 0.0, "p")
+        log_scale = normal("log_spend_scale", log_p - log_q, "v")  # log(p v / q)
+        values |= {"p": pt.exp(log_p), "q": pt.exp(log_q), "v": pt.exp(log_scale - log_p + log_q)}
+    return {name: pm.Deterministic(name, value) for name, value in values.items()}
+
+
 def build_model(cells: pd.DataFrame, pairs: pd.DataFrame, priors: ClvPriors) -> pm.Model:
     """The joint model: LogNormal priors from the config, weighted BG/NBD and Gamma-Gamma terms."""
-    names = PURCHASE_PARAMS + (SPEND_PARAMS if len(pairs) else ())
     with pm.Model() as model:
-        values = {name: pm.LogNormal(name, mu=getattr(priors, name).mu, sigma=getattr(priors, name).sigma)
-                  for name in names}
+        values = _priors(priors, spend=len(pairs) > 0)
         observed = np.column_stack([cells["recency"], cells["frequency"]]).astype("float64")
         purchases = BetaGeoNBD.dist(a=values["a"], b=values["b"], r=values["r"], alpha=values["alpha"],
                                     T=cells["T"].to_numpy("float64"))
