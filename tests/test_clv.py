@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytensor
 import pytest
 from scipy.special import betaln, gammaln
 
@@ -108,19 +109,12 @@ def test_hardie_worked_example_and_p_alive():
     assert models.p_alive(0, 0, T, *params) == 1.0
 
 
-def test_expected_spend_matches_pymc_marketing():
-    import xarray as xr
-    from pymc_marketing.clv import GammaGammaModel
-
-    data = pd.DataFrame({"customer_id": [1, 2, 3], "frequency": [1, 3, 10], "monetary_value": [5.0, 20.0, 80.0]})
-    gg = GammaGammaModel(data)
-    gg.build_model(data)
-    gg.idata = xr.DataTree.from_dict({"posterior": xr.Dataset(
-        {name: (("chain", "draw"), [[PUBLISHED[name]]]) for name in ("p", "q", "v")})})
-    theirs = gg.expected_customer_spend(data).values.reshape(-1)
-    ours = models.expected_spend(data["frequency"].to_numpy(), data["monetary_value"].to_numpy(),
-                                 PUBLISHED["p"], PUBLISHED["q"], PUBLISHED["v"])
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+def test_expected_spend_is_the_posterior_mean_of_p_over_nu():
+    """Gamma-Gamma: nu | x, z ~ Gamma(p x + q, v + x z), so E[p / nu] = p (v + x z) / (p x + q - 1)."""
+    x, z = np.array([0, 1, 3, 10]), np.array([0.0, 5.0, 20.0, 80.0])
+    p, q, v = PUBLISHED["p"], PUBLISHED["q"], PUBLISHED["v"]
+    np.testing.assert_allclose(models.expected_spend(x, z, p, q, v), p * (v + x * z) / (p * x + q - 1), rtol=1e-12)
+    assert np.isnan(models.expected_spend(1, 5.0, p, 0.9, v))  # q <= 1: infinite mean, flagged as undefined
 
 
 def test_weighted_triples_give_the_per_customer_log_likelihood():
@@ -128,7 +122,9 @@ def test_weighted_triples_give_the_per_customer_log_likelihood():
     Gamma-Gamma term per customer: the same posterior, exactly, not only within Monte Carlo error."""
     customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
     model = models.build_model(models.triples(customers), models.spend_pairs(customers), ClvSettings().priors)
-    potentials = model.compile_fn([model["purchases_loglik"], model["spend_loglik"]], mode="FAST_COMPILE")
+    inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    outputs = model.replace_rvs_by_values([model["purchases_loglik"], model["spend_loglik"]])
+    function = pytensor.function(inputs, outputs, mode="FAST_COMPILE")
     x, tx, T = (customers[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
     rng = np.random.default_rng(1)
@@ -138,7 +134,7 @@ def test_weighted_triples_give_the_per_customer_log_likelihood():
         point = {"log_r": np.log(r), "log_alpha_over_r": np.log(alpha / r), "log_a": np.log(a),
                  "log_b_over_a": np.log(b / a), "log_q": np.log(q), "log_p": np.log(p),
                  "log_spend_scale": np.log(p * v / q)}
-        purchases, spend = potentials(point)
+        purchases, spend = function(*[point[value.name] for value in inputs])
         common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
         survive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
         drop = np.where(x > 0, betaln(a + 1, b + np.maximum(x, 1) - 1) - betaln(a, b) - (r + x) * np.log(alpha + tx), -np.inf)
@@ -163,8 +159,8 @@ def test_prediction_chunks_give_the_same_numbers(monkeypatch):
     # the CLV of one draw, summed month by month with the closed form, without the pair shortcut
     d, row = 0, customers.iloc[0]
     args = [params[n][d] for n in ("r", "alpha", "a", "b")]
-    months = [models.expected_purchases(m * 30.4375 / 7, row.frequency, row.recency, row.T, *args) for m in range(13)]
-    spend = models.expected_spend(row.frequency, row.monetary_value, params["p"][d], params["q"][d], params["v"][d])
+    months = [models.expected_purchases(m * 30.4375 / 7, row["frequency"], row["recency"], row["T"], *args) for m in range(13)]
+    spend = models.expected_spend(row["frequency"], row["monetary_value"], params["p"][d], params["q"][d], params["v"][d])
     clv_one = sum((months[m] - months[m - 1]) * spend / 1.01 ** m for m in range(1, 13))
     terms = predict.pair_terms(customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, "week", 12, 0.01)
     one = predict.customer_predictions(customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, terms, 0.9, [0.5])
