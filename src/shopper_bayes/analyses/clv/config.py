@@ -56,8 +56,8 @@ class ClvSettings(Settings):
     priors: ClvPriors = ClvPriors()
     draws: int = Field(500, ge=100)
     tune: int = Field(500, ge=100)
-    prediction_draws: int = Field(400, ge=10)
-    holdout_draws: int = Field(200, ge=20)
+    prediction_draws: int = Field(200, ge=10)
+    holdout_draws: int = Field(100, ge=20)
     segments: list[float] = Field(default_factory=lambda: [0.1, 0.5])
     top_customers: int = Field(10, ge=1, le=1000)
 

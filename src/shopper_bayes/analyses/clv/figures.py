@@ -30,7 +30,7 @@ def holdout_figure(holdout: Holdout, time_unit: str, prob: float) -> Figure:
         right.plot(x, [row.actual for row in holdout.by_frequency], "o", color=PALETTE[3], label="actual")
         right.set(title="By calibration purchases", xlabel="repeat purchases in calibration", ylabel="holdout purchases",
                   xticks=x, xticklabels=groups)
-        right.legend(loc="upper right")
+        right.legend(loc="upper center")
         return fig
 
 
