@@ -27,7 +27,8 @@ def fit_key(cells: pd.DataFrame, pairs: pd.DataFrame, settings: ClvSettings) -> 
     digest = hashlib.sha256()
     for table in (cells, pairs):
         digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
-    digest.update(json.dumps([settings.model, settings.priors.model_dump(), settings.draws, settings.tune]).encode())
+    digest.update(json.dumps([settings.model, settings.priors.model_dump(), settings.draws, settings.tune,
+                              settings.target_accept]).encode())
     return f"clv-{settings.model}-{digest.hexdigest()[:16]}"
 
 
@@ -121,7 +122,8 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
         diagnostics = Diagnostics.not_sampled("map", "MAP point estimate (clv.method: map): no posterior draws, "
                                               "no intervals, no convergence check", limits)
     else:
-        tree = fit(model, fit_key(cells, pairs, settings), draws=settings.draws, tune=settings.tune)
+        tree = fit(model, fit_key(cells, pairs, settings), draws=settings.draws, tune=settings.tune,
+                   target_accept=settings.target_accept)
         diagnostics = check(tree, limits)
     names = models.PURCHASE_PARAMS + (models.SPEND_PARAMS if len(pairs) else ())
     params = predict.thin(tree["posterior"], names, settings.prediction_draws)
