@@ -17,8 +17,9 @@ def _est(value: Estimate | None, digits: int = 2) -> str:
 
 
 def _method(result: ClvResult) -> str:
-    return "MAP point estimate, no intervals" if result.method == "map" else "posterior mean (95% interval)".replace(
-        "95%", f"{result.interval_prob:.0%}")
+    if result.method == "map":
+        return "MAP point estimate, no intervals"
+    return f"posterior mean ({result.interval_prob:.0%} interval)"
 
 
 def section(result: ClvResult) -> Section:
@@ -55,7 +56,7 @@ def section(result: ClvResult) -> Section:
                                    f"{d.divergences} divergences")))
     blocks.append(Table(["customer", "repeat purchases", "P(alive)", f"purchases, {result.horizon_months} months",
                          "spend per purchase", "CLV"],
-                        [[one_line(c.customer_id), str(c.frequency), f"{c.p_alive:.2f}", num(c.expected_purchases, 1),
+                        [[c.customer_id, str(c.frequency), f"{c.p_alive:.2f}", num(c.expected_purchases, 1),
                           num(c.expected_spend), _est(c.clv)] for c in result.top_customers],
                         name="clv_top_customers", caption="Customers with the highest expected CLV"))
     blocks.append(Table(["segment (by CLV)", "customers", "CLV", "share of CLV"],
