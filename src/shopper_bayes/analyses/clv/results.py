@@ -83,7 +83,8 @@ class TopCustomer(BaseModel):
 class ClvResult(Result):
     """``alive``: expected number of customers still active; ``next_quarter``: expected repeat purchases
     in the next 3 months; ``purchases``: over ``horizon_months``; ``total_clv``: CLV summed over customers
-    (``None`` when no customer has a repeat purchase with positive spend). ``draws``: posterior draws
+    (``None`` when no customer has a repeat purchase with positive spend). ``no_repeat``: customers
+    without a repeat purchase, alive by the BG/NBD's assumption (dropout happens only after a purchase). ``draws``: posterior draws
     behind every per-customer number and total (1 for MAP)."""
 
     model: str
@@ -95,6 +96,7 @@ class ClvResult(Result):
     discount_rate: float
     interval_prob: float
     customers: int
+    no_repeat: int
     triples: int
     spend_customers: int
     draws: int

@@ -33,7 +33,8 @@ def section(result: ClvResult) -> Section:
     top = next(iter(result.segments), None)
     blocks.append(
         f"Of {result.customers:,} customers seen up to {result.calibration_end}, about {_est(result.alive, 0)} are "
-        f"probably still active. They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
+        f"probably still active ({result.no_repeat:,} of them have not bought again, and the BG/NBD counts a customer "
+        f"as active until a purchase after which they drop out). They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
         f"3 months and {_est(result.purchases, 0)} in the next {result.horizon_months} months. Their value over "
         f"{result.horizon_months} months, discounted at {result.discount_rate:.1%} a month, is {_est(result.total_clv, 0)}"
         + (f"; the {top.segment} of customers by CLV account for {_est(top.clv, 0)} of it ({top.share:.0%})." if top else "."))
