@@ -16,6 +16,7 @@ ANALYSES = [
     "customers_monthly",
     "customers_churn",
     "customers_pareto",
+    "clv",
     "ad_campaigns",
     "demographics",
 ]

@@ -87,6 +87,7 @@ class TransactionsSettings(DatasetSettings):
     columns: TransactionColumns = TransactionColumns()
     date_format: str | None = None
     observation_end: date | None = None
+    calibration_end: date | None = None  # for customer-value models: fitted up to here, checked on the rest
     time_unit: Literal["day", "week", "month"] = "week"
     drop_duplicates: bool = False
     min_parsed_share: float = Field(0.5, gt=0, le=1)  # a sniffed format must parse at least this share of dates

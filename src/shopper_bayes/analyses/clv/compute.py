@@ -1,0 +1,179 @@
+"""From the cleaned transaction log to the ``clv`` result: RFM tables, fit, predictions, holdout check."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shopper_bayes.analyses.base import Estimate
+from shopper_bayes.analyses.clv import model as models
+from shopper_bayes.analyses.clv import predict
+from shopper_bayes.analyses.clv.config import ClvSettings
+from shopper_bayes.analyses.clv.results import (ClvArrays, ClvParams, ClvResult, Holdout, HoldoutGroup, HoldoutPeriod,
+                                                Segment, TopCustomer)
+from shopper_bayes.analyses.clv.rfm import RfmTables
+from shopper_bayes.inference.diagnostics import Diagnostics, check
+
+MAP_NOTE = "MAP point estimate: no posterior interval"
+
+
+def fit_key(cells: pd.DataFrame, pairs: pd.DataFrame, settings: ClvSettings) -> str:
+    """What the fit depends on: the weighted triples and pairs, the model, the priors, the draws."""
+    digest = hashlib.sha256()
+    for table in (cells, pairs):
+        digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([settings.model, settings.priors.model_dump(), settings.draws, settings.tune,
+                              settings.target_accept]).encode())
+    return f"clv-{settings.model}-{digest.hexdigest()[:16]}"
+
+
+def estimate(values: np.ndarray, prob: float) -> Estimate:
+    values = np.asarray(values, dtype="float64")
+    if not np.all(np.isfinite(values)):
+        return Estimate(mean=None, interval=(None, None), note="undefined in some draws (Gamma-Gamma q <= 1)")
+    if values.size == 1:
+        return Estimate(mean=float(values[0]), interval=(None, None), note=MAP_NOTE)
+    lo, hi = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2])
+    return Estimate(mean=float(values.mean()), interval=(float(lo), float(hi)))
+
+
+def _interval(values: np.ndarray, prob: float) -> tuple[float, float]:
+    lo, hi = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2])
+    return float(lo), float(hi)
+
+
+def holdout_check(tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int) -> Holdout:
+    """Simulated holdout repeat purchases (one data set per draw) against the actual ones."""
+    customers = tables.customers
+    periods = len(tables.holdout_periods)
+    sim = predict.simulate_holdout(customers, params, tables.holdout_length, periods, seed)
+    cumulative_sim = np.cumsum(sim.by_period, axis=1)
+    cumulative_actual = np.cumsum(tables.holdout_periods["purchases"].to_numpy())
+    cumulative = [HoldoutPeriod(period=k, predicted=float(cumulative_sim[:, k].mean()),
+                                interval=_interval(cumulative_sim[:, k], prob), actual=int(cumulative_actual[k]))
+                  for k in range(periods)]
+    group = np.minimum(customers["frequency"].to_numpy(), predict.FREQUENCY_GROUPS - 1)
+    actual_group = np.bincount(group, weights=tables.holdout.to_numpy(), minlength=predict.FREQUENCY_GROUPS)
+    size = np.bincount(group, minlength=predict.FREQUENCY_GROUPS)
+    by_frequency = [HoldoutGroup(calibration_purchases=f"{g}" if g < predict.FREQUENCY_GROUPS - 1 else f"{g}+",
+                                 customers=int(size[g]), predicted=float(sim.by_frequency[:, g].mean()),
+                                 interval=_interval(sim.by_frequency[:, g], prob), actual=int(actual_group[g]))
+                    for g in range(predict.FREQUENCY_GROUPS)]
+    total = cumulative_sim[:, -1]
+    interval = _interval(total, prob)
+    actual = int(tables.holdout.sum())
+    return Holdout(predicted=float(total.mean()), interval=interval, actual=actual,
+                   inside=interval[0] <= actual <= interval[1], draws=len(total), length=tables.holdout_length,
+                   customers=len(customers), new_customers=tables.new_in_holdout,
+                   cumulative=cumulative, by_frequency=by_frequency)
+
+
+def prior_shares(tree: xr.DataTree | None, customers: pd.DataFrame, settings: ClvSettings, seed: int) -> xr.DataArray:
+    """Prior predictive share of customers by calibration repeat purchases (0..6, 7+), from prior
+    draws of (r, alpha, a, b) and the customers' own ages T (a sample of at most 2,000)."""
+    rng = np.random.default_rng(seed)
+    draws = 200
+    if tree is not None and "prior" in tree.children:
+        params = predict.thin(tree["prior"], models.PURCHASE_PARAMS, draws)
+    else:
+        params = {name: np.exp(rng.normal(getattr(settings.priors, name).mu, getattr(settings.priors, name).sigma, draws))
+                  for name in models.PURCHASE_PARAMS}
+    T = customers["T"].to_numpy("float64")
+    T = T[rng.choice(len(T), size=min(len(T), 2000), replace=False)][None, :]
+    r, alpha, a, b = (params[name][:, None] for name in models.PURCHASE_PARAMS)
+    rate = rng.gamma(np.broadcast_to(r, (len(r), T.shape[1]))) / alpha
+    drop = rng.beta(np.broadcast_to(a, rate.shape), np.broadcast_to(b, rate.shape))
+    x = np.minimum(rng.poisson(np.minimum(rate * T, 1e7)), rng.geometric(np.clip(drop, 1e-12, 1)))
+    groups = np.minimum(x, predict.FREQUENCY_GROUPS - 1)
+    shares = np.stack([(groups == g).mean(axis=1) for g in range(predict.FREQUENCY_GROUPS)], axis=1)
+    return xr.DataArray(shares, dims=("draw", "group"), coords={"group": _group_names()})
+
+
+def _group_names() -> list[str]:
+    return [str(g) for g in range(predict.FREQUENCY_GROUPS - 1)] + [f"{predict.FREQUENCY_GROUPS - 1}+"]
+
+
+def observed_shares(customers: pd.DataFrame) -> xr.DataArray:
+    groups = np.minimum(customers["frequency"].to_numpy(), predict.FREQUENCY_GROUPS - 1)
+    shares = np.bincount(groups, minlength=predict.FREQUENCY_GROUPS) / len(groups)
+    return xr.DataArray(shares, dims=("group",), coords={"group": _group_names()})
+
+
+@dataclass
+class Computed:
+    result: ClvResult
+    arrays: ClvArrays
+    table: pd.DataFrame
+    tree: xr.DataTree
+
+
+def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) -> Computed:
+    """Fit (MCMC through ``fit(model, key, **overrides)``, or MAP) and predict."""
+    customers = tables.customers
+    cells, pairs = models.triples(customers), models.spend_pairs(customers)
+    model = models.build_model(cells, pairs, settings.priors)
+    if settings.method == "map":
+        tree = models.fit_map(model, seed)
+        diagnostics = Diagnostics.not_sampled("map", "MAP point estimate (clv.method: map): no posterior draws, "
+                                              "no intervals, no convergence check", limits)
+    else:
+        tree = fit(model, fit_key(cells, pairs, settings), draws=settings.draws, tune=settings.tune,
+                   target_accept=settings.target_accept)
+        diagnostics = check(tree, limits)
+    names = models.PURCHASE_PARAMS + (models.SPEND_PARAMS if len(pairs) else ())
+    params = predict.thin(tree["posterior"], names, settings.prediction_draws)
+    prob = settings.interval_prob
+    terms = predict.pair_terms(customers, params, tables.time_unit, settings.horizon_months, settings.discount_rate)
+    preds = predict.customer_predictions(customers, params, terms, prob, settings.segments)
+    table = preds.table
+    if tables.holdout is not None:
+        table["holdout_purchases"] = tables.holdout.to_numpy()
+    draws = len(params["r"])
+    all_draws = predict.thin(tree["posterior"], names, 10**9)
+    holdout = None
+    if tables.holdout is not None:
+        simulated = predict.thin(tree["posterior"], names, settings.holdout_draws)
+        if draws == 1:  # MAP: the point repeated; the interval is then the process noise alone
+            simulated = {name: np.repeat(value, settings.holdout_draws) for name, value in simulated.items()}
+        holdout = holdout_check(tables, simulated, prob, seed)
+    total = preds.totals["clv"]
+    total_estimate = estimate(total, prob) if len(pairs) else Estimate(mean=None, interval=(None, None),
+                                                                        note="no repeat purchase with positive spend")
+    segments = [Segment(segment=name, customers=preds.segment_sizes[name], clv=estimate(values, prob),
+                        share=float(np.mean(values / total)) if len(pairs) and np.all(total > 0) else 0.0)
+                for name, values in preds.segments.items()]
+    top = table.nlargest(settings.top_customers, "clv_mean") if len(pairs) else table.head(0)
+    top_customers = [TopCustomer(customer_id=str(row.customer_id), frequency=int(row.frequency), recency=float(row.recency),
+                                 T=float(row.T), monetary_value=float(row.monetary_value), p_alive=float(row.p_alive_mean),
+                                 expected_purchases=float(row.purchases_mean), expected_spend=float(row.spend_mean),
+                                 clv=Estimate(mean=float(row.clv_mean),
+                                              interval=(None, None) if draws == 1 else (float(row.clv_lo), float(row.clv_hi)),
+                                              note=MAP_NOTE if draws == 1 else None))
+                     for row in top.itertuples()]
+    zero_spend = int(((customers["frequency"] > 0) & (customers["monetary_value"] <= 0)).sum())
+    notes = []
+    if zero_spend:
+        notes.append(f"{zero_spend} repeat buyers spent nothing on their repeat purchases: the Gamma-Gamma fit leaves "
+                     "them out and their expected spend is the population mean")
+    if draws < len(all_draws["r"]):
+        notes.append(f"per-customer numbers use {draws:,} of the {len(all_draws['r']):,} posterior draws, evenly spaced")
+    result = ClvResult(
+        model=settings.model, method=settings.method, time_unit=tables.time_unit,
+        calibration_end=str(tables.calibration_end), observation_end=str(tables.observation_end),
+        horizon_months=settings.horizon_months, discount_rate=settings.discount_rate, interval_prob=prob,
+        customers=len(customers), no_repeat=int((customers["frequency"] == 0).sum()), triples=len(cells),
+        spend_customers=int(pairs["customers"].sum()) if len(pairs) else 0,
+        draws=draws, priors={name: prior.model_dump() for name, prior in settings.priors},
+        params=ClvParams(**{name: estimate(all_draws[name], prob) for name in names}),
+        alive=estimate(preds.totals["alive"], prob), next_quarter=estimate(preds.totals["quarter"], prob),
+        purchases=estimate(preds.totals["purchases"], prob), total_clv=total_estimate, segments=segments,
+        holdout=holdout, top_customers=top_customers, notes=notes, diagnostics=diagnostics)
+    arrays = ClvArrays(alive=predict.alive_matrix(customers, params),
+                       prior_shares=prior_shares(tree if settings.method == "mcmc" else None, customers, settings, seed),
+                       observed_shares=observed_shares(customers))
+    return Computed(result, arrays, table, tree)

@@ -1,0 +1,234 @@
+"""Per-customer predictions and the holdout check, from posterior draws, in bounded memory.
+
+Everything is computed on arrays of (customers in a chunk) x (draws), never on the whole
+customers x draws array: per-customer summaries are reduced chunk by chunk, totals are summed per
+draw. The hypergeometric part of the BG/NBD expectation depends on a customer only through
+(frequency, T), so it is computed once per distinct pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from shopper_bayes.analyses.clv.model import expected_spend, odds_dead, p_alive, purchases_if_alive
+from shopper_bayes.analyses.clv.rfm import DAYS_PER_UNIT
+
+DAYS_PER_MONTH = 30.4375
+CHUNK_ELEMENTS = 2_000_000  # customers x draws per chunk: about 16 MB per float array
+FREQUENCY_GROUPS = 8  # 0, 1, ..., 6 and 7+ repeat purchases in the calibration period
+
+
+def thin(posterior: xr.DataTree | xr.Dataset, names, count: int) -> dict[str, np.ndarray]:
+    """``count`` draws (or all, when fewer) evenly spaced over the chains' stacked draws."""
+    stacked = {name: np.asarray(posterior[name].values, dtype="float64").reshape(-1) for name in names}
+    total = len(next(iter(stacked.values())))
+    keep = np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
+    return {name: values[keep] for name, values in stacked.items()}
+
+
+def _chunks(total: int, draws: int):
+    size = max(1, CHUNK_ELEMENTS // max(draws, 1))
+    for start in range(0, total, size):
+        yield slice(start, min(start + size, total))
+
+
+@dataclass
+class PairTerms:
+    """Per distinct (frequency, T) and draw: expected purchases if alive over the horizon and over
+    the next quarter, and the discounted purchases of the CLV sum (before the P(alive) factor)."""
+
+    index: pd.MultiIndex
+    horizon: np.ndarray
+    quarter: np.ndarray
+    discounted: np.ndarray
+
+
+def pair_terms(customers: pd.DataFrame, params: dict[str, np.ndarray], time_unit: str, horizon_months: int,
+               discount_rate: float) -> PairTerms:
+    """CLV = sum over months m = 1..H of (purchases in month m) x spend / (1 + discount_rate)^m,
+    with months of 30.4375 days (PyMC-Marketing's ``customer_lifetime_value`` convention)."""
+    pairs = pd.MultiIndex.from_frame(customers[["frequency", "T"]].drop_duplicates().sort_values(["frequency", "T"]))
+    months = max(horizon_months, 3)
+    unit = DAYS_PER_MONTH / DAYS_PER_UNIT[time_unit]
+    draws = len(params["r"])
+    out = {key: np.empty((len(pairs), draws)) for key in ("horizon", "quarter", "discounted")}
+    x_all = pairs.get_level_values("frequency").to_numpy("float64")[:, None]
+    T_all = pairs.get_level_values("T").to_numpy("float64")[:, None]
+    r, alpha, a, b = (params[name][None, :] for name in ("r", "alpha", "a", "b"))
+    for part in _chunks(len(pairs), draws):
+        x, T = x_all[part], T_all[part]
+        previous = np.zeros((len(x), draws))
+        discounted = np.zeros((len(x), draws))
+        for month in range(1, months + 1):
+            current = purchases_if_alive(month * unit, x, T, r, alpha, a, b)
+            if month <= horizon_months:
+                discounted += (current - previous) / (1 + discount_rate) ** month
+            if month == horizon_months:
+                out["horizon"][part] = current
+            if month == 3:
+                out["quarter"][part] = current
+            previous = current
+        out["discounted"][part] = discounted
+    return PairTerms(pairs, **out)
+
+
+def _summary(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and central interval over draws (axis 1); no interval from a single draw (MAP)."""
+    mean = values.mean(axis=1)
+    if values.shape[1] == 1:
+        nan = np.full(len(values), np.nan)
+        return mean, nan, nan
+    lo, hi = np.quantile(values, [(1 - prob) / 2, (1 + prob) / 2], axis=1)
+    return mean, lo, hi
+
+
+@dataclass
+class CustomerPredictions:
+    """``table``: one row per customer (summaries only); ``totals``: per draw, the number of customers
+    alive, purchases in the next quarter and over the horizon, and CLV summed over customers;
+    ``segments``: per segment (ranked by mean CLV) and draw, CLV summed over its customers."""
+
+    table: pd.DataFrame
+    totals: dict[str, np.ndarray]
+    segments: dict[str, np.ndarray]
+    segment_sizes: dict[str, int]
+
+
+def segment_names(shares: list[float]) -> list[str]:
+    bounds = [0.0, *shares, 1.0]
+    names = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if lo == 0:
+            names.append(f"top {hi:.0%}")
+        elif hi == 1:
+            names.append(f"bottom {1 - lo:.0%}")
+        else:
+            names.append(f"{lo:.0%}–{hi:.0%}")
+    return names
+
+
+def customer_predictions(customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
+                         prob: float, shares: list[float]) -> CustomerPredictions:
+    """Per customer: P(alive), expected purchases over the horizon, expected spend per purchase and CLV
+    (mean and central interval over draws); per draw: totals and segment totals."""
+    draws = len(params["r"])
+    position = terms.index.get_indexer(pd.MultiIndex.from_frame(customers[["frequency", "T"]]))
+    x_all = customers["frequency"].to_numpy("float64")[:, None]
+    tx_all = customers["recency"].to_numpy("float64")[:, None]
+    T_all = customers["T"].to_numpy("float64")[:, None]
+    z_all = customers["monetary_value"].to_numpy("float64")[:, None]
+    r, alpha, a, b = (params[name][None, :] for name in ("r", "alpha", "a", "b"))
+    has_spend = "p" in params
+    p, q, v = ((params[name][None, :] for name in ("p", "q", "v")) if has_spend else (None, None, None))
+
+    def chunk(part):
+        x, tx, T, z, at = x_all[part], tx_all[part], T_all[part], z_all[part], position[part]
+        alive = 1 / (1 + odds_dead(x, tx, T, r, alpha, a, b))
+        spend = expected_spend(np.where(z > 0, x, 0), z, p, q, v) if has_spend else np.full(alive.shape, np.nan)
+        return {"p_alive": alive, "quarter": terms.quarter[at] * alive, "purchases": terms.horizon[at] * alive,
+                "spend": spend, "clv": terms.discounted[at] * alive * spend}
+
+    columns = {f"{name}_{stat}": np.empty(len(customers)) for name in ("p_alive", "purchases", "spend", "clv")
+               for stat in ("mean", "lo", "hi")}
+    totals = {name: np.zeros(draws) for name in ("alive", "quarter", "purchases", "clv")}
+    for part in _chunks(len(customers), draws):
+        values = chunk(part)
+        for name in ("p_alive", "purchases", "spend", "clv"):
+            mean, lo, hi = _summary(values[name], prob)
+            columns[f"{name}_mean"][part], columns[f"{name}_lo"][part], columns[f"{name}_hi"][part] = mean, lo, hi
+        totals["alive"] += values["p_alive"].sum(axis=0)
+        totals["quarter"] += values["quarter"].sum(axis=0)
+        totals["purchases"] += values["purchases"].sum(axis=0)
+        totals["clv"] += values["clv"].sum(axis=0)
+    table = customers.reset_index(drop=True).assign(**columns)
+    names = segment_names(shares)
+    rank = table["clv_mean"].rank(ascending=False, method="first").to_numpy() / len(table)
+    segment = np.searchsorted(np.array([*shares, 1.0]), rank, side="left")
+    table["segment"] = pd.Categorical.from_codes(np.minimum(segment, len(names) - 1), names)
+    segments = {name: np.zeros(draws) for name in names}
+    codes = table["segment"].cat.codes.to_numpy()
+    for part in _chunks(len(customers), draws):
+        clv = chunk(part)["clv"]
+        for code, name in enumerate(names):
+            segments[name] += clv[codes[part] == code].sum(axis=0)
+    sizes = {name: int((codes == code).sum()) for code, name in enumerate(names)}
+    return CustomerPredictions(table, totals, segments, sizes)
+
+
+def alive_matrix(customers: pd.DataFrame, params: dict[str, np.ndarray], cells: int = 40) -> xr.DataArray:
+    """Posterior mean P(alive) on a grid of frequency x recency, for customers of the largest age T."""
+    T = float(customers["T"].max())
+    top = int(max(1, np.ceil(customers["frequency"].quantile(0.99))))
+    frequency = np.arange(0, top + 1)
+    recency = np.linspace(0, T, cells)
+    x = frequency[:, None, None].astype("float64")
+    tx = recency[None, :, None]
+    r, alpha, a, b = (params[name][None, None, :] for name in ("r", "alpha", "a", "b"))
+    mean = p_alive(x, tx, T, r, alpha, a, b).mean(axis=2)
+    return xr.DataArray(mean, coords={"frequency": frequency, "recency": recency}, dims=("frequency", "recency"),
+                        attrs={"T": T})
+
+
+def simulate_repeat_purchases(rng: np.random.Generator, length: float, x, alive, r, alpha, a, b, T):
+    """Purchases in a window of ``length`` by customers alive at its start with probability ``alive``:
+    lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) (their posteriors given survival), then a
+    Poisson(lambda) process stopped after a Geometric(p) number of purchases. Returns (purchases,
+    Poisson events) per element of the broadcast arrays."""
+    shape = np.broadcast_shapes(np.shape(x), np.shape(alive), np.shape(r), np.shape(T))
+    is_alive = rng.random(shape) < alive
+    rate = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
+    drop = rng.beta(np.broadcast_to(a, shape), np.broadcast_to(b + x, shape))
+    events = np.where(is_alive, rng.poisson(rate * length), 0)
+    stop = rng.geometric(np.clip(drop, 1e-12, 1))
+    return np.minimum(events, stop), events
+
+
+@dataclass
+class HoldoutSimulation:
+    """Per simulated data set: purchases per holdout period and per calibration-frequency group."""
+
+    by_period: np.ndarray  # (draws, periods)
+    by_frequency: np.ndarray  # (draws, FREQUENCY_GROUPS)
+
+
+def simulate_holdout(customers: pd.DataFrame, params: dict[str, np.ndarray], length: float, periods: int,
+                     seed: int) -> HoldoutSimulation:
+    """Posterior predictive holdout purchases: one simulated holdout per posterior draw. The times of a
+    customer's y purchases are the first y of the Poisson process's n uniform event times, drawn as
+    order statistics (cumulated exponentials over a Gamma(n + 1) total)."""
+    rng = np.random.default_rng(seed)
+    draws = len(params["r"])
+    by_period = np.zeros((draws, periods), dtype=np.int64)
+    by_frequency = np.zeros((draws, FREQUENCY_GROUPS), dtype=np.int64)
+    x_all = customers["frequency"].to_numpy("float64")
+    tx_all = customers["recency"].to_numpy("float64")
+    T_all = customers["T"].to_numpy("float64")
+    group_all = np.minimum(customers["frequency"].to_numpy(), FREQUENCY_GROUPS - 1)
+    r, alpha, a, b = (params[name][:, None] for name in ("r", "alpha", "a", "b"))
+    draw_index = np.arange(draws)[:, None]
+    for part in _chunks(len(customers), draws):
+        x, tx, T = x_all[None, part], tx_all[None, part], T_all[None, part]
+        alive = p_alive(x, tx, T, r, alpha, a, b)
+        bought, events = simulate_repeat_purchases(rng, length, x, alive, r, alpha, a, b, T)
+        rows = np.broadcast_to(draw_index, bought.shape)
+        cell = rows * FREQUENCY_GROUPS + group_all[None, part]
+        by_frequency += np.bincount(cell.reshape(-1), weights=bought.reshape(-1),
+                                    minlength=draws * FREQUENCY_GROUPS).reshape(draws, FREQUENCY_GROUPS).astype(np.int64)
+        flat_bought, flat_events, flat_rows = bought.reshape(-1), events.reshape(-1), rows.reshape(-1)
+        some = flat_bought > 0
+        count, total_events, row = flat_bought[some], flat_events[some], flat_rows[some]
+        gaps = rng.standard_exponential(int(count.sum()))
+        sums = np.cumsum(gaps)
+        ends = np.cumsum(count)
+        starts = ends - count
+        before = np.where(starts > 0, sums[np.maximum(starts - 1, 0)], 0.0)
+        within = sums - np.repeat(before, count)
+        total = within[ends - 1] + rng.standard_gamma(total_events - count + 1)
+        times = within / np.repeat(total, count) * length
+        period = np.minimum(times.astype(np.int64), periods - 1)
+        by_period += np.bincount(np.repeat(row, count) * periods + period, minlength=draws * periods).reshape(draws, periods)
+    return HoldoutSimulation(by_period, by_frequency)

@@ -1,0 +1,249 @@
+"""CLV analysis: RFM tables against PyMC-Marketing's rfm_summary, the BG/NBD and Gamma-Gamma formulas
+against published numbers, the weighted likelihood against the per-customer one, the CDNOW sample
+fit against the published maximum-likelihood estimates, MAP really being MAP, chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytensor
+import pytest
+from scipy.special import betaln, gammaln
+
+import shopper_bayes
+
+try:
+    import shopper_bayes.report.document  # noqa: F401
+except ModuleNotFoundError:  # the base commit's old report.py hides the report/ package; the merge removes it
+    _report = types.ModuleType("shopper_bayes.report")
+    _report.__path__ = [str(Path(shopper_bayes.__file__).parent / "report")]
+    sys.modules["shopper_bayes.report"] = _report
+
+from shopper_bayes.analyses import clv  # noqa: E402
+from shopper_bayes.analyses.base import Context  # noqa: E402
+from shopper_bayes.analyses.clv import model as models, predict  # noqa: E402
+from shopper_bayes.analyses.clv.config import ClvSettings  # noqa: E402
+from shopper_bayes.analyses.clv.rfm import rfm_tables  # noqa: E402
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig  # noqa: E402
+from shopper_bayes.datasets.base import Loaded  # noqa: E402
+from shopper_bayes.datasets.cleaning import CleaningReport  # noqa: E402
+from shopper_bayes.errors import UserError  # noqa: E402
+from shopper_bayes.inference.fit import sample  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cdnow_sample.txt"
+CALIBRATION_END, OBSERVATION_END = dt.date(1997, 9, 30), dt.date(1998, 6, 30)
+PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "v": 15.44}
+
+
+def cdnow_sample() -> pd.DataFrame:
+    raw = pd.read_csv(SAMPLE, sep=r"\s+", header=None, names=["master", "sample", "date", "cds", "dollars"], dtype=str)
+    return pd.DataFrame({"customer": raw["master"], "date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                         "amount": raw["dollars"].astype(float)})
+
+
+def context(frame: pd.DataFrame, settings: ClvSettings, fit=None, calibration_end=CALIBRATION_END,
+            observation_end=OBSERVATION_END, seed: int = 7) -> Context:
+    config = SimpleNamespace(seed=seed, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig(),
+                             transactions=SimpleNamespace(calibration_end=calibration_end,
+                                                          observation_end=observation_end, time_unit="week"))
+    loaded = Loaded(frame, CleaningReport("test", len(frame), len(frame)))
+    fit = fit or (lambda model, key, **kw: sample(model, SamplerConfig(**kw), seed))
+    return Context(config=config, settings=settings, load=lambda *needs: loaded, fit=fit, seed=seed)
+
+
+# ---------------------------------------------------------------- RFM tables
+
+
+def test_rfm_tables_equal_pymc_marketing_rfm_summary_and_holdout_counts():
+    from pymc_marketing.clv import rfm_summary
+
+    frame = cdnow_sample()
+    tables = rfm_tables(frame, CALIBRATION_END, OBSERVATION_END, "week")
+    reference = rfm_summary(frame, "customer", "date", "amount", observation_period_end="1997-09-30",
+                            time_unit="D", time_scaler=7)
+    both = reference.merge(tables.customers, on="customer_id", suffixes=("_ref", ""))
+    assert len(tables.customers) == len(reference) == len(both) == 2357
+    for column in ("frequency", "recency", "T", "monetary_value"):
+        np.testing.assert_allclose(both[column], both[f"{column}_ref"], rtol=1e-12, atol=1e-9)
+    assert tables.customers["frequency"].sum() == 2457  # Fader, Hardie & Lee (2005): 2,457 repeat purchases
+    # holdout: purchase days after 1997-09-30 of calibration customers, counted with plain pandas
+    days = frame.groupby(["customer", frame["date"].dt.normalize()]).size().reset_index()
+    later = days[(days["date"] > "1997-09-30") & (days["date"] <= "1998-06-30")]
+    assert tables.holdout.sum() == len(later) == 1882
+    assert tables.holdout_length == 39.0 and len(tables.holdout_periods) == 39
+    weeks = ((later["date"] - pd.Timestamp("1997-09-30")).dt.days - 1) // 7
+    np.testing.assert_array_equal(tables.holdout_periods["purchases"], np.bincount(weeks, minlength=39))
+    assert len(models.triples(tables.customers)) == 1016  # as the issue says
+
+
+def test_rfm_tables_days_and_bad_options():
+    frame = cdnow_sample()
+    days = rfm_tables(frame, None, "1997-09-30", "day").customers
+    weeks = rfm_tables(frame, None, "1997-09-30", "week").customers
+    np.testing.assert_allclose(days["T"], weeks["T"] * 7)
+    with pytest.raises(UserError, match="time_unit"):
+        rfm_tables(frame, None, None, "fortnight")
+    with pytest.raises(UserError, match="calibration_end"):
+        rfm_tables(frame, "1996-01-01", None, "week")
+
+
+# ---------------------------------------------------------------- closed forms
+
+
+def test_hardie_worked_example_and_p_alive():
+    """Hardie's BG/NBD spreadsheet note: x = 2, t_x = 30.43, T = 38.86 -> 1.226 purchases in 39 weeks."""
+    params = [PUBLISHED[name] for name in ("r", "alpha", "a", "b")]
+    assert models.expected_purchases(39, 2, 30.43, 38.86, *params) == pytest.approx(1.226, abs=5e-4)
+    # P(alive) against the BG/NBD likelihood's two terms, written out with scipy
+    r, alpha, a, b = params
+    x, tx, T = 2, 30.43, 38.86
+    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    dead = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + tx)
+    assert models.p_alive(x, tx, T, *params) == pytest.approx(1 / (1 + np.exp(dead - alive)), rel=1e-12)
+    assert models.p_alive(0, 0, T, *params) == 1.0
+
+
+def test_expected_spend_is_the_posterior_mean_of_p_over_nu():
+    """Gamma-Gamma: nu | x, z ~ Gamma(p x + q, v + x z), so E[p / nu] = p (v + x z) / (p x + q - 1)."""
+    x, z = np.array([0, 1, 3, 10]), np.array([0.0, 5.0, 20.0, 80.0])
+    p, q, v = PUBLISHED["p"], PUBLISHED["q"], PUBLISHED["v"]
+    np.testing.assert_allclose(models.expected_spend(x, z, p, q, v), p * (v + x * z) / (p * x + q - 1), rtol=1e-12)
+    assert np.isnan(models.expected_spend(1, 5.0, p, 0.9, v))  # q <= 1: infinite mean, flagged as undefined
+
+
+def test_weighted_triples_give_the_per_customer_log_likelihood():
+    """The weighted fit's log density equals one BG/NBD term per customer (scipy, written out) plus one
+    Gamma-Gamma term per customer: the same posterior, exactly, not only within Monte Carlo error."""
+    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    model = models.build_model(models.triples(customers), models.spend_pairs(customers), ClvSettings().priors)
+    inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    outputs = model.replace_rvs_by_values([model["purchases_loglik"], model["spend_loglik"]])
+    function = pytensor.function(inputs, outputs, mode="FAST_COMPILE")
+    x, tx, T = (customers[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        theta = {name: value * np.exp(rng.normal(0, 0.2)) for name, value in PUBLISHED.items()}
+        r, alpha, a, b, p, q, v = (theta[n] for n in ("r", "alpha", "a", "b", "p", "q", "v"))
+        point = {"log_r": np.log(r), "log_alpha_over_r": np.log(alpha / r), "log_a": np.log(a),
+                 "log_b_over_a": np.log(b / a), "log_q": np.log(q), "log_p": np.log(p),
+                 "log_spend_scale": np.log(p * v / q)}
+        purchases, spend = function(*[point[value.name] for value in inputs])
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        survive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
+        drop = np.where(x > 0, betaln(a + 1, b + np.maximum(x, 1) - 1) - betaln(a, b) - (r + x) * np.log(alpha + tx), -np.inf)
+        assert purchases == pytest.approx(np.sum(common + np.logaddexp(survive, drop)), rel=1e-10)
+        bx, bz = buyers["frequency"].to_numpy(float), buyers["monetary_value"].to_numpy(float)
+        gg = (gammaln(p * bx + q) - gammaln(p * bx) - gammaln(q) + q * np.log(v) + (p * bx - 1) * np.log(bz)
+              + p * bx * np.log(bx) - (p * bx + q) * np.log(bx * bz + v))
+        assert spend == pytest.approx(gg.sum(), rel=1e-10)
+
+
+def test_prediction_chunks_give_the_same_numbers(monkeypatch):
+    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    rng = np.random.default_rng(3)
+    params = {name: value * np.exp(rng.normal(0, 0.05, 30)) for name, value in PUBLISHED.items()}
+    whole = predict.customer_predictions(customers, params, predict.pair_terms(customers, params, "week", 12, 0.01),
+                                         0.9, [0.1, 0.5])
+    monkeypatch.setattr(predict, "CHUNK_ELEMENTS", 30 * 97)
+    chunked = predict.customer_predictions(customers, params, predict.pair_terms(customers, params, "week", 12, 0.01),
+                                           0.9, [0.1, 0.5])
+    pd.testing.assert_frame_equal(whole.table, chunked.table)
+    np.testing.assert_allclose(whole.totals["clv"], chunked.totals["clv"], rtol=1e-10)
+    # the CLV of one draw, summed month by month with the closed form, without the pair shortcut
+    d, row = 0, customers.iloc[0]
+    args = [params[n][d] for n in ("r", "alpha", "a", "b")]
+    months = [models.expected_purchases(m * 30.4375 / 7, row["frequency"], row["recency"], row["T"], *args) for m in range(13)]
+    spend = models.expected_spend(row["frequency"], row["monetary_value"], params["p"][d], params["q"][d], params["v"][d])
+    clv_one = sum((months[m] - months[m - 1]) * spend / 1.01 ** m for m in range(1, 13))
+    terms = predict.pair_terms(customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, "week", 12, 0.01)
+    one = predict.customer_predictions(customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, terms, 0.9, [0.5])
+    assert one.table["clv_mean"].iloc[0] == pytest.approx(clv_one, rel=1e-10)
+
+
+def test_settings_reject_bad_segments():
+    with pytest.raises(ValueError):
+        ClvSettings(segments=[0.5, 0.1])
+
+
+# ---------------------------------------------------------------- fits
+
+
+@pytest.fixture(scope="module")
+def cdnow_fit(tmp_path_factory):
+    output = clv.run(context(cdnow_sample(), ClvSettings()))
+    return output
+
+
+def test_cdnow_sample_posterior_covers_published_estimates(cdnow_fit):
+    result = cdnow_fit.summary
+    assert result.diagnostics.ok, result.diagnostics.problems
+    assert result.method == "mcmc" and result.triples == 1016 and result.customers == 2357
+    for name, value in PUBLISHED.items():
+        estimate = getattr(result.params, name)
+        assert estimate.interval[0] < value < estimate.interval[1], (name, estimate)
+    # Hardie's customer: posterior mean of E[purchases in 39 weeks] within 5% of 1.226
+    post = cdnow_fit.models["clv"].posterior
+    draws = [post[n].values.reshape(-1) for n in ("r", "alpha", "a", "b")]
+    assert models.expected_purchases(39, 2, 30.43, 38.86, *draws).mean() == pytest.approx(1.226, rel=0.05)
+
+
+def test_cdnow_holdout_simulation_agrees_with_the_closed_form(cdnow_fit, tmp_path):
+    result, table = cdnow_fit.summary, None
+    holdout = result.holdout
+    assert holdout.actual == 1882 and holdout.customers == 2357 and len(holdout.cumulative) == 39
+    assert sum(group.actual for group in holdout.by_frequency) == 1882
+    post = cdnow_fit.models["clv"].posterior
+    keep = np.linspace(0, post.sizes["chain"] * post.sizes["draw"] - 1, holdout.draws).round().astype(int)
+    draws = [post[n].values.reshape(-1)[keep][:, None] for n in ("r", "alpha", "a", "b")]
+    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, OBSERVATION_END, "week").customers
+    x, tx, T = (customers[c].to_numpy(float)[None, :] for c in ("frequency", "recency", "T"))
+    closed = models.expected_purchases(39, x, tx, T, *draws).sum(axis=1).mean()
+    spread = holdout.interval[1] - holdout.interval[0]
+    assert holdout.predicted == pytest.approx(closed, abs=spread / 10)  # mean of simulations vs expectation
+    assert holdout.cumulative[-1].predicted == pytest.approx(holdout.predicted)
+    path = tmp_path / "customers_clv.parquet"
+    cdnow_fit.files["reports/customers_clv.parquet"](path)
+    table = pd.read_parquet(path)
+    assert len(table) == 2357 and table["holdout_purchases"].sum() == 1882
+    assert (table["clv_lo"] <= table["clv_mean"]).all() and (table["clv_mean"] <= table["clv_hi"]).all()
+    assert table["clv_mean"].sum() == pytest.approx(result.total_clv.mean, rel=1e-9)
+    assert sum(s.customers for s in result.segments) == 2357
+    assert result.top_customers[0].clv.mean == pytest.approx(table["clv_mean"].max())
+    assert set(type(result).model_validate_json(result.model_dump_json()).model_dump()) >= {
+        "model", "method", "params", "holdout", "total_clv", "top_customers", "diagnostics"}
+    for spec in cdnow_fit.figures:
+        assert spec.draw().axes
+    section = clv.ANALYSIS.section(result)
+    assert section.title == "Customer value" and clv.ANALYSIS.console(result)
+
+
+def test_map_really_runs_map():
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("clv.method: map must not sample")
+
+    output = clv.run(context(cdnow_sample(), ClvSettings(method="map"), fit=no_sampling))
+    result = output.summary
+    assert result.method == "map" and result.draws == 1
+    assert result.diagnostics.method == "map" and not result.diagnostics.ok
+    assert output.models["clv"].attrs["inference"] == "map"
+    # with wide priors the posterior mode sits next to the published maximum-likelihood values
+    for name, value in PUBLISHED.items():
+        estimate = getattr(result.params, name)
+        assert estimate.interval == (None, None) and estimate.mean == pytest.approx(value, rel=0.06), name
+    assert result.holdout.interval[0] < result.holdout.predicted < result.holdout.interval[1]
+
+
+def test_no_repeat_buyers_gives_notes_not_errors():
+    frame = pd.DataFrame({"customer": ["a", "b", "c"], "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+                          "amount": [10.0, 20.0, 30.0]})
+    result = clv.run(context(frame, ClvSettings(method="map"), calibration_end=None, observation_end="2024-06-30")).summary
+    assert result.total_clv.mean is None and "no repeat purchase" in result.total_clv.note
+    assert result.params.p is None and result.holdout is None and result.top_customers == []
+    assert clv.ANALYSIS.console(result) and clv.ANALYSIS.section(result).blocks
