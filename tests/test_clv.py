@@ -5,8 +5,6 @@ fit against the published maximum-likelihood estimates, MAP really being MAP, ch
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,25 +14,16 @@ import pytensor
 import pytest
 from scipy.special import betaln, gammaln
 
-import shopper_bayes
-
-try:
-    import shopper_bayes.report.document  # noqa: F401
-except ModuleNotFoundError:  # the base commit's old report.py hides the report/ package; the merge removes it
-    _report = types.ModuleType("shopper_bayes.report")
-    _report.__path__ = [str(Path(shopper_bayes.__file__).parent / "report")]
-    sys.modules["shopper_bayes.report"] = _report
-
-from shopper_bayes.analyses import clv  # noqa: E402
-from shopper_bayes.analyses.base import Context  # noqa: E402
-from shopper_bayes.analyses.clv import model as models, predict  # noqa: E402
-from shopper_bayes.analyses.clv.config import ClvSettings  # noqa: E402
-from shopper_bayes.analyses.clv.rfm import rfm_tables  # noqa: E402
-from shopper_bayes.config import DiagnosticsConfig, SamplerConfig  # noqa: E402
-from shopper_bayes.datasets.base import Loaded  # noqa: E402
-from shopper_bayes.datasets.cleaning import CleaningReport  # noqa: E402
-from shopper_bayes.errors import UserError  # noqa: E402
-from shopper_bayes.inference.fit import sample  # noqa: E402
+from shopper_bayes.analyses import clv
+from shopper_bayes.analyses.base import Context
+from shopper_bayes.analyses.clv import model as models, predict
+from shopper_bayes.analyses.clv.config import ClvSettings
+from shopper_bayes.analyses.clv.rfm import rfm_tables
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.datasets.base import Loaded
+from shopper_bayes.datasets.cleaning import CleaningReport
+from shopper_bayes.errors import UserError
+from shopper_bayes.inference.fit import sample
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cdnow_sample.txt"
 CALIBRATION_END, OBSERVATION_END = dt.date(1997, 9, 30), dt.date(1998, 6, 30)
