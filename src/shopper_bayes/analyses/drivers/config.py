@@ -50,11 +50,12 @@ class DriversSettings(Settings):
     use_sessions_filter: bool = False
     holdout: float = Field(0.2, gt=0, lt=0.9)
     max_rows: int = Field(200_000, ge=100)
+    loo_sessions: int = Field(1000, ge=100)  # PSIS-LOO on a random subsample of this many training sessions
     calibration_bins: int = Field(10, ge=2, le=50)
     interval_prob: float = Field(0.95, gt=0, lt=1)
     prior: LogitPrior = LogitPrior()
     draws: int = Field(500, ge=100)  # per chain; the whitened posterior mixes fast
-    tune: int = Field(200, ge=100)
+    tune: int = Field(150, ge=50)
     target_accept: float = Field(0.8, gt=0, lt=1)
 
     @model_validator(mode="after")

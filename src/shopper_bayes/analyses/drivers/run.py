@@ -39,7 +39,7 @@ def run(ctx: Context) -> Output:
         notes=design.notes, interval_prob=settings.interval_prob, prior=settings.prior.model_dump(),
         effects=compute.effects(design, intercept, beta, settings.interval_prob),
         holdout=compute.holdout(design, intercept, beta, settings.calibration_bins, settings.interval_prob, ctx.seed),
-        model_comparison=compute.compare(tree, design, settings.baseline),
+        model_comparison=compute.compare(tree, design, settings.baseline, settings.loo_sessions, ctx.seed),
         prior_check=compute.prior_check(tree, base_rate, settings.interval_prob),
         draws=len(intercept), diagnostics=check(tree, ctx.config.diagnostics), cleaning=loaded.cleaning.to_dict())
     specs = [
