@@ -68,10 +68,11 @@ def bootstrap_means(values: np.ndarray, resamples: int, rng: np.random.Generator
     return out
 
 
-def _estimate(draws: np.ndarray, interval_prob: float) -> Estimate:
+def _estimate(point: float, draws: np.ndarray, interval_prob: float) -> Estimate:
+    """A point value (sample mean, or posterior mean of a share) with the central interval of its draws."""
     tail = (1 - interval_prob) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
-    return Estimate(mean=float(draws.mean()), interval=(float(low), float(high)))
+    return Estimate(mean=float(point), interval=(float(low), float(high)))
 
 
 def cell_names(frame: pd.DataFrame, segments: list[str]) -> pd.Series:
@@ -93,6 +94,7 @@ def profiles(frame: pd.DataFrame, settings: BehaviourSettings, seed: int):
         raise UserError("session_behaviour.reference", f"{reference!r} is not a cell of the data (cells: {', '.join(order[:10])})",
                         "name a level of the segment columns, joined by ' / ' for several")
     medians = metrics.groupby(cells, sort=False).median()
+    means = metrics.groupby(cells, sort=False).mean()
     counts = shares.groupby(cells, sort=False).sum()
     rng = np.random.default_rng(seed)
     prior = settings.prior
@@ -105,7 +107,8 @@ def profiles(frame: pd.DataFrame, settings: BehaviourSettings, seed: int):
                                size=(settings.resamples, len(SHARES)))
         draws[cell] = (mean_draws, share_draws)
         tail = (1 - settings.interval_prob) / 2
-        metric_list = [Metric(name=name, label=label, unit=unit, mean=_estimate(mean_draws[:, i], settings.interval_prob),
+        metric_list = [Metric(name=name, label=label, unit=unit,
+                              mean=_estimate(means.loc[cell, name], mean_draws[:, i], settings.interval_prob),
                               median=float(medians.loc[cell, name])) for i, (name, label, unit) in enumerate(names)]
         share_list = []
         for i, (name, label) in enumerate(SHARES):
@@ -119,12 +122,15 @@ def profiles(frame: pd.DataFrame, settings: BehaviourSettings, seed: int):
     for cell in order:
         if cell == reference:
             continue
+        shares_of = {c: (prior.alpha + counts.loc[c].to_numpy()) / (prior.alpha + prior.beta + sizes[c])
+                     for c in (cell, reference)}  # posterior means
+        points = (means.loc[cell].to_numpy() - means.loc[reference].to_numpy(), shares_of[cell] - shares_of[reference])
         for block, labels in ((0, [(name, label, unit) for name, label, unit in names]),
                               (1, [(name, label, "share") for name, label in SHARES])):
             diff = draws[cell][block] - draws[reference][block]
             for i, (name, label, unit) in enumerate(labels):
                 differences.append(Difference(
                     quantity=name, label=label, unit=unit, cell=cell, reference=reference,
-                    difference=_estimate(diff[:, i], settings.interval_prob),
+                    difference=_estimate(points[block][i], diff[:, i], settings.interval_prob),
                     prob_greater=Probability(value=float((diff[:, i] > 0).mean()), draws=settings.resamples)))
     return profiles_, differences, reference, threshold
