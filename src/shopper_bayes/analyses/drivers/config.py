@@ -62,6 +62,9 @@ class DriversSettings(Settings):
     def _columns(self) -> DriversSettings:
         if not self.numeric and not self.categorical:
             raise ValueError("name at least one numeric or categorical input column")
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is both numeric and categorical")
         for name in self.log:
             if name not in self.numeric:
                 raise ValueError(f"log column {name!r} is not in numeric")
@@ -75,9 +78,6 @@ class DriversSettings(Settings):
                     raise ValueError(f"interaction column {name!r} is not a categorical column or a '<positive column> > 0'")
             if pair[0] == pair[1]:
                 raise ValueError(f"interaction of {pair[0]!r} with itself")
-        both = set(self.numeric) & set(self.categorical)
-        if both:
-            raise ValueError(f"{sorted(both)[0]!r} is both numeric and categorical")
         for names, what in ((self.numeric, "numeric"), (self.categorical, "categorical")):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} columns must not repeat")
