@@ -55,7 +55,7 @@ class DriversSettings(Settings):
     interval_prob: float = Field(0.95, gt=0, lt=1)
     prior: LogitPrior = LogitPrior()
     draws: int = Field(500, ge=100)  # per chain; the whitened posterior mixes fast
-    tune: int = Field(150, ge=50)
+    tune: int = Field(200, ge=50)
     target_accept: float = Field(0.8, gt=0, lt=1)
 
     @model_validator(mode="after")
