@@ -28,7 +28,7 @@ def plot_forest(result: DriversResult) -> Figure:
         ax.set_xscale("log")
         ax.set_yticks(range(len(effects)), [effect.term for effect in effects])
         ax.invert_yaxis()
-        ax.set_xlabel(f"odds ratio of purchase (log scale), {result.interval_prob:.0%} interval: per sd, or level vs reference")
+        ax.set_xlabel(f"odds ratio (log scale), {result.interval_prob:.0%} interval")
         ax.set_title("What goes with buying (associations, not causes)")
     return fig
 
