@@ -54,8 +54,8 @@ def _strongest(result: DriversResult) -> list[Effect]:
 
 def section(result: DriversResult) -> Section:
     out = Section("Drivers of conversion", anchor="drivers",
-                  terms=["odds ratio", "average marginal effect", "AUC", "Brier score", "calibration", "PSIS-LOO",
-                         "prior predictive check", "credible interval"])
+                  terms=["odds ratio", "marginal effect", "AUC", "Brier score", "calibration", "PSIS-LOO", "ELPD",
+                         "Pareto k", "prior predictive check", "credible interval", "pp"])
     holdout = result.holdout
     out.blocks.append(
         f"Which session behaviours go with a purchase: a logistic regression on {result.train_sessions:,} sessions "

@@ -49,7 +49,8 @@ def _target(result: BehaviourResult) -> tuple[CellProfile, list[tuple[str, float
 
 def section(result: BehaviourResult) -> Section:
     out = Section("Session behaviour", anchor="session-behaviour",
-                  terms=["Bayesian bootstrap", "credible interval", "bounce rate", "exit rate", "page value"])
+                  terms=["Bayesian bootstrap", "credible interval", "P(A > B)", "exact conjugate posterior", "pp",
+                         "bounce rate", "exit rate", "page value"])
     sessions = sum(cell.sessions for cell in result.cells)
     page = result.engaged_page_type
     out.blocks.append(
