@@ -75,7 +75,7 @@ def section(result: BehaviourResult) -> Section:
         for diff in result.differences:
             value, interval = _diff_cell(diff)
             rows.append([diff.label, f"{diff.cell} − {diff.reference}", value, interval, pct_prob(diff.prob_greater.value)])
-        out.blocks.append(Table(["quantity", "difference", "mean", "interval", f"P(cell > reference)"], rows,
+        out.blocks.append(Table(["quantity", "difference", "mean", "interval", "P(cell > reference)"], rows,
                                 name="behaviour_differences",
                                 caption=f"Every cell against {result.reference} (the reference)."))
     top, probs = _target(result)
