@@ -49,7 +49,7 @@ class DriversSettings(Settings):
     baseline: str = "segment"
     use_sessions_filter: bool = False
     holdout: float = Field(0.2, gt=0, lt=0.9)
-    max_rows: int = Field(50_000, ge=100)
+    max_rows: int = Field(20_000, ge=100)
     loo_sessions: int = Field(1000, ge=100)  # PSIS-LOO on a random subsample of this many training sessions
     calibration_bins: int = Field(10, ge=2, le=50)
     interval_prob: float = Field(0.95, gt=0, lt=1)
