@@ -11,6 +11,8 @@ ANALYSES = [
     "purchase_rates",
     "campaign",
     "correlations",
+    "session_behaviour",
+    "drivers",
     "customers_frequency_segments",
     "customers_categories",
     "customers_monthly",

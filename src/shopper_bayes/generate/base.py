@@ -24,11 +24,14 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from functools import cached_property
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from scipy.special import ndtri
+from scipy.optimize import brentq
+from scipy.special import expit, ndtri
 
 from shopper_bayes import __version__
 from shopper_bayes.errors import UserError
@@ -74,14 +77,17 @@ class SessionsGenerator:
     """
 
     name = "sessions"
-    version = 1
+    version = 2
     # One uniform per draw and row; a draw's number is its position here (append, never reorder).
     draws = ("segment", "month", "weekend", "purchase", "duration 0", "duration 1", "duration 2",
              "seconds per page 0", "seconds per page 1", "seconds per page 2", "exit rate", "bounce is zero",
              "bounce share", "page value is positive", "page value", "special day")
     model = ("CustomerType ~ Categorical(segment_shares), Month ~ Categorical(month_shares), Weekend ~ "
-             "Bernoulli(weekend_prob), independent; Purchase ~ Bernoulli(purchase_rate[segment][month]) with "
-             "purchase_rate = base_rate[segment] * month_effect[month]. The three durations are "
+             "Bernoulli(weekend_prob), independent; Purchase ~ Bernoulli(invlogit(purchase_intercept[segment][month] + "
+             "sum_j purchase_coefficients[j] * x_j)) with x_j = log(1 + seconds) for a duration, the rate itself for "
+             "BounceRates and ExitRates, 1 for Weekend TRUE (else 0); purchase_intercept is set so that the purchase "
+             "rate of each cell, averaged over the behaviour, is purchase_rate = base_rate[segment] * "
+             "month_effect[month] (solved on purchase_calibration_rows sessions of a fixed stream). The three durations are "
              "exp(log_mean + log_sd * z) with z standard normal, correlation latent_correlation (a Gaussian "
              "copula with lognormal marginals); page counts = max(1, round(duration / seconds per page)), "
              "seconds per page lognormal. ExitRates = exit_rate_max * Beta(1, exit_rate_beta); BounceRates = 0 "
@@ -115,6 +121,12 @@ class SessionsGenerator:
     special_day_months: tuple[str, ...] = ("Feb", "May")  # SpecialDay is 0 in the other months
     special_day_levels: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     special_day_probs: tuple[float, ...] = (0.6, 0.05, 0.07, 0.1, 0.1, 0.08)
+    # Purchase on behaviour, logit scale: per unit of log(1 + seconds), of a rate, or Weekend TRUE.
+    purchase_coefficients: dict[str, float] = field(default_factory=lambda: {
+        "Administrative_Duration": 0.15, "Informational_Duration": 0.0, "ProductRelated_Duration": 0.45,
+        "BounceRates": -6.0, "ExitRates": -12.0, "Weekend": 0.2})
+    purchase_calibration_rows: int = 400_000
+    purchase_calibration_seed: int = 917_263  # its own stream, so the intercepts do not depend on the seed
 
     @property
     def schema(self) -> pa.Schema:
@@ -150,6 +162,7 @@ class SessionsGenerator:
             return {a: dict(zip(self.durations, map(float, row))) for a, row in zip(self.durations, values)}
 
         return asdict(self) | {
+            "purchase_intercept": self.purchase_intercept,
             "purchase_rate": rates,
             "purchase_rate_by_segment": {s: sum(months[m] * rates[s][m] for m in months) for s in segments},
             "purchase_rate_by_month": {m: sum(segments[s] * rates[s][m] for s in segments) for m in months},
@@ -158,26 +171,47 @@ class SessionsGenerator:
             "spearman": matrix(self.spearman()),
         }
 
-    def table(self, seed: int, start: int, stop: int) -> pa.Table:
-        """Sessions ``start`` to ``stop - 1`` (SessionID ``start + 1`` to ``stop``)."""
-        u = {name: uniforms(seed, number, start, stop) for number, name in enumerate(self.draws)}
-        segments, months = list(self.segment_shares), list(self.month_shares)
-        segment = _pick(np.cumsum(list(self.segment_shares.values())), u["segment"])
-        month = _pick(np.cumsum(list(self.month_shares.values())), u["month"])
-        weekend = u["weekend"] < self.weekend_prob
-        rates = self.purchase_rate()
-        rate = np.array([[rates[s][m] for m in months] for s in segments])[segment, month]
-        purchase = (u["purchase"] < rate).astype(np.int64)
-
+    def _behaviour(self, u: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Durations, page counts, exit and bounce rates and the weekend flag from their uniforms."""
         z = ndtri(np.stack([u[f"duration {i}"] for i in range(3)]))
         latent = np.linalg.cholesky(np.array(self.latent_correlation)) @ z
         duration = np.exp(np.array(self.log_mean)[:, None] + np.array(self.log_sd)[:, None] * latent)
         z = ndtri(np.stack([u[f"seconds per page {i}"] for i in range(3)]))
         per_page = np.exp(np.log(self.seconds_per_page_median)[:, None] + np.array(self.seconds_per_page_log_sd)[:, None] * z)
         pages = np.maximum(1, np.rint(duration / per_page)).astype(np.int64)
-
         exit_rate = self.exit_rate_max * -np.expm1(np.log1p(-u["exit rate"]) / self.exit_rate_beta)
         bounce = np.where(u["bounce is zero"] < self.bounce_zero_prob, 0.0, exit_rate * u["bounce share"])
+        return {"duration": np.round(duration, 6), "pages": pages, "ExitRates": np.round(exit_rate, 9),
+                "BounceRates": np.round(bounce, 9), "Weekend": (u["weekend"] < self.weekend_prob).astype(np.float64)}
+
+    def _linear_predictor(self, behaviour: dict[str, np.ndarray]) -> np.ndarray:
+        """sum_j purchase_coefficients[j] * x_j of every session (the values as written to the file)."""
+        values = {name: np.log1p(behaviour["duration"][i]) for i, name in enumerate(self.durations)}
+        values |= {name: behaviour[name] for name in ("BounceRates", "ExitRates", "Weekend")}
+        return sum(coefficient * values[name] for name, coefficient in self.purchase_coefficients.items())
+
+    @cached_property
+    def purchase_intercept(self) -> dict[str, dict[str, float]]:
+        """Per cell, the logit intercept at which the purchase rate averaged over the behaviour is the
+        planted rate: solved on the quantiles of the linear predictor of a fixed calibration sample."""
+        rows = self.purchase_calibration_rows
+        u = {name: uniforms(self.purchase_calibration_seed, number, 0, rows) for number, name in enumerate(self.draws)}
+        spread = self._linear_predictor(self._behaviour(u))
+        spread = np.quantile(spread, (np.arange(2_000) + 0.5) / 2_000)
+        return {segment: {month: float(brentq(lambda a: expit(a + spread).mean() - rate, -30, 30, xtol=1e-12))
+                          for month, rate in rates.items()}
+                for segment, rates in self.purchase_rate().items()}
+
+    def table(self, seed: int, start: int, stop: int) -> pa.Table:
+        """Sessions ``start`` to ``stop - 1`` (SessionID ``start + 1`` to ``stop``)."""
+        u = {name: uniforms(seed, number, start, stop) for number, name in enumerate(self.draws)}
+        segments, months = list(self.segment_shares), list(self.month_shares)
+        segment = _pick(np.cumsum(list(self.segment_shares.values())), u["segment"])
+        month = _pick(np.cumsum(list(self.month_shares.values())), u["month"])
+        behaviour = self._behaviour(u)
+        intercept = np.array([[self.purchase_intercept[s][m] for m in months] for s in segments])[segment, month]
+        purchase = (u["purchase"] < expit(intercept + self._linear_predictor(behaviour))).astype(np.int64)
+
         positive = u["page value is positive"] < np.array(self.page_value_positive_prob)[purchase]
         value = np.exp(np.array(self.page_value_log_mean)[purchase] + self.page_value_log_sd * ndtri(u["page value"]))
         page_value = np.where(positive, value, 0.0)
@@ -186,11 +220,11 @@ class SessionsGenerator:
 
         columns = {"SessionID": np.arange(start + 1, stop + 1, dtype=np.int64)}
         for i, (count_name, duration_name) in enumerate(zip(self.counts, self.durations)):
-            columns[count_name], columns[duration_name] = pages[i], np.round(duration[i], 6)
-        columns |= {"BounceRates": np.round(bounce, 9), "ExitRates": np.round(exit_rate, 9),
+            columns[count_name], columns[duration_name] = behaviour["pages"][i], behaviour["duration"][i]
+        columns |= {"BounceRates": behaviour["BounceRates"], "ExitRates": behaviour["ExitRates"],
                     "PageValues": np.round(page_value, 6), "SpecialDay": special,
-                    "Weekend": _labels(["FALSE", "TRUE"], weekend.astype(np.int8)), "Month": _labels(months, month),
-                    self.segment_column: _labels(segments, segment), "Purchase": purchase}
+                    "Weekend": _labels(["FALSE", "TRUE"], behaviour["Weekend"].astype(np.int8)),
+                    "Month": _labels(months, month), self.segment_column: _labels(segments, segment), "Purchase": purchase}
         return pa.table(columns, schema=self.schema)
 
 

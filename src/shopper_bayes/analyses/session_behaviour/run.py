@@ -1,0 +1,33 @@
+"""The session behaviour analysis on the seam."""
+
+from __future__ import annotations
+
+from shopper_bayes.analyses.base import Context, FigureSpec, Output
+from shopper_bayes.analyses.session_behaviour import figures
+from shopper_bayes.analyses.session_behaviour.compute import profiles
+from shopper_bayes.analyses.session_behaviour.config import BehaviourSettings
+from shopper_bayes.analyses.session_behaviour.results import BehaviourResult
+from shopper_bayes.datasets.base import Loaded
+
+
+def load(ctx: Context, settings: BehaviourSettings) -> Loaded:
+    """The sessions in scope (``sessions.filter`` applied) with the columns this analysis reads."""
+    numeric = [column for page in settings.page_types for column in (page.pages, page.seconds)]
+    numeric += [settings.bounce_rate, settings.exit_rate, settings.page_value]
+    return ctx.load(*settings.segments, numeric=tuple(dict.fromkeys(numeric)))
+
+
+def run(ctx: Context) -> Output:
+    settings: BehaviourSettings = ctx.settings
+    loaded = load(ctx, settings)
+    ctx.step(f"bootstrapping behaviour means of {loaded.cleaning.rows_used:,} sessions")
+    cells, differences, reference, threshold = profiles(loaded.frame, settings, ctx.seed)
+    result = BehaviourResult(
+        segments=list(settings.segments), scope=loaded.scope, interval_prob=settings.interval_prob,
+        resamples=settings.resamples, engaged_page_type=settings.engaged_page_type,
+        engaged_threshold_seconds=threshold, reference=reference, cells=cells, differences=differences,
+        cleaning=loaded.cleaning.to_dict())
+    specs = [FigureSpec("behaviour_profile", lambda: figures.plot_profiles(result),
+                        "Behaviour profile of each segment: means and shares with intervals",
+                        "Dot-and-interval panels, one per behaviour measure, one row per segment")]
+    return Output(summary=result, figures=specs, tables={"behaviour_profiles": result.table()})

@@ -1,0 +1,146 @@
+"""Session behaviour per segment: numbers against plain pandas and scipy, differences, the
+engaged-but-not-buying share, bad input and undefined cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from shopper_bayes.analyses import session_behaviour
+from shopper_bayes.analyses.base import Context
+from shopper_bayes.analyses.session_behaviour.compute import bootstrap_means
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
+from shopper_bayes.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "data" / "online_shopping_session_data.csv"
+DURATIONS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
+PAGES = ["Administrative", "Informational", "ProductRelated"]
+
+
+def run(dataset: SessionsConfig, **settings):
+    analysis = session_behaviour.ANALYSIS
+    ctx = Context(config=SimpleNamespace(seed=5, sessions=dataset, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
+                  settings=analysis.settings(**settings), load=lambda *needs, **kw: DATASET.load(dataset, needs, **kw),
+                  fit=lambda *args, **kwargs: pytest.fail("no MCMC expected"), seed=5)
+    output = analysis.run(ctx)
+    result = analysis.result.model_validate_json(output.summary.model_dump_json())
+    analysis.section(result), analysis.console(result), analysis.headline(result)
+    for figure in output.figures:
+        figure.draw()
+    return result
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return run(SessionsConfig(path=BUNDLED))
+
+
+@pytest.fixture(scope="module")
+def raw():
+    """The bundled sessions in November and December, read by pandas alone."""
+    frame = pd.read_csv(BUNDLED).iloc[:-1]  # its last row is cut off
+    return frame[frame["Month"].isin(["Nov", "Dec"])]
+
+
+def test_means_medians_and_counts_equal_pandas(bundled, raw):
+    assert bundled.engaged_threshold_seconds == raw["ProductRelated_Duration"].median()
+    assert {cell.cell: cell.sessions for cell in bundled.cells} == raw["CustomerType"].value_counts().to_dict()
+    for cell in bundled.cells:
+        rows = raw[raw["CustomerType"] == cell.cell]
+        total = rows[DURATIONS].sum(axis=1)
+        assert cell.metric("total_seconds").mean.mean == pytest.approx(total.mean(), rel=1e-12)
+        assert cell.metric("total_seconds").median == pytest.approx(total.median(), rel=1e-12)
+        for name, column in zip(["administrative", "informational", "product"], DURATIONS):
+            assert cell.metric(f"{name}_seconds").mean.mean == pytest.approx(rows[column].mean(), rel=1e-12)
+            assert cell.metric(f"{name}_seconds").median == pytest.approx(rows[column].median(), rel=1e-12)
+        for name, column in zip(["administrative", "informational", "product"], PAGES):
+            assert cell.metric(f"{name}_pages").mean.mean == pytest.approx(rows[column].mean(), rel=1e-12)
+        assert cell.metric("bounce_rate").mean.mean == pytest.approx(rows["BounceRates"].mean(), rel=1e-12)
+        assert cell.metric("exit_rate").mean.mean == pytest.approx(rows["ExitRates"].mean(), rel=1e-12)
+        engaged = int(((rows["ProductRelated_Duration"] > bundled.engaged_threshold_seconds) & (rows["Purchase"] == 0)).sum())
+        positive = int((rows["PageValues"] > 0).sum())
+        for name, count in (("engaged_not_buying", engaged), ("positive_page_value", positive),
+                            ("purchase", int(rows["Purchase"].sum()))):
+            share = cell.share(name)
+            n = len(rows)
+            assert share.count == count, name
+            # Exact Beta(1 + k, 1 + n - k) posterior: mean and central 95% interval from scipy.
+            assert share.share.mean == pytest.approx((count + 1) / (n + 2), rel=1e-12)
+            assert share.share.interval == pytest.approx(stats.beta.ppf([0.025, 0.975], count + 1, n - count + 1), rel=1e-9)
+
+
+def test_bootstrap_intervals_match_the_normal_interval_of_a_large_cell(bundled, raw):
+    """With 3,722 sessions the mean's sampling distribution is close to normal: the Bayesian-bootstrap
+    interval must be close to mean ± 1.96 sd / sqrt(n) (within 10% of its half-width)."""
+    cell = bundled.cells[0]
+    rows = raw[raw["CustomerType"] == cell.cell]
+    for name, column in (("product_seconds", "ProductRelated_Duration"), ("exit_rate", "ExitRates")):
+        half = 1.96 * rows[column].std() / np.sqrt(len(rows))
+        low, high = cell.metric(name).mean.interval
+        assert low == pytest.approx(rows[column].mean() - half, abs=0.1 * half)
+        assert high == pytest.approx(rows[column].mean() + half, abs=0.1 * half)
+
+
+def test_bootstrap_means_are_dirichlet_weighted_means():
+    rng = np.random.default_rng(0)
+    values = np.array([[1.0, 10.0], [2.0, 20.0], [6.0, 60.0]])
+    draws = bootstrap_means(values, 20_000, rng)
+    assert draws.mean(axis=0) == pytest.approx(values.mean(axis=0), rel=0.01)
+    # Var of a Dirichlet(1,1,1)-weighted mean: sum (x - mean)^2 / (n (n + 1)).
+    expected = ((values - values.mean(axis=0)) ** 2).sum(axis=0) / (3 * 4)
+    assert draws.var(axis=0) == pytest.approx(expected, rel=0.05)
+    assert (draws >= values.min(axis=0)).all() and (draws <= values.max(axis=0)).all()
+
+
+def test_differences_against_the_reference(bundled, raw):
+    assert bundled.reference == "Returning_Customer"  # the largest cell
+    by = {(d.quantity, d.cell): d for d in bundled.differences}
+    new, old = (raw[raw["CustomerType"] == name] for name in ("New_Customer", "Returning_Customer"))
+    total = by[("total_seconds", "New_Customer")]
+    assert total.difference.mean == pytest.approx(new[DURATIONS].sum(axis=1).mean() - old[DURATIONS].sum(axis=1).mean())
+    assert total.difference.interval[1] < 0 and total.prob_greater.value < 0.001
+    purchase = by[("purchase", "New_Customer")]
+    assert purchase.difference.interval[0] > 0 and purchase.prob_greater.value > 0.999
+    assert purchase.prob_greater.draws == bundled.resamples
+    assert len(bundled.differences) == 9 + 3  # one cell against the reference: 9 metrics and 3 shares
+
+
+def test_a_named_reference_and_two_segment_columns(tmp_path):
+    result = run(SessionsConfig(path=BUNDLED), segments=["segment", "Weekend"], reference="New_Customer / TRUE",
+                 resamples=200)
+    assert result.reference == "New_Customer / TRUE"
+    assert len(result.cells) == 4
+    assert {d.cell for d in result.differences} == {cell.cell for cell in result.cells} - {"New_Customer / TRUE"}
+    assert result.cells[0].levels.keys() == {"segment", "Weekend"}
+
+
+def test_a_reference_that_is_no_cell_is_a_user_error():
+    with pytest.raises(UserError, match="session_behaviour.reference"):
+        run(SessionsConfig(path=BUNDLED), reference="Loyal_Customer", resamples=100)
+
+
+def test_a_missing_column_names_the_file_and_column(tmp_path):
+    with pytest.raises(UserError, match="NoSuchPages"):
+        run(SessionsConfig(path=BUNDLED), page_types=[{"name": "x", "pages": "NoSuchPages", "seconds": "ProductRelated_Duration"}],
+            engaged_page_type="x", resamples=100)
+
+
+def test_a_cell_of_one_session_is_reported_not_an_error(tmp_path):
+    """One session: its mean is its value and the interval collapses onto it; nothing raises."""
+    frame = pd.read_csv(BUNDLED, dtype=str, keep_default_na=False).iloc[:200]
+    frame.loc[frame.index[0], "CustomerType"] = "Other"
+    path = tmp_path / "one.csv"
+    frame.to_csv(path, index=False)
+    result = run(SessionsConfig(path=path, filter={}), resamples=100)
+    lonely = next(cell for cell in result.cells if cell.cell == "Other")
+    value = float(frame.loc[frame.index[0], "ExitRates"])
+    assert lonely.sessions == 1
+    assert lonely.metric("exit_rate").mean.mean == value
+    assert lonely.metric("exit_rate").mean.interval == pytest.approx((value, value), rel=1e-12)

@@ -1,0 +1,220 @@
+"""Drivers of conversion: the logistic regression recovers planted coefficients, the held-out AUC and
+calibration on the bundled data, rank AUC and DeLong against brute force, exact baseline LOO, the
+design (split, standardisation, constant columns), marginal effects, bad input, undefined cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+from scipy.special import expit
+
+from shopper_bayes.analyses import drivers
+from shopper_bayes.analyses.base import Context
+from shopper_bayes.analyses.drivers.compute import auc, baseline_loo, delong_interval, holdout, marginal_effects
+from shopper_bayes.analyses.drivers.config import DriversSettings
+from shopper_bayes.analyses.drivers.design import build, split
+from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
+from shopper_bayes.errors import UserError
+from shopper_bayes.generate.base import generate, truth_path
+from shopper_bayes.inference.fit import sample
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "data" / "online_shopping_session_data.csv"
+DURATIONS = ["Administrative_Duration", "Informational_Duration", "ProductRelated_Duration"]
+SEED = 2026
+
+
+def run(dataset: SessionsConfig, **settings):
+    """The analysis with 2 chains (the tests' budget); everything else as configured."""
+    analysis = drivers.ANALYSIS
+    ctx = Context(config=SimpleNamespace(seed=SEED, sessions=dataset, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
+                  settings=analysis.settings(**settings), load=lambda *needs, **kw: DATASET.load(dataset, needs, **kw),
+                  fit=lambda model, key, **kw: sample(model(), SamplerConfig(chains=2, **kw), SEED), seed=SEED)
+    output = analysis.run(ctx)
+    result = analysis.result.model_validate_json(output.summary.model_dump_json())
+    return result, output
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    result, output = run(SessionsConfig(path=BUNDLED), draws=300)
+    return result, output
+
+
+def test_held_out_auc_brier_and_calibration_on_the_bundled_data(bundled):
+    result, _ = bundled
+    holdout_ = result.holdout
+    assert result.sessions == 12_054 and holdout_.sessions == round(0.2 * 12_054)
+    assert result.scope["filter"].startswith("none: all months")
+    assert holdout_.auc >= 0.91
+    assert holdout_.auc_interval[0] < holdout_.auc < holdout_.auc_interval[1]
+    assert holdout_.brier < holdout_.brier_base_rate
+    assert len(holdout_.calibration) == 10 and sum(b.sessions for b in holdout_.calibration) == holdout_.sessions
+    assert sum(b.inside for b in holdout_.calibration) >= 9
+    predicted = [b.predicted.mean for b in holdout_.calibration]
+    assert predicted == sorted(predicted)
+
+
+def test_bundled_fit_reports_effects_comparison_and_prior_check(bundled):
+    result, output = bundled
+    assert result.diagnostics.divergences == 0
+    terms = {effect.term: effect for effect in result.effects}
+    page_value = terms["PageValues"]
+    assert page_value.odds_ratio.interval[0] > 1 and page_value.prob_positive.value > 0.999
+    assert page_value.marginal_effect.mean > 0 and page_value.unit.startswith("per sd of log(1 + PageValues)")
+    assert terms["ExitRates"].odds_ratio.interval[1] < 1
+    assert terms["month: Nov"].reference == "May"  # the most frequent month
+    interaction = terms["month: Nov × PageValues > 0: positive"]
+    assert interaction.marginal_effect.mean is None and interaction.marginal_effect.note
+    comparison = result.model_comparison
+    assert comparison.elpd_diff > 2 * comparison.se_diff > 0
+    assert set(comparison.models) == {"behaviour", "segment only"}
+    check = result.prior_check
+    assert check.interval[0] < check.observed < check.interval[1] and sum(check.counts) == 1000
+    section = drivers.ANALYSIS.section(result)
+    text = " ".join(block for block in section.blocks if isinstance(block, str))
+    assert "not causes" in text
+    assert drivers.ANALYSIS.console(result)[0].startswith("Drivers of conversion")
+    assert drivers.ANALYSIS.headline(result)
+    for figure in output.figures:
+        figure.draw()
+    assert set(output.models["drivers_logit"].children) >= {"posterior", "sample_stats"}
+    assert "log_likelihood" not in output.models["drivers_logit"].children
+
+
+def test_planted_coefficients_are_recovered_and_a_constant_column_is_a_note(tmp_path):
+    """Generated sessions where purchase depends on behaviour through stated coefficients: each
+    coefficient inside its 95% interval. Months without special days make SpecialDay constant."""
+    out = tmp_path / "sessions.csv"
+    generate("sessions", 24_000, 7, out)
+    planted = json.loads(truth_path(out).read_text())["parameters"]["purchase_coefficients"]
+    months = ["Mar", "June", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    result, _ = run(SessionsConfig(path=out, filter={"month": months}), use_sessions_filter=True,
+                    numeric=[*DURATIONS, "BounceRates", "ExitRates", "SpecialDay"], log=DURATIONS, positive=[],
+                    interactions=[], draws=500, loo_sessions=300)
+    assert result.notes == ["SpecialDay is constant (0) in the sessions used: left out of the model"]
+    assert result.diagnostics.divergences == 0 and result.diagnostics.max_rhat < 1.03
+    terms = {effect.term: effect for effect in result.effects}
+    assert "SpecialDay" not in terms
+    for column in [*DURATIONS, "BounceRates", "ExitRates"]:
+        effect = terms[column]
+        truth = planted[column] * effect.scale  # the planted log odds ratio per training sd
+        low, high = np.log(effect.odds_ratio.interval)
+        assert low < truth < high, (column, truth, low, high)
+    low, high = np.log(terms["Weekend: TRUE"].odds_ratio.interval)
+    assert low < planted["Weekend"] < high
+    assert any("SpecialDay" in line for line in drivers.ANALYSIS.console(result))
+
+
+def test_rank_auc_equals_the_pair_count_with_ties():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 8, 300).astype(float)  # many ties
+    y = (rng.random(300) < 0.3).astype(int)
+    pos, neg = scores[y == 1], scores[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert auc(scores, y) == pytest.approx(pairs, rel=1e-12)
+
+
+def test_delong_interval_equals_the_placement_value_formula():
+    rng = np.random.default_rng(2)
+    scores = rng.normal(size=400)
+    y = (rng.random(400) < expit(2 * scores - 1)).astype(int)
+    pos, neg = scores[y == 1], scores[y == 0]
+    kernel = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = kernel.mean(axis=1), kernel.mean(axis=0)
+    se = np.sqrt(v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg))
+    area = kernel.mean()
+    assert delong_interval(scores, y, 0.95) == pytest.approx((area - 1.959964 * se, area + 1.959964 * se), rel=1e-6)
+
+
+def test_baseline_loo_is_exact_leave_one_out():
+    rng = np.random.default_rng(3)
+    levels = rng.choice(["a", "b", "c"], 60)
+    y = (rng.random(60) < 0.3).astype(int)
+    brute = []
+    for i in range(60):
+        same = (levels == levels[i]) & (np.arange(60) != i)
+        rate = (y[same].sum() + 1) / (same.sum() + 2)  # Beta(1, 1) posterior mean = predictive
+        brute.append(np.log(rate if y[i] else 1 - rate))
+    assert baseline_loo(levels, y) == pytest.approx(np.array(brute), rel=1e-12)
+
+
+def frame_for_design(n: int = 400, seed: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "purchase": (rng.random(n) < 0.3).astype(int),
+        "PageValues": np.where(rng.random(n) < 0.3, rng.lognormal(2, 1, n), 0.0),
+        "ExitRates": rng.uniform(0, 0.2, n),
+        "SpecialDay": np.zeros(n),
+        "segment": rng.choice(["New", "Returning", "Returning"], n),
+        "month": rng.choice(["Nov", "Dec"], n),
+    })
+
+
+def test_design_split_standardisation_and_constant_columns():
+    frame = frame_for_design()
+    settings = DriversSettings(numeric=["PageValues", "ExitRates", "SpecialDay"], log=["PageValues"],
+                               categorical=["segment", "month"], positive=["PageValues"], interactions=[])
+    design = build(frame, settings, seed=9)
+    train, test, used = split(len(frame), 0.2, 10_000, 9)
+    assert used == 400 and len(test) == 80 and not set(train) & set(test) and len(train) + len(test) == 400
+    assert [term.name for term in design.terms] == ["PageValues", "ExitRates", "segment: New", "month: Nov",
+                                                    "PageValues > 0: positive"]
+    assert design.notes == ["SpecialDay is constant (0) in the sessions used: left out of the model"]
+    logged = np.log1p(frame["PageValues"].to_numpy()[train])
+    assert design.train[:, 0] == pytest.approx((logged - logged.mean()) / logged.std(ddof=1))
+    assert design.train[:, 0].mean() == pytest.approx(0, abs=1e-12)
+    assert design.terms[2].reference == "Returning"  # the most frequent level
+    assert np.allclose(design.train[:, 4] + design.terms[4].center, frame["PageValues"].to_numpy()[train] > 0)
+    sampled = build(frame, settings.model_copy(update={"max_rows": 100}), seed=9)
+    assert len(sampled.y_train) + len(sampled.y_test) == 100 and "random sample of 100" in sampled.notes[0]
+
+
+def test_marginal_effects_against_a_direct_computation():
+    frame = frame_for_design(300, 5)
+    settings = DriversSettings(numeric=["ExitRates"], log=[], categorical=["segment"], positive=[], interactions=[])
+    design = build(frame, settings, seed=1)
+    intercept, beta = np.array([-1.0, -0.5]), np.array([[0.8, 0.6], [0.2, -0.4]])
+    ame = marginal_effects(design, intercept, beta)
+    x = design.train[:, 0]
+    new = (design.train_frame["segment"] == "New").to_numpy(float)
+    center = design.terms[1].center
+    for s in range(2):
+        p = expit(intercept[s] + beta[s, 0] * x + beta[s, 1] * (new - center))
+        assert ame[s, 0] == pytest.approx((beta[s, 0] * p * (1 - p)).mean(), rel=1e-12)
+        at_new = expit(intercept[s] + beta[s, 0] * x + beta[s, 1] * (1 - center))
+        at_returning = expit(intercept[s] + beta[s, 0] * x + beta[s, 1] * (0 - center))
+        assert ame[s, 1] == pytest.approx((at_new - at_returning).mean(), rel=1e-12)
+
+
+def test_auc_of_held_out_sessions_without_a_buyer_is_a_note():
+    frame = frame_for_design(200, 6)
+    settings = DriversSettings(numeric=["ExitRates"], log=[], categorical=["segment"], positive=[], interactions=[])
+    design = build(frame, settings, seed=2)
+    design.y_test = np.zeros_like(design.y_test)
+    result = holdout(design, np.array([-1.0]), np.array([[0.5, 0.1]]), 5, 0.95, 0)
+    assert result.auc is None and result.auc_interval == (None, None) and "AUC undefined" in result.note
+    assert result.brier >= 0
+
+
+def test_an_input_column_not_in_the_file_is_a_user_error_naming_it():
+    with pytest.raises(UserError, match="NoSuchColumn"):
+        run(SessionsConfig(path=BUNDLED), numeric=["NoSuchColumn"], log=[], positive=[], interactions=[])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"log": ["Nope"]}, "log column 'Nope' is not in numeric"),
+    ({"positive": ["Nope"]}, "positive column 'Nope' is not in numeric"),
+    ({"interactions": [["month", "Nope"]]}, "interaction column 'Nope'"),
+    ({"categorical": ["PageValues"]}, "both numeric and categorical"),
+])
+def test_bad_settings_are_refused(settings, message):
+    with pytest.raises(ValidationError, match=message):
+        DriversSettings(**settings)
