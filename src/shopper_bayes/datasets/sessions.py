@@ -59,9 +59,13 @@ def _session_id(settings: SessionsConfig) -> tuple[str | None, bool]:
     return columns.session_id, columns.session_id is not None and "session_id" in columns.model_fields_set
 
 
-def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> Loaded:
+def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
+                  filtered: bool = True) -> Loaded:
     """Read, clean and filter the sessions file: ``labels`` are text columns the caller splits by,
-    ``numeric`` non-negative numbers it needs (a row with a blank or negative one is dropped)."""
+    ``numeric`` non-negative numbers it needs (a row with a blank or negative one is dropped);
+    ``filtered=False`` ignores ``sessions.filter`` (an analysis that models every month)."""
+    if not filtered:
+        settings = settings.model_copy(update={"filter": {}})
     labels = list(dict.fromkeys([*labels, *(name for name in settings.filter)]))
     wanted = {"purchase": file_column(settings, "purchase")}
     wanted |= {name: file_column(settings, name) for name in labels}
@@ -104,8 +108,9 @@ def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeri
     return Loaded(out[clean.keep].reset_index(drop=True), report, scope)
 
 
-def _load(settings: SessionsConfig, needs: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> Loaded:
-    return load_sessions(settings, tuple(needs), tuple(numeric))
+def _load(settings: SessionsConfig, needs: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
+          filtered: bool = True) -> Loaded:
+    return load_sessions(settings, tuple(needs), tuple(numeric), filtered)
 
 
 def _filter_values(name: str, values: list[str]) -> list[str]:

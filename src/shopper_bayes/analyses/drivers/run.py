@@ -9,16 +9,13 @@ from shopper_bayes.analyses.drivers.design import build
 from shopper_bayes.analyses.drivers.model import build_model, fit_key
 from shopper_bayes.analyses.drivers.results import DriversResult
 from shopper_bayes.datasets.base import Loaded
-from shopper_bayes.datasets.sessions import load_sessions
 from shopper_bayes.inference.diagnostics import check
 
 
 def load(ctx: Context, settings: DriversSettings) -> Loaded:
     """The sessions with the input columns; the whole year unless ``use_sessions_filter``."""
     labels = tuple(dict.fromkeys([*settings.categorical, settings.baseline]))
-    if settings.use_sessions_filter:
-        return ctx.load(*labels, numeric=tuple(settings.numeric))
-    return load_sessions(ctx.config.sessions.model_copy(update={"filter": {}}), labels, tuple(settings.numeric))
+    return ctx.load(*labels, numeric=tuple(settings.numeric), filtered=settings.use_sessions_filter)
 
 
 def run(ctx: Context) -> Output:
