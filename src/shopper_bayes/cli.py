@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", default=Path("."), type=Path, help="folder for reports/, models/, figures/ (default: .)")
     run.add_argument("--strict", action="store_true", help=f"exit with status {EXIT_NOT_CONVERGED} when the chains did not converge")
     run.add_argument("--quiet", action="store_true", help="print only errors and warnings")
+    run.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                     help="processes that run the analyses of different datasets at once (default: 2, or 1 on one core)")
     # SUPPRESS: without it the subcommand's default would reset a `--debug` given before `run`.
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     plan = commands.add_parser("campaign", help="campaign outlook only, reusing the posterior a run saved in models/")
@@ -104,7 +107,7 @@ def _run(args) -> int:
 
     config = load_config(args.config)
     progress = Progress(args.quiet)
-    result, text, written = run(config, args.output, progress=progress)
+    result, text, written = run(config, args.output, progress=progress, workers=args.workers)
     progress.done()
     if not args.quiet:
         print(text)

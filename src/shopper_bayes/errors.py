@@ -20,5 +20,8 @@ class UserError(Exception):
         self.where, self.what, self.todo = str(where), what, todo
         super().__init__(self.line())
 
+    def __reduce__(self):  # pickled by value, so it crosses from a worker process intact
+        return UserError, (self.where, self.what, self.todo)
+
     def line(self) -> str:
         return one_line(f"error: {self.where}: {self.what}; {self.todo}")

@@ -10,6 +10,7 @@ outputs whole. The runner knows analyses only through :class:`~shopper_bayes.ana
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import platform
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-from shopper_bayes.analyses.base import Analysis, Context, Output
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.config import Core, registry
 from shopper_bayes.datasets.base import Dataset, Loaded
 from shopper_bayes.errors import UserError
@@ -91,27 +92,115 @@ def _skip_reason(config: Core, analysis: Analysis, datasets: dict[str, Dataset])
     return None
 
 
-def analyse(config: Core, fits=None, progress=None) -> Run:
-    """Run every enabled analysis; nothing is written."""
+def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | None = None):
+    """Run the analyses named by ``keys`` in registry order; returns their outputs, timings and loader."""
+    datasets_list, analyses = registry(config)
+    datasets = {dataset.name: dataset for dataset in datasets_list}
+    loader = loader or Loader(config, datasets)
+    outputs, timings = {}, {}
+    for analysis in (a for a in analyses if a.key in keys):
+        step(f"{analysis.title}")
+        started = time.perf_counter()
+        context = Context(config=config, settings=getattr(config, analysis.config_name),
+                          load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
+        outputs[analysis.key] = analysis.run(context)
+        timings[analysis.key] = time.perf_counter() - started
+    return outputs, timings, loader
+
+
+class _WriteBytes:
+    """A file an analysis wrote in a worker process, written again where the outputs are staged."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def __call__(self, path: Path) -> None:
+        path.write_bytes(self.data)
+
+
+def _drawn(output: Output, figures: bool) -> Output:
+    """``output`` with its figures drawn to PNG and its files written to bytes, so it can leave a process."""
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    from shopper_bayes.report.style import style
+
+    specs = []
+    for spec in output.figures if figures else []:
+        with style():
+            figure = spec.draw()
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png")
+        plt.close(figure)
+        specs.append(FigureSpec(spec.name, None, spec.caption, spec.alt, buffer.getvalue()))
+    files = {}
+    for relative, writer in output.files.items():
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(relative).name
+            writer(path)
+            files[relative] = _WriteBytes(path.read_bytes())
+    return Output(summary=output.summary, figures=specs if figures else list(output.figures), models=output.models,
+                  tables=output.tables, files=files)
+
+
+_JOB: dict = {}  # the config and progress of a parallel run, inherited by the forked workers
+
+
+def _worker(keys: list[str]):
+    from shopper_bayes.inference.fit import FitCache
+
+    config, step = _JOB["config"], _JOB["step"]
+    outputs, timings, loader = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
+    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used
+
+
+def groups(config: Core, keys: list[str]) -> list[list[str]]:
+    """Analyses that read the same dataset run together, so they share its loading and their fits."""
+    _, analyses = registry(config)
+    by_dataset: dict[str, list[str]] = {}
+    for analysis in analyses:
+        if analysis.key in keys:
+            by_dataset.setdefault(analysis.dataset, []).append(analysis.key)
+    return list(by_dataset.values())
+
+
+def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
+    """Run every enabled analysis; nothing is written. With ``workers`` > 1 the analyses of different
+    datasets run in that many forked processes at once (their figures are then drawn there too)."""
     from shopper_bayes.inference.fit import FitCache
 
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     step = progress or (lambda text: None)
-    fits = fits or FitCache(config.sampler, config.seed)
-    loader = Loader(config, datasets)
     run = Run(summary={})
+    keys = []
     for analysis in analyses:
         reason = _skip_reason(config, analysis, datasets)
         if reason:
             run.skipped[analysis.key] = reason
-            continue
-        step(f"{analysis.title}")
-        started = time.perf_counter()
-        context = Context(config=config, settings=getattr(config, analysis.config_name),
-                          load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
-        run.outputs[analysis.key] = analysis.run(context)
-        run.timings[analysis.key] = time.perf_counter() - started
+        else:
+            keys.append(analysis.key)
+    jobs = groups(config, keys)
+    loader = Loader(config, datasets)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _JOB.update(config=config, step=step)
+        try:
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+                for outputs, timings, used in pool.map(_worker, jobs):
+                    run.outputs |= outputs
+                    run.timings |= timings
+                    loader.used |= used
+        finally:
+            _JOB.clear()
+        run.outputs = {key: run.outputs[key] for key in keys}
+        loader.used = {key: loader.used[key] for key in keys if key in loader.used}
+    else:
+        run.outputs, run.timings, loader = _run_analyses(config, keys, fits or FitCache(config.sampler, config.seed),
+                                                         step, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run
 
@@ -184,6 +273,9 @@ def render(run: Run, config: Core, staging: Staging) -> str:
     if config.figures:
         for output in run.outputs.values():
             for spec in output.figures:
+                if spec.png is not None:
+                    staging.path(f"figures/{spec.name}.png").write_bytes(spec.png)
+                    continue
                 with style():
                     figure = spec.draw()
                     figure.savefig(staging.path(f"figures/{spec.name}.png"), format="png")
@@ -194,11 +286,11 @@ def render(run: Run, config: Core, staging: Staging) -> str:
     return console.format_run(run.summary, analyses)
 
 
-def run(config: Core, output: str | Path, progress=None) -> tuple[Run, str, list[Path]]:
+def run(config: Core, output: str | Path, progress=None, workers: int = 1) -> tuple[Run, str, list[Path]]:
     """Analyse, render everything, then move the outputs into place together. Returns the run, the
     console text and the files written."""
     Staging(output).discard()  # fail on an unwritable folder now, not after the fit
-    result = analyse(config, progress=progress)
+    result = analyse(config, progress=progress, workers=workers)
     if progress:
         progress("figures and report")
     with Staging(os.fspath(output)) as staging:

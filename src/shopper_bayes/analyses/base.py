@@ -56,13 +56,15 @@ class FigureSpec:
 
     The runner saves it as ``figures/<name>.png``; ``name`` must be unique across analyses, so
     prefix it with something of the analysis (``ads_roi``). ``alt`` is the text a screen reader
-    gets; ``caption`` is printed under the figure.
+    gets; ``caption`` is printed under the figure. ``png`` holds the figure already drawn (the
+    runner's worker processes draw it where the results live).
     """
 
     name: str
-    draw: Callable[[], Figure]
+    draw: Callable[[], Figure] | None
     caption: str
     alt: str
+    png: bytes | None = None
 
 
 @dataclass

@@ -383,7 +383,7 @@ def customer_summary(data: Loaded | pd.DataFrame | duckdb.DuckDBPyRelation, obse
                          / (count(*) FILTER (WHERE {calib}) - 1)
                     ELSE 0 END AS monetary_value
                {holdout}
-        FROM (SELECT customer, CAST(date AS DATE) AS day, count(*) AS day_transactions, sum(amount) AS day_revenue
+        FROM (SELECT customer, CAST(date AS DATE) AS day, count(*) AS day_transactions, sum(CAST(amount AS DECIMAL(38, 8))) AS day_revenue
               FROM purchases WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}' GROUP BY customer, day)
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0

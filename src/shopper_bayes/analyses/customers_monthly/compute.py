@@ -46,7 +46,7 @@ class MonthlyResult(Result):
 MONTHLY_SQL = """
 WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM purchases GROUP BY customer)
 SELECT strftime(date_trunc('month', p.date), '%Y-%m') AS month,
-       count(*) AS orders, sum(p.amount) AS revenue,
+       count(*) AS orders, sum(CAST(p.amount AS DECIMAL(38, 8))) AS revenue,
        count(DISTINCT p.customer) AS active_customers,
        count(DISTINCT p.customer) FILTER (WHERE f.first_month = date_trunc('month', p.date)) AS new_customers
 FROM purchases p JOIN firsts f USING (customer)
