@@ -165,6 +165,15 @@ def groups(config: Core, keys: list[str]) -> list[list[str]]:
     return list(by_dataset.values())
 
 
+def _check_paths(config: Core, names: list[str]) -> None:
+    """A missing data file is reported before any analysis starts, not after the others have run."""
+    for name in dict.fromkeys(names):
+        path = getattr(getattr(config, name), "path", None)
+        if isinstance(path, Path) and not path.exists():
+            raise UserError(path, "file not found",
+                            f"check {name}.path in the config (relative paths start at the config file's folder)")
+
+
 def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     """Run every enabled analysis; nothing is written. With ``workers`` > 1 the analyses of different
     datasets run in that many forked processes at once (their figures are then drawn there too)."""
@@ -181,6 +190,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             run.skipped[analysis.key] = reason
         else:
             keys.append(analysis.key)
+    _check_paths(config, [a.dataset for a in analyses if a.key in keys])
     jobs = groups(config, keys)
     loader = Loader(config, datasets)
     if workers > 1 and len(jobs) > 1:

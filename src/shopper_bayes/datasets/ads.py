@@ -139,7 +139,7 @@ def load_ads(settings: AdsSettings, needs: tuple[str, ...] = ()) -> Loaded:
     path = Path(settings.path)
     names = {name: _file_column(settings, name) for name in REQUIRED}
     audience = {name: _file_column(settings, name) for name in dict.fromkeys(needs) if name not in names}
-    raw = read_table(path, list(dict.fromkeys([*names.values(), *audience.values()])))
+    raw = read_table(path, list(dict.fromkeys([*names.values(), *audience.values()])), dataset="ads")
     if raw.rejected:
         reasons = ", ".join(f"{count} with {reason}" for reason, count in raw.rejected.items())
         raise UserError(path, f"rows the reader cannot split into the header's columns ({reasons})",

@@ -135,7 +135,7 @@ def load(settings: OrdersSettings, needs: tuple[str, ...] = ()) -> Loaded:
     path = Path(settings.path)
     mapped = _mapping(settings)
     header, empty = _header_and_empty(path) if path.is_file() else ([], [])
-    raw = read_table(path, list(mapped.values()), optional=[name for name in header if name not in mapped.values()])
+    raw = read_table(path, list(mapped.values()), optional=[name for name in header if name not in mapped.values()], dataset="orders")
     if raw.frame.empty and not raw.rejected:
         raise UserError(path, "has a header but no data rows", "export the data again with its rows")
 

@@ -73,7 +73,7 @@ def _check_text(path: Path) -> None:
         raise UserError(path, f"is not UTF-8 text (line {line})", "save it as UTF-8 (in Excel: CSV UTF-8)") from None
 
 
-def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[duckdb.DuckDBPyRelation, bool]:
+def _relation(con: duckdb.DuckDBPyConnection, path: Path, dataset: str = "sessions") -> tuple[duckdb.DuckDBPyRelation, bool]:
     """The table as a DuckDB relation, and whether it is CSV (rows can be rejected)."""
     head = _first_bytes(path)
     if not head.removeprefix(_UTF8_BOM).strip():
@@ -84,7 +84,7 @@ def _relation(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[duckdb.DuckDB
             raise UserError(path, "is a Parquet file but its name does not end in .parquet", "rename it to .parquet")
         return con.read_parquet(str(path)), False
     if is_parquet:
-        raise UserError(path, "is not a Parquet file although its name ends in .parquet", "point sessions.path at the real file or rename it")
+        raise UserError(path, "is not a Parquet file although its name ends in .parquet", f"point {dataset}.path at the real file or rename it")
     for signature, what, todo in _SIGNATURES:
         if head.startswith(signature):
             raise UserError(path, what, todo)
@@ -114,31 +114,32 @@ def _rejected(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in rows}
 
 
-def _missing_column(path: Path, name: str, available: list[str]) -> UserError:
+def _missing_column(path: Path, name: str, available: list[str], dataset: str = "sessions") -> UserError:
     if len(available) == 1:
         return UserError(path, f"no column {name!r}: the header was read as one column {available[0]!r}",
                          "separate the columns with a comma, semicolon, tab or |")
     return UserError(path, f"no column {name!r} (the file has: {', '.join(available[:20])})",
-                     "fix sessions.columns or the column list in the config")
+                     f"fix {dataset}.columns or the column list in the config")
 
 
-def read_table(path: str | Path, columns: list[str], optional: list[str] = ()) -> RawTable:
+def read_table(path: str | Path, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> RawTable:
     """Read ``columns``, and those of ``optional`` the file has, as text (missing values as NA).
 
-    Raises :class:`UserError` when the file is missing, cannot be parsed, or lacks a column.
+    Raises :class:`UserError` when the file is missing, cannot be parsed, or lacks a column; the message
+    names the ``dataset``'s config keys (``<dataset>.path``, ``<dataset>.columns``).
     """
     path = Path(path)
     if path.is_dir():
-        raise UserError(path, "is a folder, not a file", "point sessions.path at the data file")
+        raise UserError(path, "is a folder, not a file", f"point {dataset}.path at the data file")
     if not path.is_file():
-        raise UserError(path, "file not found", "check sessions.path in the config (relative paths start at the config file's folder)")
+        raise UserError(path, "file not found", f"check {dataset}.path in the config (relative paths start at the config file's folder)")
     con = duckdb.connect()
     try:
-        relation, is_csv = _relation(con, path)
+        relation, is_csv = _relation(con, path, dataset)
         available = list(relation.columns)
         missing = [name for name in columns if name not in available]
         if missing:
-            raise _missing_column(path, missing[0], available)
+            raise _missing_column(path, missing[0], available, dataset)
         names = list(columns) + [name for name in optional if name in available and name not in columns]
         repeated = _repeated_column(path, len(available), names) if is_csv else None
         if repeated:

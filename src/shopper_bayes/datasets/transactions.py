@@ -174,7 +174,7 @@ def read_raw(settings: TransactionsSettings, columns: list[str], optional: list[
     _check_file(path)
     parquet = path.suffix.lower() in PARQUET_SUFFIXES or _first_bytes(path, 4) == b"PAR1"
     if parquet or (settings.header and not _is_whitespace_separated(path)):
-        return read_table(path, columns, optional)
+        return read_table(path, columns, optional, dataset="transactions")
     return _read_own(path, settings.header, columns, list(optional))
 
 
