@@ -50,7 +50,7 @@ def run(ctx: Context) -> Output:
     cells = compute.cell_statistics(units, list(levels))
     ctx.step(f"fitting spend and orders per customer profile on {len(cells):,} cells")
     model = build_model(cells, levels, settings)
-    overrides = {"tune": settings.tune, "target_accept": settings.target_accept}
+    overrides = {"draws": settings.mcmc_draws, "tune": settings.tune, "target_accept": settings.target_accept}
     # Its predictive checks are drawn in numpy (spend enters as a Potential), so no predictive groups.
     tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), predictive=False, **overrides)
     diagnostics = check(tree, ctx.config.diagnostics)
