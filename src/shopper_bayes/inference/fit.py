@@ -20,6 +20,7 @@ import xarray as xr
 from shopper_bayes.config import SamplerConfig
 
 PRIOR_DRAWS = 1000
+logging.getLogger("pymc").setLevel(logging.ERROR)  # the run reports its own steps and the gate's verdict
 
 
 def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, predictive: bool = True) -> xr.DataTree:
