@@ -19,7 +19,7 @@ from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.ads import DATASET, VIEW_THROUGH, ZERO_CLICK_ZERO_SPEND, AdsSettings
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.campaigns import write
-from shopper_bayes.inference.fit import sample
+from shopper_bayes.inference.fit import FitCache
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "facebook_ad_campaigns.csv"
@@ -32,7 +32,7 @@ def run(path: Path, settings: AdCampaignsSettings, seed: int = 3):
     data = AdsSettings(path=path)
     ctx = Context(config=SimpleNamespace(seed=seed, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
                   settings=settings, load=lambda *needs: DATASET.load(data, needs),
-                  fit=lambda model, key, **kw: sample(model, SamplerConfig(**kw), seed), seed=seed)
+                  fit=FitCache(SamplerConfig(), seed).fit, seed=seed)
     return ANALYSIS.run(ctx)
 
 

@@ -23,7 +23,7 @@ from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.base import Loaded
 from shopper_bayes.datasets.cleaning import CleaningReport
 from shopper_bayes.errors import UserError
-from shopper_bayes.inference.fit import sample
+from shopper_bayes.inference.fit import FitCache
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "cdnow_sample.txt"
 CALIBRATION_END, OBSERVATION_END = dt.date(1997, 9, 30), dt.date(1998, 6, 30)
@@ -42,7 +42,7 @@ def context(frame: pd.DataFrame, settings: ClvSettings, fit=None, calibration_en
                              transactions=SimpleNamespace(calibration_end=calibration_end,
                                                           observation_end=observation_end, time_unit="week"))
     loaded = Loaded(frame, CleaningReport("test", len(frame), len(frame)))
-    fit = fit or (lambda model, key, **kw: sample(model, SamplerConfig(**kw), seed))
+    fit = fit or FitCache(SamplerConfig(), seed).fit
     return Context(config=config, settings=settings, load=lambda *needs: loaded, fit=fit, seed=seed)
 
 

@@ -23,7 +23,7 @@ from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.base import generate, truth_path
-from shopper_bayes.inference.fit import sample
+from shopper_bayes.inference.fit import FitCache
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "online_shopping_session_data.csv"
@@ -36,7 +36,7 @@ def run(dataset: SessionsConfig, **settings):
     analysis = drivers.ANALYSIS
     ctx = Context(config=SimpleNamespace(seed=SEED, sessions=dataset, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
                   settings=analysis.settings(**settings), load=lambda *needs, **kw: DATASET.load(dataset, needs, **kw),
-                  fit=lambda model, key, **kw: sample(model(), SamplerConfig(chains=2, **kw), SEED), seed=SEED)
+                  fit=FitCache(SamplerConfig(chains=2), SEED).fit, seed=SEED)
     output = analysis.run(ctx)
     result = analysis.result.model_validate_json(output.summary.model_dump_json())
     return result, output

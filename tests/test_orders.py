@@ -22,7 +22,7 @@ from shopper_bayes.datasets.orders import DATASET, OrdersSettings
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.orders import write
 from shopper_bayes.inference.diagnostics import check
-from shopper_bayes.inference.fit import sample
+from shopper_bayes.inference.fit import FitCache
 from shopper_bayes.report.document import Table, Warning
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "diwali_sales.csv"
@@ -33,7 +33,7 @@ def run(dataset: OrdersSettings, settings: DemographicsSettings = DemographicsSe
     sampler = SamplerConfig()
     ctx = Context(config=SimpleNamespace(seed=seed, sampler=sampler, diagnostics=DiagnosticsConfig()), settings=settings,
                   load=lambda *needs: DATASET.load(dataset, needs),
-                  fit=lambda model, key, **kw: sample(model, sampler.model_copy(update=kw), seed), seed=seed)
+                  fit=FitCache(sampler, seed).fit, seed=seed)
     return ANALYSIS.run(ctx)
 
 
