@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, SESSION_ANALYSES, only
 from corpus.cases import CASES, Case, Cleaned, Folder, Refused, csv
 from shopper_bayes import cli, runner
 from shopper_bayes.analyses.purchase_rates import figures as rate_figures
@@ -37,6 +37,7 @@ TINY = {
     "sampler": {"backend": "pymc", "draws": 100, "tune": 100, "chains": 2},
     "correlations": {"resamples": 100},
     "diagnostics": {"max_rhat": 10.0, "min_ess": 1, "max_divergences": 100},
+    **only(*SESSION_ANALYSES),  # the analyses of these files' columns
 }
 OUTPUT_FILES = {"reports/summary.json", "models/purchase_rates_independent.nc", "models/purchase_rates_hierarchical.nc",
                 "figures/purchase_rates.png", "figures/ppc.png", "figures/prior_predictive.png",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import BUNDLED, rate_trees, write_config
+from conftest import BUNDLED, only, rate_trees, write_config
 
 
 def bundled_nov_dec() -> pd.DataFrame:
@@ -36,7 +36,7 @@ def nuts_independent(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("nuts_independent")
     config = load_config(write_config(folder, rates={"inference": "mcmc", "compare_models": False},
-                                      campaign={"enabled": False}, correlations={"enabled": False}))
+                                      **only("purchase_rates")))
     return config, analyse(config)
 
 

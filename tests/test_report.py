@@ -210,10 +210,10 @@ def test_failed_convergence_is_loud(summary):
 
 
 def test_figures_off_writes_no_png_and_says_so(tmp_path):
-    from conftest import ROOT, write_config
+    from conftest import ROOT, SESSION_ANALYSES, only, write_config
 
     config = write_config(tmp_path, figures=False, sampler={"draws": 200, "tune": 200, "chains": 2},
-                          diagnostics={"min_ess": 10}, correlations={"resamples": 200})
+                          diagnostics={"min_ess": 10}, correlations={"resamples": 200}, **only(*SESSION_ANALYSES))
     done = subprocess.run([sys.executable, "-m", "shopper_bayes.cli", "run", "--config", str(config), "--output", str(tmp_path / "out")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
