@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BUNDLED, ROOT, write_config
+from conftest import BUNDLED, ROOT, SESSION_ANALYSES, only, write_config
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -74,6 +74,8 @@ def expected_cleaning(path: Path, numeric: tuple[str, ...] = ()) -> dict:
 def test_run_end_to_end_on_bundled_data(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["correlations"]["resamples"] = 1000
+    for key, section in only(*SESSION_ANALYSES).items():  # the session analyses; the others have their own tests
+        config[key] = {**(config.get(key) or {}), **section}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "data").symlink_to(ROOT / "data")
     done = run_cli("run", "--config", str(tmp_path / "config.yaml"), "--output", str(tmp_path / "out"))
@@ -86,14 +88,15 @@ def test_run_end_to_end_on_bundled_data(tmp_path):
                 "versions"):
         assert key in summary
     assert {"rates", "comparisons", "best", "by_model", "model_comparison"} <= set(summary["purchase_rates"])
-    assert not {"purchase_rates", "campaign", "correlations"} & set(summary["skipped"])
+    assert not set(SESSION_ANALYSES) & set(summary["skipped"])
     data = summary["data"]["sessions"]
     assert data["sha256"] == hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
-    assert set(data["analyses"]) == {"purchase_rates", "campaign", "correlations"}
+    assert set(data["analyses"]) == set(SESSION_ANALYSES)
     # Golden counts, derived with pandas rather than written down; the correlations also need the durations.
     durations = tuple(config["correlations"]["columns"])
-    for analysis, use in data["analyses"].items():
+    for analysis in SESSION_ANALYSES:
         want = expected_cleaning(BUNDLED, durations if analysis == "correlations" else ())
+        use = data["analyses"][analysis]
         assert {key: use[key] for key in ("rows_read", "rows_used", "dropped", "changed")} == want, analysis
     # and the pandas rules are not vacuous on this file: a cut-off row, the filter, and June respelled
     rates = data["analyses"]["purchase_rates"]
