@@ -166,7 +166,7 @@ def test_settings_reject_bad_segments():
 
 @pytest.fixture(scope="module")
 def cdnow_fit(tmp_path_factory):
-    output = clv.run(context(cdnow_sample(), ClvSettings()))
+    output = clv.ANALYSIS.run(context(cdnow_sample(), ClvSettings()))
     return output
 
 
@@ -217,7 +217,7 @@ def test_map_really_runs_map():
     def no_sampling(*args, **kwargs):
         raise AssertionError("clv.method: map must not sample")
 
-    output = clv.run(context(cdnow_sample(), ClvSettings(method="map"), fit=no_sampling))
+    output = clv.ANALYSIS.run(context(cdnow_sample(), ClvSettings(method="map"), fit=no_sampling))
     result = output.summary
     assert result.method == "map" and result.draws == 1
     assert result.diagnostics.method == "map" and not result.diagnostics.ok
@@ -232,7 +232,7 @@ def test_map_really_runs_map():
 def test_no_repeat_buyers_gives_notes_not_errors():
     frame = pd.DataFrame({"customer": ["a", "b", "c"], "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
                           "amount": [10.0, 20.0, 30.0]})
-    result = clv.run(context(frame, ClvSettings(method="map"), calibration_end=None, observation_end="2024-06-30")).summary
+    result = clv.ANALYSIS.run(context(frame, ClvSettings(method="map"), calibration_end=None, observation_end="2024-06-30")).summary
     assert result.total_clv.mean is None and "no repeat purchase" in result.total_clv.note
     assert result.params.p is None and result.holdout is None and result.top_customers == []
     assert clv.ANALYSIS.console(result) and clv.ANALYSIS.section(result).blocks

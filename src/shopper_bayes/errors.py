@@ -21,7 +21,12 @@ class UserError(Exception):
         super().__init__(self.line())
 
     def __reduce__(self):  # pickled by value, so it crosses from a worker process intact
-        return UserError, (self.where, self.what, self.todo)
+        return type(self), (self.where, self.what, self.todo)
 
     def line(self) -> str:
         return one_line(f"error: {self.where}: {self.what}; {self.todo}")
+
+
+class MissingColumn(UserError):
+    """The data lack a column an analysis needs. The runner skips that analysis with this line, unless
+    the run has nothing else to do: other analyses of the same data are not held back."""

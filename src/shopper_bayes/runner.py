@@ -21,7 +21,7 @@ from pathlib import Path
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.config import Core, registry
 from shopper_bayes.datasets.base import Dataset, Loaded
-from shopper_bayes.errors import UserError
+from shopper_bayes.errors import MissingColumn, UserError
 from shopper_bayes.outputs import Staging
 
 SCHEMA_VERSION = 2
@@ -97,15 +97,18 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
-    outputs, timings = {}, {}
+    outputs, timings, missing = {}, {}, {}
     for analysis in (a for a in analyses if a.key in keys):
         step(f"{analysis.title}")
         started = time.perf_counter()
         context = Context(config=config, settings=getattr(config, analysis.config_name),
                           load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
-        outputs[analysis.key] = analysis.run(context)
+        try:
+            outputs[analysis.key] = analysis.run(context)
+        except MissingColumn as exc:  # this analysis cannot run on these data; the others of the dataset still can
+            missing[analysis.key] = exc
         timings[analysis.key] = time.perf_counter() - started
-    return outputs, timings, loader
+    return outputs, timings, loader, missing
 
 
 class _WriteBytes:
@@ -151,8 +154,8 @@ def _worker(keys: list[str]):
     from shopper_bayes.inference.fit import FitCache
 
     config, step = _JOB["config"], _JOB["step"]
-    outputs, timings, loader = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
-    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used
+    outputs, timings, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
+    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used, missing
 
 
 def groups(config: Core, keys: list[str]) -> list[list[str]]:
@@ -163,6 +166,19 @@ def groups(config: Core, keys: list[str]) -> list[list[str]]:
         if analysis.key in keys:
             by_dataset.setdefault(analysis.dataset, []).append(analysis.key)
     return list(by_dataset.values())
+
+
+def _skip_missing(config: Core, run: Run, missing: dict, loader: Loader) -> None:
+    """Analyses that lacked a column are skipped with the reason, unless no analysis of their dataset ran:
+    then the data cannot serve the run at all, and the first such error stops it."""
+    _, analyses = registry(config)
+    dataset_of = {a.key: a.dataset for a in analyses}
+    ran = {dataset_of[key] for key in run.outputs}
+    for key, exc in missing.items():
+        if dataset_of[key] not in ran:
+            raise exc
+        run.skipped[key] = f"cannot run on these data: {exc.what}"
+        loader.used.pop(key, None)
 
 
 def _check_paths(config: Core, names: list[str]) -> None:
@@ -193,6 +209,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     _check_paths(config, [a.dataset for a in analyses if a.key in keys])
     jobs = groups(config, keys)
     loader = Loader(config, datasets)
+    missing: dict[str, MissingColumn] = {}
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -200,17 +217,19 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         _JOB.update(config=config, step=step)
         try:
             with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-                for outputs, timings, used in pool.map(_worker, jobs):
+                for outputs, timings, used, lacking in pool.map(_worker, jobs):
                     run.outputs |= outputs
                     run.timings |= timings
                     loader.used |= used
+                    missing |= lacking
         finally:
             _JOB.clear()
-        run.outputs = {key: run.outputs[key] for key in keys}
+        run.outputs = {key: run.outputs[key] for key in keys if key in run.outputs}
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:
-        run.outputs, run.timings, loader = _run_analyses(config, keys, fits or FitCache(config.sampler, config.seed),
-                                                         step, loader)
+        run.outputs, run.timings, loader, missing = _run_analyses(
+            config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
+    _skip_missing(config, run, missing, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run
 

@@ -147,3 +147,18 @@ class Probability(BaseModel):
 
     value: float
     draws: int
+
+
+def lazy(target: str) -> Callable[[Context], Output]:
+    """``run`` given as ``"package.module:function"``, imported on the first call: an analysis package
+    then imports no model library (PyMC, numba) until it runs, so ``shopper-bayes report`` and
+    ``--help`` start fast."""
+    module, name = target.split(":")
+
+    def run(ctx: Context) -> Output:
+        from importlib import import_module
+
+        return getattr(import_module(module), name)(ctx)
+
+    run.__qualname__ = run.__name__ = f"lazy({target})"
+    return run

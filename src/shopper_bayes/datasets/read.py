@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from shopper_bayes.errors import UserError
+from shopper_bayes.errors import MissingColumn, UserError
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 DELIMITERS = (",", ";", "\t", "|")
@@ -118,8 +118,8 @@ def _missing_column(path: Path, name: str, available: list[str], dataset: str = 
     if len(available) == 1:
         return UserError(path, f"no column {name!r}: the header was read as one column {available[0]!r}",
                          "separate the columns with a comma, semicolon, tab or |")
-    return UserError(path, f"no column {name!r} (the file has: {', '.join(available[:20])})",
-                     f"fix {dataset}.columns or the column list in the config")
+    return MissingColumn(path, f"no column {name!r} (the file has: {', '.join(available[:20])})",
+                         f"fix {dataset}.columns or the column list in the config")
 
 
 def read_table(path: str | Path, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> RawTable:

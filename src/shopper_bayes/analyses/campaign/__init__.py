@@ -1,11 +1,10 @@
 """Campaign planner: P(at least N sales in M sessions) under a boosted purchase rate, by posterior
 predictive and by plug-in, with the inverse answers and a scenario grid."""
 
-from shopper_bayes.analyses.base import Analysis
+from shopper_bayes.analyses.base import Analysis, lazy
 from shopper_bayes.analyses.campaign.config import CampaignConfig
 from shopper_bayes.analyses.campaign.results import CampaignResult
-from shopper_bayes.analyses.campaign.run import run
 from shopper_bayes.analyses.campaign.section import console, headline, section
 
 ANALYSIS = Analysis(key="campaign", title="Campaign outlook", dataset="sessions", settings=CampaignConfig,
-                    result=CampaignResult, run=run, section=section, console=console, headline=headline)
+                    result=CampaignResult, run=lazy("shopper_bayes.analyses.campaign.run:run"), section=section, console=console, headline=headline)

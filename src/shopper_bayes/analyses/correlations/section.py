@@ -49,8 +49,9 @@ def section(result: CorrelationsResult) -> Section:
     return out
 
 
-def _segment_spread(result: CorrelationsResult) -> str | None:
-    """A sentence when one pair's correlation differs sharply between segments (intervals apart)."""
+def _spread(result: CorrelationsResult) -> tuple[str, list[float]] | None:
+    """A sentence (and the values it quotes) when one pair's correlation differs sharply between
+    segments: their intervals do not overlap."""
     segments = sorted({p.segment for p in result.pairs} - {POOLED})
     for pooled in _defined(result):
         per = [p for s in segments for p in _defined(result, s) if (p.x, p.y) == (pooled.x, pooled.y)]
@@ -59,8 +60,13 @@ def _segment_spread(result: CorrelationsResult) -> str | None:
             if low.interval[1] < high.interval[0]:
                 return (f"The segments differ sharply for {_pretty(pooled.x)} and {_pretty(pooled.y)}: r = {low.r:.2f} "
                         f"for {low.segment} against {high.r:.2f} for {high.segment} (intervals do not overlap); the "
-                        "pooled value mixes them.")
+                        "pooled value mixes them.", [low.r, high.r])
     return None
+
+
+def _segment_spread(result: CorrelationsResult) -> str | None:
+    spread = _spread(result)
+    return spread[0] if spread else None
 
 
 def headline(result: CorrelationsResult) -> list[Sentence]:
@@ -72,11 +78,13 @@ def headline(result: CorrelationsResult) -> list[Sentence]:
     lo, hi = top.interval
     lead = (f"Time on {_pretty(top.x)} and on {_pretty(top.y)} go together most" if not rivals else
             f"Time on {_pretty(top.x)} and on {_pretty(top.y)} have the largest correlation, though its interval "
-            f"overlaps {len(rivals)} other pair{'s' * (len(rivals) > 1)}")
+            "overlaps those of other pairs")
     caveat = " (Pearson intervals run narrow on heavy tails: see Correlations)" if top.statistic == "pearson" else ""
     text = (f"{lead}: r = {top.r:.2f} ({top.interval_prob:.0%} bootstrap interval {lo:.2f} to {hi:.2f}){caveat}.")
-    spread = _segment_spread(result)
-    return [Sentence(text + (" " + spread if spread else ""), [top.r, top.interval_prob, lo, hi])]
+    spread = _spread(result)
+    if spread:
+        return [Sentence(text + " " + spread[0], [top.r, top.interval_prob, lo, hi, *spread[1]])]
+    return [Sentence(text, [top.r, top.interval_prob, lo, hi])]
 
 
 def console(result: CorrelationsResult) -> list[str]:

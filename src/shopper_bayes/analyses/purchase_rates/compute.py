@@ -14,6 +14,7 @@ from shopper_bayes.analyses.purchase_rates.config import RatesConfig
 from shopper_bayes.analyses.purchase_rates.model import MODELS, best, build_model, compare, comparison_pairs, exact_posterior, summarise
 from shopper_bayes.analyses.purchase_rates.results import RatesResult
 from shopper_bayes.engine.cells import segment_counts
+from shopper_bayes.errors import UserError
 from shopper_bayes.inference import comparison, diagnostics
 
 
@@ -57,6 +58,11 @@ def fitted_models(settings: RatesConfig) -> list[str]:
 
 def run(ctx: Context) -> Output:
     settings: RatesConfig = ctx.settings
+    purchase = ctx.config.sessions.columns.purchase
+    for name in settings.segments:
+        if name in ("purchase", purchase):
+            raise UserError("rates.segments", f"{name!r} is the purchase column, the outcome being modelled",
+                            "split sessions by other columns")
     loaded = ctx.load(*settings.segments)
     counts = segment_counts(loaded.frame, settings.segments)
     trees = {name: fit_rates(ctx, counts, settings, name) for name in fitted_models(settings)}
