@@ -1,25 +1,30 @@
-"""Campaign outlook from the config: P(sales >= target), predictive beside plug-in, what it takes, and
-the scenario grid. Reuses the posterior in ./models when a run saved one for this data and config.
+"""The campaign outlook for the configured segment, boost and target, from the exact purchase-rate posterior.
 
-    .venv/bin/python scripts/campaign.py [config.yaml]
+    .venv/bin/python scripts/campaign.py [config.yaml] [boost]
 """
 
-import json
 import sys
 
-from shopper_bayes.config import load_config
-from shopper_bayes.console import format_campaign
+import shopper_bayes as sb
 from shopper_bayes.errors import UserError
-from shopper_bayes.pipeline import plan_campaign
 
-try:
-    config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")
-    outlook, source = plan_campaign(config, ".")
-except UserError as exc:
-    print(exc.line(), file=sys.stderr)
-    sys.exit(2)
 
-print(format_campaign(outlook))
-print(f"posterior: {source}")
-outlook.pop("distribution")
-print(json.dumps(outlook["grid"], indent=1))
+def main(path: str, boost: float | None = None):
+    config = sb.load_config(path)
+    columns = list(config.campaign.segment) if isinstance(config.campaign.segment, dict) else ["segment"]
+    counts = sb.count_cells(sb.sessions(config, labels=columns).frame, columns)
+    tree = sb.fit_exact_rates(counts, config, seed=config.seed)
+    outlook = sb.campaign(tree, counts, config, **({"boost": boost} if boost is not None else {}))
+    print(f"{outlook.label}: {outlook.sessions:,} sessions at boost {outlook.boost:+.1%} ({outlook.boost_type}), "
+          f"target {outlook.target:,} sales")
+    print(f"  P(sales >= target) = {outlook.prob_at_least_target:.3f} by posterior predictive, "
+          f"{outlook.prob_at_least_target_plugin:.3f} by plug-in")
+    print(f"  expected sales {outlook.expected_sales:.1f}, {outlook.interval_prob:.0%} interval {outlook.sales_interval}")
+    return outlook
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1] if len(sys.argv) > 1 else "config.yaml", float(sys.argv[2]) if len(sys.argv) > 2 else None)
+    except UserError as exc:
+        sys.exit(exc.line())

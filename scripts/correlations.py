@@ -5,19 +5,21 @@
 
 import sys
 
-from shopper_bayes.config import load_config
-from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
+import shopper_bayes as sb
 from shopper_bayes.errors import UserError
-from shopper_bayes.datasets.sessions import load_sessions
 
-try:
-    config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")
+
+def main(path: str) -> None:
+    config = sb.load_config(path)
     corr = config.correlations
-    frame = load_sessions(config.sessions, labels=[corr.by] if corr.by else [], numeric=corr.columns).frame
-    table = bootstrap_correlations(frame, corr.columns, resamples=corr.resamples, method=corr.method, seed=config.seed,
-                                   interval_prob=corr.interval_prob, statistic=corr.statistic, by=corr.by)
-except UserError as exc:
-    print(exc.line(), file=sys.stderr)
-    sys.exit(2)
+    frame = sb.sessions(config, labels=[corr.by] if corr.by else [], numeric=corr.columns).frame
+    table = sb.correlations(frame, corr.columns, resamples=corr.resamples, method=corr.method, seed=config.seed,
+                            interval_prob=corr.interval_prob, statistic=corr.statistic, by=corr.by)
+    print(table.to_string(index=False))
 
-print(table.to_string(index=False))
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")
+    except UserError as exc:
+        sys.exit(exc.line())
