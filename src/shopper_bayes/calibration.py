@@ -33,7 +33,7 @@ from shopper_bayes.analyses.purchase_rates.config import RatesConfig
 from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 from shopper_bayes.generate.base import SessionsGenerator
-from shopper_bayes.analyses.purchase_rates.model import build_model
+from shopper_bayes.analyses.purchase_rates.model import build_model, parameterisation
 
 LEVELS = (0.5, 0.9)
 # 2 segments x 3 months with 5 to 2,000 sessions per cell, shaped like the bundled data.
@@ -111,16 +111,23 @@ def mcmc_study(name: str, replications: int, seed: int, rates: RatesConfig = RAT
                sampler: SamplerConfig = SAMPLER) -> RateStudy:
     """Model ``name`` fitted by NUTS (nutpie) to every replication drawn from its prior.
 
-    The model comes from ``build_model``, compiled once and re-run on each replication's counts
-    with the sampler settings ``fit.sample`` passes to ``pm.sample``.
+    The model comes from ``build_model``, compiled once per parameterisation of the hierarchical
+    model's effects (chosen from each replication's counts by ``parameterisation``, as a fit of the
+    analysis chooses it; at most 2 ** columns of them) and re-run on each replication's counts with
+    the sampler settings ``fit.sample`` passes to ``pm.sample``. ``fits`` records, per replication,
+    the gate's figures and which columns were centred.
     """
     start = time.perf_counter()
     truth, purchases = draw_from_prior(name, rates, replications, seed)
-    compiled = nutpie.compile_pymc_model(build_model(design_counts(), rates, name))
+    compiled = {}
     cdf, rank = np.empty((replications, truth[0].size)), np.empty((replications, truth[0].size), dtype=int)
     fits = []
     for replication in range(replications):
-        tree = nutpie.sample(compiled.with_data(observed_purchases=purchases[replication]), draws=sampler.draws,
+        centred = parameterisation(design_counts(purchases[replication])) if name == "hierarchical" else {}
+        key = tuple(sorted(centred.items()))
+        if key not in compiled:
+            compiled[key] = nutpie.compile_pymc_model(build_model(design_counts(), rates, name, centred))
+        tree = nutpie.sample(compiled[key].with_data(observed_purchases=purchases[replication]), draws=sampler.draws,
                              tune=sampler.tune, chains=sampler.chains, seed=seed + replication,
                              target_accept=sampler.target_accept, progress_bar=False)
         draws = tree.posterior["rate"].values.reshape(-1, truth[0].size)
@@ -130,7 +137,8 @@ def mcmc_study(name: str, replications: int, seed: int, rates: RatesConfig = RAT
         rank[replication] = (thinned < planted).sum(axis=0)
         gate = diagnostics.check(tree, GATE)
         fits.append({"max_rhat": gate.max_rhat, "min_ess": min(gate.min_ess_bulk, gate.min_ess_tail),
-                     "divergences": gate.divergences, "ok": gate.ok})
+                     "divergences": gate.divergences, "min_bfmi": gate.min_bfmi, "ok": gate.ok,
+                     "centred": ",".join(dim for dim, value in centred.items() if value) or "none"})
     return RateStudy(f"{name}, MCMC", cdf, rank, name == "independent", time.perf_counter() - start,
                      pd.DataFrame(fits))
 

@@ -11,7 +11,8 @@ import xarray as xr
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.purchase_rates import figures
 from shopper_bayes.analyses.purchase_rates.config import RatesConfig
-from shopper_bayes.analyses.purchase_rates.model import MODELS, best, build_model, compare, comparison_pairs, exact_posterior, summarise
+from shopper_bayes.analyses.purchase_rates.model import (MODELS, best, build_model, compare, comparison_pairs, exact_posterior,
+                                                         parameterisation, summarise)
 from shopper_bayes.analyses.purchase_rates.results import RatesResult
 from shopper_bayes.engine.cells import segment_counts
 from shopper_bayes.errors import UserError
@@ -27,10 +28,14 @@ def counts_key(counts: xr.Dataset) -> dict:
 
 
 def fit_key(counts: xr.Dataset, settings: RatesConfig, name: str) -> str:
-    """Key of a rate-model fit: the counts, the model, its priors and how it is inferred."""
+    """Key of a rate-model fit: the counts, the model, its priors and how it is inferred (for the
+    hierarchical model, the centred or non-centred effects chosen from the counts, so that a saved
+    fit of the same counts made before that choice existed is not reused)."""
     inputs = {"counts": counts_key(counts), "model": name,
               "prior": (settings.prior if name == "independent" else settings.hierarchical_prior).model_dump(),
               "inference": settings.inference if name == "independent" else "mcmc"}
+    if name == "hierarchical":
+        inputs["centred"] = parameterisation(counts)
     return "purchase_rates:" + hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 

@@ -18,6 +18,13 @@ METHODS = [
     "each column's effects ~ ZeroSumNormal(σ_column), σ_column ~ HalfNormal, μ ~ Normal. Levels with few "
     "sessions are pulled toward the population; effects add on the logit scale (no interaction between "
     "columns). Fitted with NUTS.",
+    "How NUTS samples each column's effects is chosen from the data (the model is the same either way): centred "
+    "(the effects themselves) when more than half of the column's levels are well informed, non-centred (effect = "
+    "σ_column × an offset ~ ZeroSumNormal(1)) otherwise. A level is well informed when the sampling variance of "
+    "its empirical logit, 1/(purchases + ½) + 1/(sessions − purchases + ½) summed over the other columns, is at "
+    "most 1/8 of the between-level variance of the column's effects (DerSimonian–Laird estimate), i.e. its own "
+    "data give at least 8/9 of its posterior precision. Centred effects whose σ is near zero (many small cells, "
+    "no real differences) form a funnel NUTS cannot sample; non-centred effects of well-known levels mix slowly.",
     "Models compared by PSIS-LOO over sessions (one session left out at a time), computed from the cell counts.",
 ]
 
