@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import write_config
+from conftest import only, write_config
 from shopper_bayes.config import load_config
 from shopper_bayes.report.build import build
 from shopper_bayes.report.glossary import GLOSSARY
@@ -94,8 +94,8 @@ def test_the_glossary_explains_every_term_the_report_uses(rendered):
 def test_the_scope_is_stated_and_follows_the_filter(tmp_path, rendered):
     summary, html, markdown, out = rendered
     assert "filtered to month in Nov, Dec" in html.split('id="summary"')[1][:2000]
-    config = load_config(write_config(tmp_path, sessions={"filter": {"month": ["May"]}}, correlations={"enabled": False},
-                                      rates={"compare_models": False}))
+    config = load_config(write_config(tmp_path, **only("purchase_rates", "campaign") | {
+        "sessions": {"filter": {"month": ["May"]}}, "rates": {"compare_models": False}}))
     other, _, _ = run(config, tmp_path / "out")
     sentences = [s.text for s in build(other.summary).executive]
     assert any("filtered to month in May" in s for s in sentences)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BUNDLED, write_config
+from conftest import BUNDLED, only, write_config
 from shopper_bayes.analyses.base import Analysis, Estimate, FigureSpec, Output, Result, Settings
 from shopper_bayes.analyses.registry import default_analyses
 from shopper_bayes.config import load_config
@@ -23,7 +23,10 @@ from shopper_bayes.report.document import Figure, Section, Sentence, Table, pct
 from shopper_bayes.report.style import new_figure, style
 from shopper_bayes.runner import run
 
-FAST = {"correlations": {"resamples": 200}, "rates": {"compare_models": False}}
+# The session analyses this file is about, quickly; the others are switched off.
+FAST = only("purchase_rates", "campaign", "correlations") | {"correlations": {"resamples": 200},
+                                                              "rates": {"compare_models": False}}
+QUIET = only("purchase_rates", "campaign")
 
 
 class WeekendSettings(Settings):
@@ -116,8 +119,8 @@ def test_each_analysis_keeps_its_own_rows(tmp_path):
 
 
 def test_a_posterior_fitted_to_other_counts_is_never_reused(tmp_path):
-    config = load_config(write_config(tmp_path, rates={"model": "hierarchical", "compare_models": False},
-                                      correlations={"enabled": False}, sampler={"draws": 200, "tune": 200}))
+    config = load_config(write_config(tmp_path, **QUIET | {"rates": {"model": "hierarchical", "compare_models": False},
+                                      "sampler": {"draws": 200, "tune": 200}}))
     run(config, tmp_path / "out")
     other = tmp_path / "other"
     other.mkdir()
@@ -125,8 +128,9 @@ def test_a_posterior_fitted_to_other_counts_is_never_reused(tmp_path):
     november = frame["Month"].str.strip().str[:3].str.title().eq("Nov")
     frame = frame.drop(frame.index[frame["Purchase"].eq("1") & november][:5])  # other counts, same cells
     frame.to_csv(other / "s.csv", index=False)
-    write_config(other, sessions={"path": str(other / "s.csv")}, rates={"model": "hierarchical", "compare_models": False},
-                 sampler={"draws": 200, "tune": 200})
+    write_config(other, **QUIET | {"sessions": {"path": str(other / "s.csv")},
+                                   "rates": {"model": "hierarchical", "compare_models": False},
+                                   "sampler": {"draws": 200, "tune": 200}})
     from shopper_bayes.cli import main
 
     assert main(["campaign", "--config", str(other / "config.yaml"), "--output", str(tmp_path / "out")]) == 0
@@ -135,8 +139,8 @@ def test_a_posterior_fitted_to_other_counts_is_never_reused(tmp_path):
 
 
 def test_campaign_answers_for_its_segment_whatever_the_rates_split(tmp_path):
-    config = load_config(write_config(tmp_path, rates={"segments": ["segment", "month"], "compare_models": False},
-                                      correlations={"enabled": False}))
+    config = load_config(write_config(tmp_path, **QUIET | {"rates": {"segments": ["segment", "month"],
+                                                                     "compare_models": False}}))
     result, _, _ = run(config, tmp_path / "out")
     campaign = result.summary["campaign"]
     assert campaign["segment"] == {"segment": "Returning_Customer"}
@@ -152,11 +156,12 @@ def test_switched_off_and_unconfigured_analyses_are_skipped_with_a_line(tmp_path
     clicks = Dataset(name="clicks", title="Clicks", settings=ClicksSettings, load=lambda s, needs: None, default=None)
     needs_clicks = Analysis(key="click_rates", title="Click rates", dataset="clicks", settings=WeekendSettings,
                             result=WeekendResult, run=lambda ctx: 1 / 0, section=weekend_section, console=lambda r: [])
-    config = load_config(write_config(tmp_path, correlations={"enabled": False}, rates={"compare_models": False}),
+    config = load_config(write_config(tmp_path, **QUIET | {"rates": {"compare_models": False}}),
                          datasets=(*default_datasets(), clicks), analyses=(*default_analyses(), needs_clicks))
     result, text, _ = run(config, tmp_path / "out")
     assert "correlations" not in result.summary and "click_rates" not in result.summary
     assert "Skipped correlations: switched off (correlations.enabled: false)" in text
+    assert "Skipped drivers: switched off (drivers.enabled: false)" in text
     assert "Skipped click_rates: no clicks data configured" in text
     html = (tmp_path / "out" / "reports" / "report.html").read_text()
     assert "Analyses not run" in html and "no clicks data configured" in html
