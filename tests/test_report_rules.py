@@ -123,3 +123,20 @@ def test_data_strings_are_escaped(rendered, tmp_path):
     page = render_html(hostile, None)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<script>" not in render_markdown(hostile, None)
+
+
+def test_summary_json_follows_its_published_schema(rendered):
+    """The JSON Schema in schema/ is the one the code generates, and a real run's summary validates."""
+    import json
+
+    from conftest import ROOT
+    from shopper_bayes.summary_schema import json_schema, summary_model
+
+    summary, html, markdown, out = rendered
+    published = json.loads((ROOT / "schema" / "summary.schema.json").read_text(encoding="utf-8"))
+    assert published == json.loads(json.dumps(json_schema(), sort_keys=True))
+    summary_model().model_validate(json.loads((out / "reports" / "summary.json").read_text(encoding="utf-8")))
+    broken = json.loads((out / "reports" / "summary.json").read_text(encoding="utf-8"))
+    broken["purchase_rates"]["rates"][0]["sessions"] = "many"
+    with pytest.raises(Exception):
+        summary_model().model_validate(broken)
