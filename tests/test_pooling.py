@@ -97,3 +97,37 @@ def test_many_small_cells_without_an_effect_pass_the_gate_and_are_pulled_to_thei
     assert shrunk["sigma_q95"] < 0.25
     # Cell rates pulled to their segment's rate: a tenth of the observed rates' distance or less.
     assert shrunk["cell_distance_posterior"] < 0.1 * shrunk["cell_distance_observed"]
+
+
+def _loo(counts, hierarchical_tree):
+    """PSIS-LOO of the hierarchical fit against the exact independent posterior on the same counts."""
+    from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+    from shopper_bayes.analyses.purchase_rates.model import build_model, exact_posterior
+    from shopper_bayes.inference.comparison import compare
+    from shopper_bayes.inference.fit import exact
+
+    rates = RatesConfig()
+    independent = exact(build_model(counts, rates, "independent"), exact_posterior(counts, rates, 4, 1000, 1), 1)
+    return compare({"independent": independent.posterior["rate"], "hierarchical": hierarchical_tree.posterior["rate"]},
+                   counts)
+
+
+def test_loo_prefers_the_independent_model_where_segments_interact(cases):
+    """Segment x month over the year: new customers buy relatively more in May than the month effect
+    explains, an interaction the additive hierarchical model lacks, so the independent model must win."""
+    counts = cases["months"].counts
+    result = _loo(counts, pooling_study.fit_case(counts).tree)
+    assert result.ranking[0] == "independent"
+    assert result.models["hierarchical"].elpd_diff > 4
+
+
+def test_loo_prefers_the_hierarchical_model_on_many_tiny_additive_cells():
+    """240 cells of about 50 sessions whose rates follow the segment alone (regions have no effect): the
+    independent model spends a parameter per cell and must predict new sessions worse."""
+    frame = pooling_study.bundled_frame(None)
+    frame["Region"] = np.char.add("R", np.random.default_rng(5).integers(120, size=len(frame)).astype(str))
+    counts = segment_counts(frame, ["segment", "Region"])
+    result = _loo(counts, pooling_study.fit_case(counts).tree)
+    assert result.ranking[0] == "hierarchical"
+    diff = result.models["independent"]
+    assert diff.elpd_diff > 4 and diff.elpd_diff > 2 * diff.se_diff
