@@ -88,7 +88,7 @@ def _skip_reason(config: Core, analysis: Analysis, datasets: dict[str, Dataset])
     if analysis.dataset not in datasets:
         return f"needs the {analysis.dataset} dataset, which this build does not know"
     if getattr(config, analysis.dataset) is None:
-        return f"no {analysis.dataset} data configured (add a {analysis.dataset}: section with its path)"
+        return f"no {analysis.dataset} data configured (add the {analysis.dataset}: section with its path)"
     return None
 
 
