@@ -58,4 +58,11 @@ def convergence_warning(summary: dict) -> str | None:
     bar = "!" * 72
     return "\n".join([bar, "WARNING: a fit did not pass its convergence checks; do not cite the numbers it feeds.",
                       *(f"  - {one_line(problem)}" for problem in checks["problems"]),
-                      "  Increase sampler.draws / sampler.tune, or check the data and priors.", bar])
+                      "  " + _hint(checks), bar])
+
+
+def _hint(checks: dict) -> str:
+    methods = {gate["method"] for gate in (checks.get("by_model") or {}).values()}
+    if methods and methods <= {"map"}:
+        return "A MAP fit has no draws to check: use method: mcmc for intervals and convergence checks."
+    return "Increase sampler.draws / sampler.tune, or check the data and priors."
