@@ -121,22 +121,28 @@ class _WriteBytes:
         path.write_bytes(self.data)
 
 
-def _drawn(output: Output, figures: bool) -> Output:
-    """``output`` with its figures drawn to PNG and its files written to bytes, so it can leave a process."""
-    import tempfile
-
+def figure_png(spec: FigureSpec) -> bytes:
+    """The figure as PNG bytes: drawn in the project's style (or already drawn by a worker process)."""
+    if spec.png is not None:
+        return spec.png
     import matplotlib.pyplot as plt
 
     from shopper_bayes.report.style import style
 
-    specs = []
-    for spec in output.figures if figures else []:
-        with style():
-            figure = spec.draw()
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png")
-        plt.close(figure)
-        specs.append(FigureSpec(spec.name, None, spec.caption, spec.alt, buffer.getvalue()))
+    with style():
+        figure = spec.draw()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _drawn(output: Output, figures: bool) -> Output:
+    """``output`` with its figures drawn to PNG and its files written to bytes, so it can leave a process."""
+    import tempfile
+
+    specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
+             for spec in (output.figures if figures else [])]
     files = {}
     for relative, writer in output.files.items():
         with tempfile.TemporaryDirectory() as folder:
@@ -286,10 +292,7 @@ def shown_config(config: Core) -> dict:
 def render(run: Run, config: Core, staging: Staging) -> str:
     """Stage summary, posteriors, figures, tables and reports; return the console text. Nothing is
     moved into place here."""
-    import matplotlib.pyplot as plt
-
     from shopper_bayes.report import console, render as report
-    from shopper_bayes.report.style import style
 
     staging.write_json("reports/summary.json", run.summary)
     for output in run.outputs.values():
@@ -302,13 +305,7 @@ def render(run: Run, config: Core, staging: Staging) -> str:
     if config.figures:
         for output in run.outputs.values():
             for spec in output.figures:
-                if spec.png is not None:
-                    staging.path(f"figures/{spec.name}.png").write_bytes(spec.png)
-                    continue
-                with style():
-                    figure = spec.draw()
-                    figure.savefig(staging.path(f"figures/{spec.name}.png"), format="png")
-                plt.close(figure)
+                staging.path(f"figures/{spec.name}.png").write_bytes(figure_png(spec))
     _, analyses = registry(config)
     if config.report:
         report.write_report(run.summary, staging.folder if config.figures else None, staging, analyses)

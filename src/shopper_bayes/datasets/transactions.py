@@ -46,7 +46,7 @@ from shopper_bayes.datasets.read import (
     _short,
     read_table,
 )
-from shopper_bayes.errors import UserError
+from shopper_bayes.errors import MissingColumn, UserError
 
 # Days per time unit for recency and T; a month is 365.25 / 12 days.
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
@@ -150,8 +150,8 @@ def _read_own(path: Path, header: bool, columns: list[str], optional: list[str])
             rejected = None
         missing = [name for name in columns if name not in available]
         if missing:
-            raise UserError(path, f"no column {missing[0]!r} (the file has: {', '.join(available[:20])})",
-                            "fix transactions.columns (without a header, columns are column1, column2, ...)")
+            raise MissingColumn(path, f"no column {missing[0]!r} (the file has: {', '.join(available[:20])})",
+                                "fix transactions.columns (without a header, columns are column1, column2, ...)")
         wanted = list(dict.fromkeys(list(columns) + [name for name in optional if name in available]))
         frame = select(wanted).df()
         if rejected is None:
