@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from shopper_bayes.engine.base import EngineName, SparkConfig
+from shopper_bayes.engine.source import is_table
 from shopper_bayes.errors import UserError
 
 class _Strict(BaseModel):
@@ -47,6 +49,8 @@ class Core(_Strict):
     report: bool = True
     sampler: SamplerConfig = SamplerConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    engine: EngineName = "duckdb"  # where rows are read, cleaned and aggregated: duckdb (embedded) or spark
+    spark: SparkConfig = SparkConfig()
 
 
 _REGISTRIES: dict[type, tuple] = {}
@@ -84,7 +88,7 @@ def resolve_paths(config: Core, base: Path) -> Core:
     for dataset in datasets:
         section = getattr(config, dataset.name)
         path = getattr(section, "path", None)
-        if isinstance(path, Path) and not path.is_absolute():
+        if isinstance(path, Path) and not path.is_absolute() and not is_table(path):
             update[dataset.name] = section.model_copy(update={"path": base / path})
     return config.model_copy(update=update)
 

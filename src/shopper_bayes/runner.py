@@ -66,6 +66,20 @@ class Loader:
         self.config, self.datasets = config, datasets
         self.cache: dict[tuple, Loaded] = {}
         self.used: dict[str, dict] = {}  # analysis key -> its rows (cleaning report)
+        self._engine = None
+
+    @property
+    def engine(self):
+        """The run's engine (``engine:`` in the config), started on first use, in this process."""
+        if self._engine is None:
+            from shopper_bayes.engine.base import connect
+
+            self._engine = connect(self.config.engine, self.config.spark)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None and self._engine.name == "spark":
+            self._engine.close()
 
     def for_analysis(self, analysis: Analysis):
         dataset = self.datasets[analysis.dataset]
@@ -75,6 +89,8 @@ class Loader:
             key = (dataset.name, tuple(needs), tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v)
                                                             for k, v in options.items())))
             if key not in self.cache:
+                if dataset.engine:
+                    options = {**options, "engine": self.engine}
                 self.cache[key] = dataset.load(settings, tuple(needs), **options)
             loaded = self.cache[key]
             self.used[analysis.key] = {"dataset": dataset.name, **loaded.cleaning.to_dict(), "scope": loaded.scope}
@@ -188,12 +204,14 @@ def _skip_missing(config: Core, run: Run, missing: dict, loader: Loader) -> None
 
 
 def _check_paths(config: Core, names: list[str]) -> None:
-    """A missing data file is reported before any analysis starts, not after the others have run."""
+    """A missing data file (or a folder or glob without data files) is reported before any analysis
+    starts, not after the others have run."""
+    from shopper_bayes.engine.source import resolve
+
     for name in dict.fromkeys(names):
         path = getattr(getattr(config, name), "path", None)
-        if isinstance(path, Path) and not path.exists():
-            raise UserError(path, "file not found",
-                            f"check {name}.path in the config (relative paths start at the config file's folder)")
+        if path is not None:
+            resolve(path, name, config.engine)
 
 
 def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
@@ -216,7 +234,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     jobs = groups(config, keys)
     loader = Loader(config, datasets)
     missing: dict[str, MissingColumn] = {}
-    if workers > 1 and len(jobs) > 1:
+    if workers > 1 and len(jobs) > 1 and config.engine == "duckdb":  # one Spark session serves the run
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -233,8 +251,11 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         run.outputs = {key: run.outputs[key] for key in keys if key in run.outputs}
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:
-        run.outputs, run.timings, loader, missing = _run_analyses(
-            config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
+        try:
+            run.outputs, run.timings, loader, missing = _run_analyses(
+                config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
+        finally:
+            loader.close()
     _skip_missing(config, run, missing, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run

@@ -69,7 +69,7 @@ def garbage(alphabet: range, size: int = 4096, seed: int = 8) -> bytes:
 
 
 class Folder:
-    """In place of file content: the sessions path is a folder."""
+    """In place of file content: the sessions path is an empty folder."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Case:
 CASES = [
     # --- the file as a whole -------------------------------------------------------------------
     Case("missing file", None, Refused("file not found")),
-    Case("path is a folder", Folder(), Refused("is a folder, not a file")),
+    Case("path is a folder without data files", Folder(), Refused("the folder has no .parquet or .csv files")),
     Case("empty file", "", Refused("the file is empty")),
     Case("only blank lines", "\n  \n\n", Refused("the file is empty")),
     Case("header only", HEADER + "\n", Refused("has a header but no data rows")),

@@ -14,7 +14,7 @@ analysis only (each analysis on its own rows).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -29,23 +29,37 @@ class DatasetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
-@dataclass
 class Loaded:
     """A cleaned table and what cleaning did. ``scope``: what the report must say the numbers cover
-    (for example ``{"date_range": ["1997-01-01", "1998-06-30"], "filter": "month in Nov, Dec"}``)."""
+    (for example ``{"date_range": ["1997-01-01", "1998-06-30"], "filter": "month in Nov, Dec"}``).
 
-    frame: pd.DataFrame
-    cleaning: CleaningReport
-    scope: dict[str, Any] = field(default_factory=dict)
+    ``table``: the cleaned rows kept in the engine (:class:`shopper_bayes.engine.clean.Table`), for
+    aggregates computed there; ``frame``: the rows as pandas, read from the table on first use by an
+    analysis that needs rows (or given directly by a loader that cleans in pandas).
+    """
+
+    def __init__(self, frame: pd.DataFrame | None = None, cleaning: CleaningReport | None = None,
+                 scope: dict[str, Any] | None = None, table: Any = None):
+        if frame is None and table is None:
+            raise ValueError("Loaded needs a frame or a table")
+        self._frame, self.cleaning, self.scope, self.table = frame, cleaning, dict(scope or {}), table
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self.table.frame()
+        return self._frame
 
 
 @dataclass(frozen=True)
 class Dataset:
     """``name`` is the config key; ``settings`` its schema; ``default`` the section used when the
-    config does not name it (``None``: not configured unless the config names it)."""
+    config does not name it (``None``: not configured unless the config names it); ``engine``:
+    whether ``load`` reads through the run's engine (DuckDB or Spark) and keeps the rows there."""
 
     name: str
     title: str
     settings: type[DatasetSettings]
     load: Callable[[DatasetSettings, tuple[str, ...]], Loaded]
     default: DatasetSettings | None = None
+    engine: bool = False  # load() takes ``engine=``: the rows are read and cleaned there

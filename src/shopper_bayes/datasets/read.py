@@ -122,6 +122,67 @@ def _missing_column(path: Path, name: str, available: list[str], dataset: str = 
                          f"fix {dataset}.columns or the column list in the config")
 
 
+def check_file(path: Path, dataset: str) -> None:
+    """Refuse one file of a source that cannot be read as a whole (see the module docstring)."""
+    head = _first_bytes(path)
+    if not head.removeprefix(_UTF8_BOM).strip():
+        raise UserError(path, "the file is empty", "export the data again with a header row and data rows")
+    is_parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    if head.startswith(b"PAR1") and not is_parquet:
+        raise UserError(path, "is a Parquet file but its name does not end in .parquet", "rename it to .parquet")
+    if is_parquet:
+        if not head.startswith(b"PAR1"):
+            raise UserError(path, "is not a Parquet file although its name ends in .parquet",
+                            f"point {dataset}.path at the real file or rename it")
+        return
+    for signature, what, todo in _SIGNATURES:
+        if head.startswith(signature):
+            raise UserError(path, what, todo)
+    _check_text(path)
+
+
+@dataclass
+class Scanned:
+    """A source registered in the engine: the raw view (text columns and ``_row``), the optional
+    columns found, and ``rejected()``: CSV rows not read, by reason, known once the view was scanned."""
+
+    view: str
+    optional: list[str]
+    rejected: object
+
+
+def scan_table(engine, source, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> Scanned:
+    """Register ``columns`` (and those of ``optional`` the source has) of ``source`` in ``engine``.
+
+    The same refusals as :func:`read_table`, checked on every file; rows stay in the engine.
+    """
+    for path in source.files:
+        check_file(path, dataset)
+    try:
+        available = engine.columns(source)
+    except Exception as exc:  # the engine's own error type: DuckDB, or Spark's AnalysisException
+        raise UserError(source.shown, f"cannot be read ({_short(exc)})",
+                        "check that it is UTF-8 CSV with a header row, or Parquet") from None
+    missing = [name for name in columns if name not in available]
+    where = source.files[0] if len(source.files) == 1 else source.shown
+    if missing:
+        raise _missing_column(where, missing[0], available, dataset)
+    names = list(columns) + [name for name in optional if name in available and name not in columns]
+    if source.format == "csv":
+        repeated = next((found for path in source.files if (found := _repeated_column(path, len(available), names))), None)
+        if repeated:
+            raise UserError(where, f"the header names column {repeated!r} more than once", "keep one column of that name")
+    view = engine.scan(source, names, engine.view_name(f"raw_{dataset}"))
+    csv_rejects = source.format == "csv" and hasattr(engine, "rejected")
+
+    def rejected() -> dict[str, int]:
+        if not csv_rejects:
+            return {}
+        return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected()}
+
+    return Scanned(view, [name for name in optional if name in names], rejected)
+
+
 def read_table(path: str | Path, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> RawTable:
     """Read ``columns``, and those of ``optional`` the file has, as text (missing values as NA).
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from pydantic import Field
 
 from shopper_bayes.datasets.base import Dataset, DatasetSettings, Loaded
-from shopper_bayes.datasets.cleaning import Cleaner, normalise_month
-from shopper_bayes.datasets.read import read_table
+from shopper_bayes.datasets.cleaning import normalise_month
+from shopper_bayes.datasets.read import scan_table
+from shopper_bayes.engine.base import DuckDBEngine, Engine, literal
+from shopper_bayes.engine.clean import SqlCleaner
+from shopper_bayes.engine.source import resolve
 from shopper_bayes.errors import UserError
 
 
@@ -34,7 +36,7 @@ class SessionColumns(DatasetSettings):
 
 
 class SessionsConfig(DatasetSettings):
-    path: Path = Path("data/online_shopping_session_data.csv")
+    path: Path = Path("data/online_shopping_session_data.csv")  # a file, a folder, a glob, or table:<name> (Spark)
     columns: SessionColumns = SessionColumns()
     filter: dict[str, list[str]] = Field(default_factory=lambda: {"month": ["Nov", "Dec"]})
 
@@ -60,10 +62,11 @@ def _session_id(settings: SessionsConfig) -> tuple[str | None, bool]:
 
 
 def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
-                  filtered: bool = True) -> Loaded:
-    """Read, clean and filter the sessions file: ``labels`` are text columns the caller splits by,
-    ``numeric`` non-negative numbers it needs (a row with a blank or negative one is dropped);
-    ``filtered=False`` ignores ``sessions.filter`` (an analysis that models every month)."""
+                  filtered: bool = True, engine: Engine | None = None) -> Loaded:
+    """Read, clean and filter the sessions in ``engine`` (DuckDB when not given): ``labels`` are text
+    columns the caller splits by, ``numeric`` non-negative numbers it needs (a row with a blank or
+    negative one is dropped); ``filtered=False`` ignores ``sessions.filter`` (an analysis that
+    models every month). The rows stay in the engine (``Loaded.table``)."""
     if not filtered:
         settings = settings.model_copy(update={"filter": {}})
     labels = list(dict.fromkeys([*labels, *(name for name in settings.filter)]))
@@ -79,38 +82,40 @@ def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeri
     session_id, id_required = _session_id(settings)
     if id_required:
         raw_columns = list(dict.fromkeys([*raw_columns, session_id]))
-    path = settings.path
-    raw = read_table(path, raw_columns, optional=[session_id] if session_id and not id_required else [])
-    if raw.frame.empty and not raw.rejected:
-        raise UserError(path, "has a header but no data rows", "export the data again with its rows")
+    engine = engine or DuckDBEngine()
+    source = resolve(settings.path, "sessions", engine.name)
+    raw = scan_table(engine, source, raw_columns,
+                     optional=[session_id] if session_id and not id_required else [], dataset="sessions")
 
-    clean = Cleaner(raw.frame, str(path), raw.rejected)
-    out = pd.DataFrame(index=raw.frame.index)
-    out["purchase"] = clean.flag(wanted["purchase"])
+    clean = SqlCleaner(engine, raw.view, source.shown, raw.rejected)
+    out = {"purchase": clean.flag(wanted["purchase"])}
     for name in labels:
         column = wanted[name]
         out[name] = clean.month(column) if name == "month" else clean.label(column)
     for name in numeric:
         if name not in out:
             out[name] = clean.non_negative_number(wanted[name])
-    if session_id in raw.frame.columns:
+    if session_id in raw_columns or session_id in raw.optional:
         clean.unique(session_id)
     for name, values in settings.filter.items():
         kept = _filter_values(name, values)
-        clean.drop(~out[name].isin(kept).fillna(False).to_numpy(), f"outside sessions.filter ({name} in {', '.join(kept)})")
-    report = clean.report()
+        clean.drop(f"NOT ({out[name]} IN ({', '.join(literal(value) for value in kept)}))",
+                   f"outside sessions.filter ({name} in {', '.join(kept)})")
+    table, report = clean.finish(out, stem="sessions")
+    if report.rows_read == 0:
+        raise UserError(source.shown, "has a header but no data rows", "export the data again with its rows")
     if report.rows_used == 0:
         reasons = "; ".join(f"{reason}: {count}" for reason, count in report.dropped.items())
-        raise UserError(path, f"no rows left after cleaning and filtering ({reasons})",
+        raise UserError(source.shown, f"no rows left after cleaning and filtering ({reasons})",
                         "fix those rows, or check sessions.filter and sessions.columns")
     scope = {"filter": "; ".join(f"{name} in {', '.join(_filter_values(name, values))}"
                                  for name, values in settings.filter.items()) or None}
-    return Loaded(out[clean.keep].reset_index(drop=True), report, scope)
+    return Loaded(cleaning=report, scope=scope, table=table)
 
 
 def _load(settings: SessionsConfig, needs: tuple[str, ...] = (), numeric: tuple[str, ...] = (),
-          filtered: bool = True) -> Loaded:
-    return load_sessions(settings, tuple(needs), tuple(numeric), filtered)
+          filtered: bool = True, engine: Engine | None = None) -> Loaded:
+    return load_sessions(settings, tuple(needs), tuple(numeric), filtered, engine)
 
 
 def _filter_values(name: str, values: list[str]) -> list[str]:
@@ -126,4 +131,4 @@ def _filter_values(name: str, values: list[str]) -> list[str]:
 
 
 DATASET = Dataset(name="sessions", title="Shopping sessions", settings=SessionsConfig, load=_load,
-                  default=SessionsConfig())
+                  default=SessionsConfig(), engine=True)

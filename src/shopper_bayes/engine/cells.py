@@ -7,24 +7,44 @@ levels is a cell, so a cell with no sessions is present with ``sessions == 0`` r
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from shopper_bayes.datasets.cleaning import MONTHS
+from shopper_bayes.engine.base import quote
 
 
-def segment_counts(frame: pd.DataFrame, segments: list[str]) -> xr.Dataset:
-    """Count ``sessions`` and ``purchases`` (sum of the 0/1 ``purchase`` column) per cell."""
-    grouped = frame.groupby(list(segments), observed=True)["purchase"].agg(["size", "sum"])
-    levels = [sorted(frame[name].unique().tolist(), key=_level_order) for name in segments]
+def segment_counts(data, segments: list[str]) -> xr.Dataset:
+    """Count ``sessions`` and ``purchases`` (sum of the 0/1 ``purchase`` column) per cell, in the engine.
+
+    ``data``: loaded sessions (their rows stay in the engine) or a pandas frame of such rows.
+    """
+    segments = list(segments)
+    columns = ", ".join(quote(name) for name in segments)
+    query = f"SELECT {columns}, count(*) AS sessions, sum(purchase) AS purchases FROM {{rows}} GROUP BY {columns}"
+    table = getattr(data, "table", None)
+    if table is not None:
+        grouped = table.sql(query)
+    else:
+        frame = data.frame if hasattr(data, "frame") else data
+        con = duckdb.connect()
+        try:
+            con.register("frame_rows", frame[[*segments, "purchase"]])
+            grouped = con.sql(query.replace("{rows}", "frame_rows")).df()
+        finally:
+            con.close()
+    for name in segments:
+        grouped[name] = grouped[name].astype(str)
+    levels = [sorted(grouped[name].unique().tolist(), key=_level_order) for name in segments]
     if len(segments) == 1:
         full = pd.Index(levels[0], name=segments[0])
     else:
-        full = pd.MultiIndex.from_product(levels, names=list(segments))
-    table = grouped.reindex(full, fill_value=0).rename(columns={"size": "sessions", "sum": "purchases"})
+        full = pd.MultiIndex.from_product(levels, names=segments)
+    table = grouped.set_index(segments)[["sessions", "purchases"]].reindex(full, fill_value=0)
     data = {
-        name: (list(segments), table[name].to_numpy(dtype=np.int64).reshape([len(lv) for lv in levels]))
+        name: (segments, table[name].to_numpy(dtype=np.int64).reshape([len(lv) for lv in levels]))
         for name in ("sessions", "purchases")
     }
     coords = {name: np.asarray(lv, dtype=object) for name, lv in zip(segments, levels)}

@@ -27,7 +27,7 @@ def run(ctx: Context) -> Output:
     rates: RatesConfig = getattr(ctx.config, "rates", None) or RatesConfig()
     columns = segment_columns(settings)
     loaded = ctx.load(*columns)
-    counts = segment_counts(loaded.frame, columns)
+    counts = segment_counts(loaded, columns)
     cell = find_cell(counts, settings.segment, "campaign.segment")
     purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
     if n == 0:

@@ -69,7 +69,7 @@ def run(ctx: Context) -> Output:
             raise UserError("rates.segments", f"{name!r} is the purchase column, the outcome being modelled",
                             "split sessions by other columns")
     loaded = ctx.load(*settings.segments)
-    counts = segment_counts(loaded.frame, settings.segments)
+    counts = segment_counts(loaded, settings.segments)
     trees = {name: fit_rates(ctx, counts, settings, name) for name in fitted_models(settings)}
     rate = trees[settings.model].posterior["rate"]
     prob = settings.interval_prob

@@ -1,0 +1,210 @@
+"""Where rows are read, cleaned and aggregated: DuckDB, embedded (default), or Apache Spark (clusters).
+
+Every query in the project is written once, in DuckDB's SQL dialect. :class:`DuckDBEngine` runs it
+as written; :class:`SparkEngine` translates it to Spark SQL with sqlglot. Datasets register their raw
+rows as a view (:meth:`Engine.scan`) and clean them with SQL (:mod:`shopper_bayes.engine.clean`);
+analyses ask for aggregates, which come back as small pandas frames. Rows reach Python only where an
+analysis needs them and says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopper_bayes.engine.source import Source
+from shopper_bayes.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class SparkConfig(BaseModel):
+    """``spark:`` in config.yaml: the master URL and extra Spark settings (``spark.sql.shuffle.partitions`` ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+    master: str = "local[*]"
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+EngineName = Literal["duckdb", "spark"]
+
+
+def quote(name: str) -> str:
+    """A column or view name as a quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    """A Python string or number as an SQL literal."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Engine:
+    """Runs DuckDB-dialect SQL over registered views; results come back as pandas frames."""
+
+    name: str = "engine"
+    _views = itertools.count()
+
+    def view_name(self, stem: str) -> str:
+        return f"{stem}_{next(self._views)}"
+
+    def scan(self, source: Source, columns: list[str], name: str) -> str:
+        """Register ``columns`` of ``source`` as text, with a row ordinal ``_row``, as a view; its name."""
+        raise NotImplementedError
+
+    def columns(self, source: Source) -> list[str]:
+        """The column names of ``source``."""
+        raise NotImplementedError
+
+    def create_view(self, name: str, query: str) -> str:
+        raise NotImplementedError
+
+    def sql(self, query: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in this process: one connection, views over the files, nothing loaded until queried."""
+
+    name = "duckdb"
+
+    def __init__(self):
+        import duckdb
+
+        self._duckdb = duckdb
+        self.con = duckdb.connect()
+
+    def _read(self, source: Source) -> str:
+        files = "[" + ", ".join(literal(str(path)) for path in source.files) + "]"
+        if source.format == "parquet":
+            return f"read_parquet({files}, hive_partitioning = {str(source.hive).lower()}, union_by_name = true)"
+        return (f"read_csv({files}, header = true, all_varchar = true, store_rejects = true, "
+                "quote = '\"', escape = '\"')")
+
+    def columns(self, source: Source) -> list[str]:
+        return [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {self._read(source)}").fetchall()]
+
+    def scan(self, source: Source, columns: list[str], name: str) -> str:
+        selected = ", ".join(f"CAST({quote(column)} AS VARCHAR) AS {quote(column)}" for column in columns)
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT row_number() OVER () AS _row, {selected} "
+                         f"FROM {self._read(source)}")
+        return name
+
+    def rejected(self) -> list[tuple[str, int]]:
+        """CSV rows the last scan could not split into the header's fields: (DuckDB's reason, rows)."""
+        return self.con.sql("SELECT error_type, count(*) FROM (SELECT file_id, line, min(error_type) AS error_type "
+                            "FROM reject_errors GROUP BY file_id, line) GROUP BY error_type ORDER BY error_type").fetchall()
+
+    def create_view(self, name: str, query: str) -> str:
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
+        return name
+
+    def sql(self, query: str) -> pd.DataFrame:
+        return self.con.sql(query).df()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def find_java() -> str | None:
+    """A ``java`` of version 17 or newer (``JAVA_HOME`` first, then PATH), or None."""
+    candidates = [os.path.join(os.environ["JAVA_HOME"], "bin", "java")] if os.environ.get("JAVA_HOME") else []
+    candidates.append(shutil.which("java"))
+    for java in filter(None, candidates):
+        try:
+            text = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+        except (OSError, subprocess.SubprocessError):
+            continue
+        version = text.split('"')[1] if '"' in text else ""
+        major = version.split(".")[0]
+        major = version.split(".")[1] if major == "1" else major
+        if major.isdigit() and int(major) >= 17:
+            return java
+    return None
+
+
+class SparkEngine(Engine):
+    """Apache Spark (PySpark 4): the same queries, translated to Spark SQL by sqlglot."""
+
+    name = "spark"
+
+    def __init__(self, settings: SparkConfig | None = None):
+        settings = settings or SparkConfig()
+        java = find_java()
+        if java is None:
+            raise UserError("engine: spark", "needs Java 17 or newer, and none was found (JAVA_HOME, PATH)",
+                            "install a JDK 17+ (Debian: apt install openjdk-17-jre-headless) or use engine: duckdb")
+        os.environ.setdefault("JAVA_HOME", os.path.dirname(os.path.dirname(os.path.realpath(java))))
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise UserError("engine: spark", "PySpark is not installed", "pip install 'pyspark>=4'") from None
+        builder = (SparkSession.builder.master(settings.master).appName("shopper-bayes")
+                   .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.driver.memory", "2g"))
+        for key, value in settings.config.items():
+            builder = builder.config(key, value)
+        self.spark = builder.getOrCreate()
+        self.spark.sparkContext.setLogLevel("ERROR")
+
+    def _frame(self, source: Source):
+        if source.table is not None:
+            return self.spark.table(source.table)
+        files = [str(path) for path in source.files]
+        if source.format == "parquet":
+            return self.spark.read.option("mergeSchema", "true").parquet(*files)
+        return self.spark.read.options(header=True, inferSchema=False, quote='"', escape='"').csv(files)
+
+    def columns(self, source: Source) -> list[str]:
+        return list(self._frame(source).columns)
+
+    def scan(self, source: Source, columns: list[str], name: str) -> str:
+        from pyspark.sql import functions as F
+
+        frame = self._frame(source).select(F.monotonically_increasing_id().alias("_row"),
+                                           *(F.col(f"`{column}`").cast("string").alias(column) for column in columns))
+        frame.createOrReplaceTempView(name)
+        return name
+
+    def create_view(self, name: str, query: str) -> str:
+        self.spark.sql(translate(query)).createOrReplaceTempView(name)
+        return name
+
+    def sql(self, query: str) -> pd.DataFrame:
+        return self.spark.sql(translate(query)).toPandas()
+
+    def close(self) -> None:
+        self.spark.stop()
+
+
+def translate(query: str) -> str:
+    """A DuckDB-dialect query in Spark SQL (``try_strptime`` becomes ``try_to_timestamp``)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(query, read="duckdb")
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "try_strptime":
+            node.replace(exp.StrToTime(this=node.expressions[0], format=node.expressions[1], safe=True))
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "isfinite":
+            value = node.expressions[0]
+            node.replace(exp.Between(this=value, low=exp.Literal.number(-1.7976931348623157e308),
+                                     high=exp.Literal.number(1.7976931348623157e308)))
+    return tree.sql(dialect="spark")
+
+
+def connect(name: str = "duckdb", spark: SparkConfig | None = None) -> Engine:
+    """The engine ``name`` (``engine:`` in config.yaml)."""
+    return SparkEngine(spark) if name == "spark" else DuckDBEngine()

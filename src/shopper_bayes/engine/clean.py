@@ -1,0 +1,187 @@
+"""Counted cleaning in SQL: the rules of :mod:`shopper_bayes.datasets.cleaning`, run by the engine.
+
+A :class:`SqlCleaner` collects typed column expressions and drop rules over a raw view of text
+columns. Rules apply in order and a row is dropped for the first one it breaks, so the counts add up
+to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` writes one view of every row with ``_drop``
+(the index of the rule that dropped it, NULL when kept) and counts the reasons in one pass over the
+data. Nothing but those counts comes back to Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from shopper_bayes.datasets.cleaning import FALSE_FLAGS, MISSING, MONTH_ALIASES, TRUE_FLAGS, CleaningReport
+from shopper_bayes.engine.base import Engine, literal, quote
+from shopper_bayes.errors import UserError
+
+WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+
+def _in(expression: str, values) -> str:
+    return f"{expression} IN ({', '.join(literal(value) for value in sorted(values))})"
+
+
+@dataclass
+class Table:
+    """The cleaned rows of one dataset as a view of the engine (kept rows: ``_drop IS NULL``)."""
+
+    engine: Engine
+    view: str
+    columns: list[str]
+
+    @property
+    def rows(self) -> str:
+        """SQL naming the kept rows, for ``FROM``: ``(SELECT ... WHERE _drop IS NULL)``."""
+        return f"(SELECT _row, {', '.join(quote(c) for c in self.columns)} FROM {quote(self.view)} WHERE _drop IS NULL)"
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run ``query``, in which ``{rows}`` stands for the kept rows."""
+        return self.engine.sql(query.replace("{rows}", self.rows))
+
+    def frame(self, columns: list[str] | None = None, limit: int | None = None, seed: int | None = None) -> pd.DataFrame:
+        """The kept rows in file order, as pandas: for analyses that need rows. With ``limit``, a
+        seeded random sample of at most that many rows (drawn by the engine, by a hash of the row)."""
+        names = columns or self.columns
+        selected = ", ".join(quote(c) for c in names)
+        if limit is None:
+            query = f"SELECT {selected} FROM {self.rows} ORDER BY _row"
+        else:
+            query = (f"SELECT {selected} FROM {self.rows} "
+                     f"ORDER BY hash(_row + {int(seed or 0)} * 1000003), _row LIMIT {int(limit)}")
+        frame = self.engine.sql(query)
+        for name in frame.columns:
+            if frame[name].dtype == object:
+                frame[name] = frame[name].astype("string")
+        return frame.reset_index(drop=True)
+
+    def count(self) -> int:
+        return int(self.engine.sql(f"SELECT count(*) AS n FROM {self.rows}")["n"].iloc[0])
+
+
+class SqlCleaner:
+    """Accumulates typed expressions and drop rules over ``raw`` (a view of text columns and ``_row``)."""
+
+    def __init__(self, engine: Engine, raw: str, source: str, rejected=None):
+        """``rejected``: rows the reader could not read, by reason, or a function giving them once the
+        view has been scanned (DuckDB counts malformed CSV lines as it reads)."""
+        self.engine, self.raw, self.source = engine, raw, source
+        self.rejected = rejected
+        self.rules: list[tuple[str, str, str]] = []  # (kind "drop" or "unique", SQL, reason)
+        self.changes: list[tuple[str, str, int]] = []  # (SQL condition, reason, rules before it)
+        self.checks: list[tuple[str, str]] = []  # (column, SQL: the offending text or NULL): refuse the file
+
+    # ---------------------------------------------------------------- rules
+
+    def drop(self, condition: str, reason: str) -> None:
+        self.rules.append(("drop", f"coalesce({condition}, true)", reason))
+
+    def note_change(self, condition: str, reason: str) -> None:
+        self.changes.append((f"coalesce({condition}, false)", reason, len(self.rules)))
+
+    @staticmethod
+    def stripped(column: str) -> str:
+        return f"trim({quote(column)}, {WHITESPACE})"
+
+    def text(self, column: str) -> str:
+        """The column stripped of surrounding whitespace; rows with a missing value dropped."""
+        text = self.stripped(column)
+        self.drop(f"{text} IS NULL OR {_in(f'lower({text})', MISSING)}", f"{column} missing")
+        return text
+
+    def flag(self, column: str) -> str:
+        """A 0/1, true/false, yes/no column (any case) as 0/1; other values dropped."""
+        lower = f"lower({self.text(column)})"
+        self.drop(f"NOT ({_in(lower, TRUE_FLAGS | FALSE_FLAGS)})", f"{column} not a 0/1, true/false or yes/no flag")
+        return f"CASE WHEN {_in(lower, TRUE_FLAGS)} THEN 1 ELSE 0 END"
+
+    def label(self, column: str) -> str:
+        return self.text(column)
+
+    def month(self, column: str) -> str:
+        text = self.text(column)
+        cases = " ".join(f"WHEN {literal(alias)} THEN {literal(month)}" for alias, month in MONTH_ALIASES.items())
+        normal = f"(CASE lower({text}) {cases} END)"
+        self.drop(f"{normal} IS NULL", f"{column} not a month name")
+        self.note_change(f"{normal} <> {text}", f"{column} spelling normalised (e.g. June -> Jun)")
+        return normal
+
+    def number(self, column: str, what: str = "numbers") -> str:
+        """A finite number; a decimal comma or thousands separator anywhere refuses the file (see
+        :meth:`shopper_bayes.datasets.cleaning.Cleaner.non_negative_number`)."""
+        text = self.text(column)
+        self.checks.append((column, f"CASE WHEN regexp_matches({text}, '\\d,\\d') THEN {text} END"))
+        number = f"try_cast({text} AS DOUBLE)"
+        self.drop(f"{number} IS NULL OR NOT isfinite({number})", f"{column} not a number")
+        return number
+
+    def non_negative_number(self, column: str) -> str:
+        number = self.number(column)
+        self.drop(f"{number} < 0", f"{column} negative")
+        return number
+
+    def unique(self, column: str) -> None:
+        """Of the rows kept so far with the same id (stripped), the first is kept, later ones dropped."""
+        self.rules.append(("unique", self.text(column), f"duplicate {column}"))
+
+    # ---------------------------------------------------------------- the view and the counts
+
+    def finish(self, outputs: dict[str, str], stem: str = "clean") -> tuple[Table, CleaningReport]:
+        """Write the cleaned view with ``outputs`` (name -> SQL) and count what cleaning did."""
+        names = list(outputs)
+        parts = ["_row"] + [f"{sql} AS {quote(name)}" for name, sql in outputs.items()]
+        parts += [f"{sql} AS _r{i}" for i, (kind, sql, _) in enumerate(self.rules)]
+        parts += [f"{sql} AS _h{i}" for i, (sql, _, _) in enumerate(self.changes)]
+        parts += [f"{sql} AS _m{i}" for i, (_, sql) in enumerate(self.checks)]
+        carried = ["_row", *map(quote, names), *(f"_h{i}" for i in range(len(self.changes))),
+                   *(f"_m{i}" for i in range(len(self.checks)))]
+        query = f"SELECT {', '.join(parts)}, CAST(NULL AS INTEGER) AS _drop FROM {quote(self.raw)}"
+        rest = lambda start: [f"_r{i}" for i in range(start, len(self.rules))]  # noqa: E731
+        pending: list[int] = []
+        for index, (kind, _, _) in enumerate([*self.rules, ("end", "", "")]):
+            if kind == "drop":
+                pending.append(index)
+                continue
+            if pending:
+                cases = " ".join(f"WHEN _r{i} THEN {i}" for i in pending)
+                query = (f"SELECT {', '.join(carried + rest(index))}, "
+                         f"CASE WHEN _drop IS NOT NULL THEN _drop {cases} END AS _drop FROM ({query})")
+                pending = []
+            if kind == "unique":
+                query = (f"SELECT {', '.join(carried + rest(index + 1))}, CASE WHEN _drop IS NULL AND row_number() "
+                         f"OVER (PARTITION BY _r{index}, _drop IS NULL ORDER BY _row) > 1 THEN {index} ELSE _drop END "
+                         f"AS _drop FROM ({query})")
+        view = self.engine.create_view(self.engine.view_name(stem), query)
+        report = self._count(view)
+        return Table(self.engine, view, names), report
+
+    def _count(self, view: str) -> CleaningReport:
+        aggregates = ["count(*) AS n"]
+        aggregates += [f"sum(CASE WHEN _h{i} AND (_drop IS NULL OR _drop >= {before}) THEN 1 ELSE 0 END) AS h{i}"
+                       for i, (_, _, before) in enumerate(self.changes)]
+        aggregates += [f"count(_m{i}) AS m{i}, arg_min(_m{i}, CASE WHEN _m{i} IS NOT NULL THEN _row END) AS e{i}"
+                       for i in range(len(self.checks))]
+        counts = self.engine.sql(f"SELECT _drop, {', '.join(aggregates)} FROM {quote(view)} GROUP BY _drop")
+        for i, (column, _) in enumerate(self.checks):
+            offending = int(counts[f"m{i}"].sum())
+            if offending:
+                example = counts.loc[counts[f"m{i}"] > 0, f"e{i}"].dropna().iloc[0]
+                raise UserError(f"{self.source}: column {column}",
+                                f"{example!r} has a comma inside a number ({offending} such value{'s' * (offending != 1)})",
+                                "export numbers with a dot as the decimal separator and no thousands separator")
+        rejected = dict((self.rejected() if callable(self.rejected) else self.rejected) or {})
+        by_rule = {int(d): int(n) for d, n in zip(counts["_drop"], counts["n"]) if pd.notna(d)}
+        dropped = dict(rejected)
+        for index, (_, _, reason) in enumerate(self.rules):
+            if by_rule.get(index):
+                dropped[reason] = dropped.get(reason, 0) + by_rule[index]
+        changed = {}
+        for i, (_, reason, _) in enumerate(self.changes):
+            count = int(counts[f"h{i}"].sum())
+            if count:
+                changed[reason] = changed.get(reason, 0) + count
+        total = int(counts["n"].sum())
+        kept = int(counts.loc[counts["_drop"].isna(), "n"].sum())
+        return CleaningReport(self.source, total + sum(rejected.values()), kept, dropped, changed)
