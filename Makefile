@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(VENV)/bin/shopper-bayes run --config config.yaml --output .
 
 test: $(STAMP)
+	@tools/find-java >/dev/null
 	$(PY) -m pytest
 
 check-report:  # after make run: the report in headless Chromium at 400 and 1,100 px: no element wider than the page

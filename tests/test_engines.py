@@ -1,0 +1,149 @@
+"""The engines: DuckDB and Spark compute the same statistics; a source may be a file, a glob or a folder.
+
+The sessions are read, cleaned and counted inside the engine; these tests compare the two engines
+with each other and with a plain pandas computation, and check the one-line refusals of the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from shopper_bayes.config import load_config
+from shopper_bayes.datasets.sessions import SessionsConfig, load_sessions
+from shopper_bayes.engine.base import DuckDBEngine, SparkEngine
+from shopper_bayes.engine.cells import segment_counts
+from shopper_bayes.generate import write
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMERIC = ("Administrative_Duration", "ProductRelated_Duration")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    engine = SparkEngine()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """Generated sessions as Parquet, with the column names the bundled config maps."""
+    out = tmp_path_factory.mktemp("generated") / "sessions.parquet"
+    write("sessions", 20_000, 7, out)
+    return out
+
+
+def statistics(settings, engine) -> tuple[dict, dict]:
+    loaded = load_sessions(settings, ("segment", "month"), NUMERIC, filtered=False, engine=engine)
+    counts = segment_counts(loaded, ["segment", "month"])
+    sums = loaded.table.sql("SELECT segment, count(*) AS n, sum(Administrative_Duration) AS a, "
+                            "sum(ProductRelated_Duration) AS p FROM {rows} GROUP BY segment ORDER BY segment")
+    cells = {name: counts[name].values.tolist() for name in ("sessions", "purchases")}
+    cells["levels"] = [counts[dim].values.tolist() for dim in counts["sessions"].dims]
+    cells["sums"] = sums.round(6).to_dict("list")
+    return loaded.cleaning.to_dict(), cells
+
+
+def test_spark_and_duckdb_give_the_same_statistics_on_the_bundled_data(spark):
+    settings = load_config(ROOT / "config.yaml").sessions
+    duck_report, duck = statistics(settings, DuckDBEngine())
+    spark_report, sparks = statistics(settings, spark)
+    assert sparks == duck
+    assert spark_report["rows_read"] == duck_report["rows_read"] == 12_055
+    assert spark_report["rows_used"] == duck_report["rows_used"]
+    assert spark_report["changed"] == duck_report["changed"]
+    # The one malformed line (fewer fields than the header): DuckDB rejects it while reading, Spark
+    # reads the missing fields as empty (its PERMISSIVE mode), so the cleaning drops it as missing.
+    assert duck_report["dropped"] == {"fewer fields than the header": 1}
+    assert spark_report["dropped"] == {"Purchase missing": 1}
+
+
+def test_spark_and_duckdb_give_the_same_statistics_on_generated_data(spark, generated):
+    settings = SessionsConfig(path=generated)
+    assert statistics(settings, spark) == statistics(settings, DuckDBEngine())
+
+
+def test_engine_counts_equal_a_plain_pandas_groupby(generated):
+    settings = SessionsConfig(path=generated)
+    _, cells = statistics(settings, DuckDBEngine())
+    frame = pd.read_parquet(generated)
+    frame["Month"] = frame["Month"].replace({"June": "Jun"})  # the generator spells June as the bundled file does
+    want = frame.groupby(["CustomerType", "Month"])["Purchase"].agg(["size", "sum"])
+    got = {(s, m): (n, k) for s_i, s in enumerate(cells["levels"][0]) for m_i, m in enumerate(cells["levels"][1])
+           for n, k in [(cells["sessions"][s_i][m_i], cells["purchases"][s_i][m_i])] if n}
+    assert got == {key: (int(row["size"]), int(row["sum"])) for key, row in want.iterrows()}
+    sums = frame.groupby("CustomerType")["Administrative_Duration"].sum().round(6)
+    assert cells["sums"]["a"] == pytest.approx(sums.tolist(), rel=1e-9)
+
+
+def test_a_glob_a_folder_and_hive_partitions_equal_the_single_file(generated, tmp_path):
+    table = pq.read_table(generated)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), parts / "a.parquet")
+    pq.write_table(table.slice(half), parts / "b.parquet")
+    hive = tmp_path / "hive"
+    frame = table.to_pandas()
+    for segment, rows in frame.groupby("CustomerType"):
+        folder = hive / f"CustomerType={segment}"
+        folder.mkdir(parents=True)
+        rows.drop(columns="CustomerType").to_parquet(folder / "part.parquet", index=False)
+    single = statistics(SessionsConfig(path=generated), DuckDBEngine())[1]
+    for path in (parts / "*.parquet", parts, hive):
+        assert statistics(SessionsConfig(path=path), DuckDBEngine())[1] == single, path
+
+
+def test_a_sample_of_rows_is_seeded_and_drawn_by_the_engine(generated):
+    loaded = load_sessions(SessionsConfig(path=generated), ("segment",), NUMERIC, engine=DuckDBEngine())
+    first = loaded.table.frame(limit=500, seed=3)
+    assert len(first) == 500
+    assert first.equals(loaded.table.frame(limit=500, seed=3))
+    assert not first.equals(loaded.table.frame(limit=500, seed=4))
+    assert loaded.table.count() == loaded.cleaning.rows_used
+
+
+def run_cli(tmp_path: Path, config_text: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text)
+    return subprocess.run([sys.executable, "-m", "shopper_bayes.cli", "run", "--config", str(config), "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_folder_without_data_files_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = run_cli(tmp_path, "sessions: {path: empty}\n")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'empty'}: the folder has no .parquet or .csv files; point sessions.path at a data "
+        "file, or at a folder of Parquet or CSV files"]
+
+
+def test_a_glob_matching_nothing_is_one_line_and_exit_2(tmp_path):
+    done = run_cli(tmp_path, "sessions: {path: 'nothing-*.parquet'}\n")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"error: sessions.path: no file matches '{tmp_path / 'nothing-*.parquet'}'; "
+                                   "check the pattern and the folder")
+
+
+def test_spark_without_java_is_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-jdk"), "PATH": str(Path(sys.executable).parent)}
+    done = run_cli(tmp_path, f"engine: spark\nsessions: {{path: {ROOT / 'data/online_shopping_session_data.csv'}}}\n", env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: engine: spark: needs Java 17 or newer, and none was found (JAVA_HOME, PATH); "
+                                   "install a JDK 17+ (Debian: apt install openjdk-17-jre-headless) or use engine: duckdb")
+
+
+def test_a_spark_table_needs_the_spark_engine(tmp_path):
+    done = run_cli(tmp_path, "sessions: {path: 'table:web.sessions'}\n")
+    assert done.returncode == 2
+    assert "names a Spark table but the engine is duckdb" in done.stderr
+    assert np.char.count(done.stderr.strip(), "\n") == 0
