@@ -149,6 +149,7 @@ class Scanned:
     view: str
     optional: list[str]
     rejected: object
+    kinds: dict[str, str]
 
 
 def scan_table(engine, source, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> Scanned:
@@ -172,7 +173,8 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
         repeated = next((found for path in source.files if (found := _repeated_column(path, len(available), names))), None)
         if repeated:
             raise UserError(where, f"the header names column {repeated!r} more than once", "keep one column of that name")
-    view = engine.scan(source, names, engine.view_name(f"raw_{dataset}"))
+    view = engine.view_name(f"raw_{dataset}")
+    kinds = engine.scan(source, names, view)
     csv_rejects = source.format == "csv" and hasattr(engine, "rejected")
 
     def rejected() -> dict[str, int]:
@@ -180,7 +182,7 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
             return {}
         return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected()}
 
-    return Scanned(view, [name for name in optional if name in names], rejected)
+    return Scanned(view, [name for name in optional if name in names], rejected, kinds)
 
 
 def read_table(path: str | Path, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> RawTable:

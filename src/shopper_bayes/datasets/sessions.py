@@ -87,7 +87,7 @@ def load_sessions(settings: SessionsConfig, labels: tuple[str, ...] = (), numeri
     raw = scan_table(engine, source, raw_columns,
                      optional=[session_id] if session_id and not id_required else [], dataset="sessions")
 
-    clean = SqlCleaner(engine, raw.view, source.shown, raw.rejected)
+    clean = SqlCleaner(engine, raw.view, source.shown, raw.rejected, raw.kinds)
     out = {"purchase": clean.flag(wanted["purchase"])}
     for name in labels:
         column = wanted[name]

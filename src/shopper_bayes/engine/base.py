@@ -13,6 +13,8 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
+import weakref
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,8 +58,12 @@ class Engine:
     def view_name(self, stem: str) -> str:
         return f"{stem}_{next(self._views)}"
 
-    def scan(self, source: Source, columns: list[str], name: str) -> str:
-        """Register ``columns`` of ``source`` as text, with a row ordinal ``_row``, as a view; its name."""
+    def scan(self, source: Source, columns: list[str], name: str) -> dict[str, str]:
+        """Register ``columns`` of ``source``, with a row ordinal ``_row``, as the view ``name``.
+
+        Returns each column's kind: ``text`` (every CSV column: parsing stays with the cleaning
+        rules), ``number``, ``boolean`` or ``other`` (typed Parquet columns and tables, which
+        the rules then take as they are, without a round trip through text)."""
         raise NotImplementedError
 
     def columns(self, source: Source) -> list[str]:
@@ -65,6 +71,10 @@ class Engine:
         raise NotImplementedError
 
     def create_view(self, name: str, query: str) -> str:
+        raise NotImplementedError
+
+    def create_table(self, name: str, query: str) -> str:
+        """Compute ``query`` once and keep its result in the engine (on disk when it is large)."""
         raise NotImplementedError
 
     def sql(self, query: str) -> pd.DataFrame:
@@ -79,11 +89,16 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
-    def __init__(self):
+    def __init__(self, memory_limit: str = "1GB"):
+        """Tables live in a database file in a temporary folder (deleted on close), so cleaned rows
+        larger than ``memory_limit`` spill to disk instead of growing the process."""
         import duckdb
 
-        self._duckdb = duckdb
-        self.con = duckdb.connect()
+        self._folder = tempfile.mkdtemp(prefix="shopper-bayes-")
+        self.con = duckdb.connect(os.path.join(self._folder, "engine.duckdb"))
+        self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
+        self.con.execute(f"SET temp_directory = {literal(os.path.join(self._folder, 'spill'))}")
+        weakref.finalize(self, shutil.rmtree, self._folder, True)
 
     def _read(self, source: Source) -> str:
         files = "[" + ", ".join(literal(str(path)) for path in source.files) + "]"
@@ -95,11 +110,12 @@ class DuckDBEngine(Engine):
     def columns(self, source: Source) -> list[str]:
         return [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {self._read(source)}").fetchall()]
 
-    def scan(self, source: Source, columns: list[str], name: str) -> str:
-        selected = ", ".join(f"CAST({quote(column)} AS VARCHAR) AS {quote(column)}" for column in columns)
+    def scan(self, source: Source, columns: list[str], name: str) -> dict[str, str]:
+        selected = ", ".join(quote(column) for column in columns)
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT row_number() OVER () AS _row, {selected} "
                          f"FROM {self._read(source)}")
-        return name
+        types = {row[0]: row[1] for row in self.con.sql(f"DESCRIBE {quote(name)}").fetchall()}
+        return {column: _kind(types[column]) for column in columns}
 
     def rejected(self) -> list[tuple[str, int]]:
         """CSV rows the last scan could not split into the header's fields: (DuckDB's reason, rows)."""
@@ -110,11 +126,28 @@ class DuckDBEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
         return name
 
+    def create_table(self, name: str, query: str) -> str:
+        self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {query}")
+        return name
+
     def sql(self, query: str) -> pd.DataFrame:
         return self.con.sql(query).df()
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _kind(sql_type: str) -> str:
+    """``text``, ``number``, ``boolean`` or ``other`` for a DuckDB or Spark column type."""
+    name = sql_type.lower().split("(")[0]
+    if name in ("varchar", "string", "text"):
+        return "text"
+    if name in ("boolean", "bool"):
+        return "boolean"
+    numbers = ("tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+               "ubigint", "float", "double", "decimal", "real", "long", "short", "byte")
+    return "number" if name in numbers else "other"
 
 
 def find_java() -> str | None:
@@ -169,16 +202,23 @@ class SparkEngine(Engine):
     def columns(self, source: Source) -> list[str]:
         return list(self._frame(source).columns)
 
-    def scan(self, source: Source, columns: list[str], name: str) -> str:
+    def scan(self, source: Source, columns: list[str], name: str) -> dict[str, str]:
         from pyspark.sql import functions as F
 
         frame = self._frame(source).select(F.monotonically_increasing_id().alias("_row"),
-                                           *(F.col(f"`{column}`").cast("string").alias(column) for column in columns))
+                                           *(F.col(f"`{column}`").alias(column) for column in columns))
         frame.createOrReplaceTempView(name)
-        return name
+        types = dict(frame.dtypes)
+        return {column: _kind(types[column]) for column in columns}
 
     def create_view(self, name: str, query: str) -> str:
         self.spark.sql(translate(query)).createOrReplaceTempView(name)
+        return name
+
+    def create_table(self, name: str, query: str) -> str:
+        from pyspark import StorageLevel
+
+        self.spark.sql(translate(query)).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)
         return name
 
     def sql(self, query: str) -> pd.DataFrame:

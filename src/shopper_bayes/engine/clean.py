@@ -2,9 +2,9 @@
 
 A :class:`SqlCleaner` collects typed column expressions and drop rules over a raw view of text
 columns. Rules apply in order and a row is dropped for the first one it breaks, so the counts add up
-to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` writes one view of every row with ``_drop``
-(the index of the rule that dropped it, NULL when kept) and counts the reasons in one pass over the
-data. Nothing but those counts comes back to Python.
+to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` computes, once, a table of every row with
+``_drop`` (the index of the rule that dropped it, NULL when kept), kept in the engine (DuckDB spills
+it to disk), and counts the reasons from it. Nothing but those counts comes back to Python.
 """
 
 from __future__ import annotations
@@ -64,10 +64,13 @@ class Table:
 class SqlCleaner:
     """Accumulates typed expressions and drop rules over ``raw`` (a view of text columns and ``_row``)."""
 
-    def __init__(self, engine: Engine, raw: str, source: str, rejected=None):
+    def __init__(self, engine: Engine, raw: str, source: str, rejected=None, kinds: dict[str, str] | None = None):
         """``rejected``: rows the reader could not read, by reason, or a function giving them once the
-        view has been scanned (DuckDB counts malformed CSV lines as it reads)."""
+        view has been scanned (DuckDB counts malformed CSV lines as it reads). ``kinds``: each raw
+        column's kind (``text`` unless said otherwise); a typed column (Parquet) skips the parsing
+        of text: missing is NULL, a number is a number."""
         self.engine, self.raw, self.source = engine, raw, source
+        self.kinds = dict(kinds or {})
         self.rejected = rejected
         self.rules: list[tuple[str, str, str]] = []  # (kind "drop" or "unique", SQL, reason)
         self.changes: list[tuple[str, str, int]] = []  # (SQL condition, reason, rules before it)
@@ -85,14 +88,26 @@ class SqlCleaner:
     def stripped(column: str) -> str:
         return f"trim({quote(column)}, {WHITESPACE})"
 
+    def typed(self, column: str) -> bool:
+        return self.kinds.get(column, "text") != "text"
+
     def text(self, column: str) -> str:
         """The column stripped of surrounding whitespace; rows with a missing value dropped."""
+        if self.typed(column):
+            self.drop(f"{quote(column)} IS NULL", f"{column} missing")
+            return f"CAST({quote(column)} AS VARCHAR)"
         text = self.stripped(column)
         self.drop(f"{text} IS NULL OR {_in(f'lower({text})', MISSING)}", f"{column} missing")
         return text
 
     def flag(self, column: str) -> str:
         """A 0/1, true/false, yes/no column (any case) as 0/1; other values dropped."""
+        kind = self.kinds.get(column, "text")
+        if kind in ("number", "boolean"):
+            self.drop(f"{quote(column)} IS NULL", f"{column} missing")
+            value = f"CAST({quote(column)} AS INTEGER)" if kind == "boolean" else quote(column)
+            self.drop(f"NOT ({value} IN (0, 1))", f"{column} not a 0/1, true/false or yes/no flag")
+            return f"CAST({value} AS INTEGER)"
         lower = f"lower({self.text(column)})"
         self.drop(f"NOT ({_in(lower, TRUE_FLAGS | FALSE_FLAGS)})", f"{column} not a 0/1, true/false or yes/no flag")
         return f"CASE WHEN {_in(lower, TRUE_FLAGS)} THEN 1 ELSE 0 END"
@@ -112,6 +127,10 @@ class SqlCleaner:
         """A finite number; a decimal comma or thousands separator anywhere refuses the file (see
         :meth:`shopper_bayes.datasets.cleaning.Cleaner.non_negative_number`)."""
         text = self.text(column)
+        if self.kinds.get(column, "text") == "number":
+            number = f"CAST({quote(column)} AS DOUBLE)"
+            self.drop(f"NOT isfinite({number})", f"{column} not a number")
+            return number
         self.checks.append((column, f"CASE WHEN regexp_matches({text}, '\\d,\\d') THEN {text} END"))
         number = f"try_cast({text} AS DOUBLE)"
         self.drop(f"{number} IS NULL OR NOT isfinite({number})", f"{column} not a number")
@@ -124,7 +143,8 @@ class SqlCleaner:
 
     def unique(self, column: str) -> None:
         """Of the rows kept so far with the same id (stripped), the first is kept, later ones dropped."""
-        self.rules.append(("unique", self.text(column), f"duplicate {column}"))
+        text = self.text(column)
+        self.rules.append(("unique", quote(column) if self.typed(column) else text, f"duplicate {column}"))
 
     # ---------------------------------------------------------------- the view and the counts
 
@@ -153,7 +173,7 @@ class SqlCleaner:
                 query = (f"SELECT {', '.join(carried + rest(index + 1))}, CASE WHEN _drop IS NULL AND row_number() "
                          f"OVER (PARTITION BY _r{index}, _drop IS NULL ORDER BY _row) > 1 THEN {index} ELSE _drop END "
                          f"AS _drop FROM ({query})")
-        view = self.engine.create_view(self.engine.view_name(stem), query)
+        view = self.engine.create_table(self.engine.view_name(stem), query)
         report = self._count(view)
         return Table(self.engine, view, names), report
 

@@ -48,6 +48,7 @@ class BehaviourSettings(Settings):
     engaged_page_type: str = "product"
     reference: str | None = None
     resamples: int = Field(2000, ge=100)
+    max_rows: int = Field(1_000_000, ge=1000)  # more sessions in scope: a seeded sample of this many, drawn by the engine
     interval_prob: float = Field(0.95, gt=0, lt=1)
     prior: BetaPrior = BetaPrior()
 

@@ -20,10 +20,18 @@ def load(ctx: Context, settings: BehaviourSettings) -> Loaded:
 def run(ctx: Context) -> Output:
     settings: BehaviourSettings = ctx.settings
     loaded = load(ctx, settings)
-    ctx.step(f"bootstrapping behaviour means of {loaded.cleaning.rows_used:,} sessions")
-    cells, differences, reference, threshold = profiles(loaded.frame, settings, ctx.seed)
+    scope, rows = dict(loaded.scope), loaded.cleaning.rows_used
+    if rows > settings.max_rows:  # the bootstrap needs rows: a seeded sample of them, said in the report
+        frame = loaded.table.frame(limit=settings.max_rows, seed=ctx.seed)
+        scope["sample"] = (f"a seeded random sample of {settings.max_rows:,} of the {rows:,} sessions "
+                           "(session_behaviour.max_rows)")
+        ctx.step(f"session behaviour: {scope['sample']}")
+    else:
+        frame = loaded.frame
+    ctx.step(f"bootstrapping behaviour means of {len(frame):,} sessions")
+    cells, differences, reference, threshold = profiles(frame, settings, ctx.seed)
     result = BehaviourResult(
-        segments=list(settings.segments), scope=loaded.scope, interval_prob=settings.interval_prob,
+        segments=list(settings.segments), scope=scope, interval_prob=settings.interval_prob,
         resamples=settings.resamples, engaged_page_type=settings.engaged_page_type,
         engaged_threshold_seconds=threshold, reference=reference, cells=cells, differences=differences,
         cleaning=loaded.cleaning.to_dict())

@@ -56,7 +56,8 @@ def section(result: BehaviourResult) -> Section:
     out.blocks.append(
         f"How each segment uses the site: {sessions:,} sessions ({one_line(result.scope.get('filter', 'all rows'))}), "
         f"in {len(result.cells)} cells by {', '.join(result.segments)}. Means with {result.interval_prob:.0%} intervals; "
-        "durations are heavy-tailed, so the median (a typical session) is far below the mean.")
+        "durations are heavy-tailed, so the median (a typical session) is far below the mean."
+        + (f" Computed on {one_line(result.scope['sample'])}." if result.scope.get("sample") else ""))
     out.blocks.append(Table(
         ["cell", "sessions", "total time, mean s (interval)", "median s", f"{page} time, mean s", f"{page} pages, mean",
          "bounce rate", "exit rate"],
@@ -95,7 +96,8 @@ def section(result: BehaviourResult) -> Section:
 def console(result: BehaviourResult) -> list[str]:
     top, _ = _target(result)
     share = top.share("engaged_not_buying").share
-    lines = [f"Session behaviour: {sum(cell.sessions for cell in result.cells):,} sessions in {len(result.cells)} cells"]
+    lines = [f"Session behaviour: {sum(cell.sessions for cell in result.cells):,} sessions in {len(result.cells)} cells"
+             + (f" ({one_line(result.scope['sample'])})" if result.scope.get("sample") else "")]
     for cell in result.cells:
         total = cell.metric("total_seconds")
         lines.append(f"  {one_line(cell.cell)}: mean time {num(total.mean.mean, 0)} s ({num_range(total.mean.interval, 0)}), "
