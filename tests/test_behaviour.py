@@ -144,3 +144,16 @@ def test_a_cell_of_one_session_is_reported_not_an_error(tmp_path):
     assert lonely.sessions == 1
     assert lonely.metric("exit_rate").mean.mean == value
     assert lonely.metric("exit_rate").mean.interval == pytest.approx((value, value), rel=1e-12)
+
+
+def test_above_max_rows_a_seeded_engine_sample_is_used_and_said(raw):
+    sampled = run(SessionsConfig(path=BUNDLED), max_rows=1000)
+    assert sum(cell.sessions for cell in sampled.cells) == 1000
+    assert sampled.scope["sample"] == f"a seeded random sample of 1,000 of the {len(raw):,} sessions (session_behaviour.max_rows)"
+    assert "sample of 1,000" in session_behaviour.ANALYSIS.console(sampled)[0]
+    again = run(SessionsConfig(path=BUNDLED), max_rows=1000)
+    assert again.model_dump() == sampled.model_dump()
+    # The sample's shares differ from the full data's but stay near them (1,000 of about 5,000 sessions).
+    full = run(SessionsConfig(path=BUNDLED))
+    for cell, whole in zip(sampled.cells, full.cells):
+        assert abs(cell.share("purchase").share.mean - whole.share("purchase").share.mean) < 0.08
