@@ -238,3 +238,11 @@ def test_the_check_column_and_level_follow_the_config(tmp_path, rates, expected)
     assert "80% interval" in captions["ppc"] and "80%" in captions["prior_predictive"]
     assert not any("95%" in caption or "90%" in caption or "50%" in caption for caption in captions.values())
 
+
+def test_campaign_probabilities_never_round_to_a_certainty():
+    from shopper_bayes.analyses.campaign.section import shown_prob
+
+    assert shown_prob(0.5) == "50%" and shown_prob(0.903, 4000) == "90%"
+    assert shown_prob(0.997, 4000) == "99.7%" and shown_prob(0.004, 4000) == "0.4%"
+    assert shown_prob(0.9999, 4000) == "more than 99.9%" and shown_prob(1.0, 4000) == "more than 99.9%"
+    assert shown_prob(0.0, 4000) == "less than 0.1%" and shown_prob(1.0) == "more than 99.9%"
