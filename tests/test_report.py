@@ -131,7 +131,7 @@ def parse(text: str) -> Checker:
     return checker
 
 
-FIGURES = {"purchase_rates", "ppc", "prior_predictive", "rank", "trace", "campaign", "campaign_scenarios",
+FIGURES = {"purchase_rates", "rate_lift", "ppc", "prior_predictive", "rank", "trace", "campaign", "campaign_scenarios",
            "correlations", "correlation_matrix"}
 
 

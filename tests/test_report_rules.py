@@ -140,3 +140,109 @@ def test_summary_json_follows_its_published_schema(rendered):
     broken["purchase_rates"]["rates"][0]["sessions"] = "many"
     with pytest.raises(Exception):
         summary_model().model_validate(broken)
+
+
+# ---------------------------------------------------------------- purchase rates: checks that can fail, said in words
+
+
+def _text(section) -> str:
+    """Every sentence of a section: paragraphs, warnings, decision boxes and limitations."""
+    from shopper_bayes.report.document import Decision, Warning
+
+    parts = []
+    for block in section.blocks:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Warning):
+            parts.append("WARNING " + block.text)
+        elif isinstance(block, Decision):
+            parts += block.lines
+    return "\n".join(parts + section.limitations)
+
+
+def _rates(run, **changes):
+    from shopper_bayes.analyses.purchase_rates.results import RatesResult
+
+    return RatesResult.model_validate(run.summary["purchase_rates"] | changes)
+
+
+def test_a_flagged_rank_test_is_explained_in_the_text(bundled_result):
+    from shopper_bayes.analyses.purchase_rates.section import section
+
+    _, run = bundled_result
+    tests = run.summary["purchase_rates"]["rank_tests"]
+    assert tests and {t["model"] for t in tests} == {"hierarchical"}  # the NUTS-fitted model of the bundled run
+    assert {"mu_logit", "sigma_segment", "rate of New_Customer", "rate of Returning_Customer"} == {t["variable"] for t in tests}
+    quiet = [t | {"p_value": 0.8, "flagged": False} for t in tests]
+    text = _text(section(_rates(run, rank_tests=quiet)))
+    assert f"0 of {len(tests)} panels have a bar outside it" in text and "borderline" not in text
+    borderline = [quiet[0] | {"p_value": 0.03, "flagged": True}, *quiet[1:]]
+    text = _text(section(_rates(run, rank_tests=borderline)))
+    by_chance = 1 - 0.95 ** len(tests)
+    assert (f"The rank test of {tests[0]['variable']} is borderline: p = 0.030, just below 0.05" in text
+            and f"in about {by_chance:.0%} of fits whose chains agree" in text
+            and "its R-hat and ESS pass the gate" in text
+            and "the numbers quoted above come from the independent model" in text)
+    assert "WARNING" not in text.split("rank test")[1]
+    clear = [quiet[0] | {"p_value": 0.001, "flagged": True}, *quiet[1:]]
+    text = _text(section(_rates(run, rank_tests=clear)))
+    assert f"WARNING The rank test of {tests[0]['variable']} fails clearly (p = 0.0010)" in text
+
+
+def test_the_predictive_check_says_what_failing_means(bundled_result):
+    """The bundled check fails (Returning_Customer buys far less in Dec than in Nov): a warning with the worst
+    group, a limitation and an executive-summary caveat; a passing check says what failing would mean."""
+    from shopper_bayes.analyses.purchase_rates.section import headline, section
+
+    _, run = bundled_result
+    result = _rates(run)
+    text = _text(section(result))
+    assert "WARNING The check fails: the purchase rate of a segment differs between months" in text
+    assert "most of all Returning_Customer / Dec: 9.4% observed" in text
+    assert "the posterior predictive check fails" in "\n".join(section(result).limitations)
+    assert any(s.text.startswith("Caveat: the purchase-rate model's predictive check fails") for s in headline(result))
+    checks = {name: check.model_copy(update={"passed": True, "outside": [], "groups_outside": 0})
+              for name, check in result.predictive_check.items()}
+    passing = result.model_copy(update={"predictive_check": checks})
+    text = _text(section(passing))
+    assert "The independent model passes" in text and "Failing would mean" in text and "WARNING" not in text
+    assert not any(s.text.startswith("Caveat") for s in headline(passing))
+
+
+@pytest.mark.parametrize(("rates", "expected"), [
+    ({"segments": ["segment", "month"]}, "not done: month is already a segment column"),
+    ({"check_by": None}, "not done (rates.check_by is null)"),
+    ({"check_by": "Weekend", "interval_prob": 0.8}, None),
+])
+def test_the_check_column_and_level_follow_the_config(tmp_path, rates, expected):
+    """The check splits by rates.check_by (a raw column works), says why when it cannot, and uses the report's
+    interval level in its numbers and its figure captions."""
+    import pandas as pd
+
+    from conftest import BUNDLED
+    from shopper_bayes.runner import analyse
+
+    config = load_config(write_config(tmp_path, rates={"compare_models": False, **rates}, **only("purchase_rates")))
+    run = analyse(config)
+    summary = run.summary["purchase_rates"]
+    if expected:
+        assert summary["predictive_check"] == {} and summary["predictive_check_note"].startswith(expected)
+        assert "ppc" not in {spec.name for spec in run.outputs["purchase_rates"].figures}
+        return
+    check = summary["predictive_check"]["independent"]
+    frame = pd.read_csv(BUNDLED)
+    frame = frame[frame["Month"].isin(["Nov", "Dec"]) & frame["Purchase"].notna()]
+    assert check["by"] == "Weekend" and check["groups"] == frame.groupby(["CustomerType", "Weekend"]).ngroups == 4
+    assert check["interval_prob"] == 0.8 and summary["rates"][0]["interval_prob"] == 0.8
+    captions = {spec.name: spec.caption for spec in run.outputs["purchase_rates"].figures}
+    assert "80% interval" in captions["ppc"] and "80%" in captions["prior_predictive"]
+    assert not any("95%" in caption or "90%" in caption or "50%" in caption for caption in captions.values())
+
+
+def test_campaign_probabilities_never_round_to_a_certainty():
+    from shopper_bayes.analyses.campaign.section import shown_prob
+
+    assert shown_prob(0.5) == "50%" and shown_prob(0.903, 4000) == "90%"
+    assert shown_prob(0.997, 4000) == "99.7%" and shown_prob(0.004, 4000) == "0.4%"
+    assert shown_prob(0.9999, 4000) == "more than 99.9%" and shown_prob(1.0, 4000) == "more than 99.9%"
+    assert shown_prob(0.0, 4000) == "less than 0.1%" and shown_prob(1.0) == "more than 99.9%"

@@ -8,6 +8,12 @@ GLOSSARY = {
     "expected loss": "What choosing an option gives up on average compared with the truly best one.",
     "posterior predictive": "Data the fitted model expects to see next, with all its uncertainty; checking real "
                             "data against it shows whether the model fits.",
+    "posterior predictive p-value": "The share of data sets replicated from the fitted model whose check statistic is at "
+                                    "least as large as the real data's; near 0 or 1, the model does not reproduce the "
+                                    "data in that respect.",
+    "lift": "The relative difference A / B − 1 between two rates: +40% means A's rate is 1.4 times B's.",
+    "rank histogram": "An MCMC check: each chain's draws ranked among all chains' draws and counted in bins; when the "
+                      "chains agree, every chain's bars are flat up to chance.",
     "plug-in": "A calculation that treats an estimate (for example an observed rate) as if it were known exactly; "
                "it ignores uncertainty and so overstates confidence.",
     "pp": "Percentage points: the difference between two percentages (5% to 7% is +2 pp, or +40% relative).",

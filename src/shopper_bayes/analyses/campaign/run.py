@@ -43,11 +43,14 @@ def run(ctx: Context) -> Output:
     result = CampaignResult(**answer, model=rates.model,
                             diagnostics=diagnostics.check(tree, ctx.config.diagnostics))
     specs = [
-        FigureSpec("campaign", lambda: figures.plot_campaign(result), "Predicted campaign sales: posterior predictive "
-                   "(bars) against the plug-in binomial (line), target dashed",
+        FigureSpec("campaign", lambda: figures.plot_campaign(result),
+                   f"Predicted number of sales from {settings.sessions:,} {result.label} sessions at the planned boost: "
+                   "posterior predictive probabilities (bars: the uncertainty about the purchase rate included) against "
+                   "the plug-in binomial (line: the observed rate taken as exact); the target dashed",
                    "Distribution of predicted sales with the target marked"),
         FigureSpec("campaign_scenarios", lambda: figures.plot_scenarios(result, settings.prob_wanted),
-                   "Probability of reaching the target by boost and sessions: posterior predictive (solid) and "
-                   "plug-in (dashed)", "Probability of reaching the target against the boost, per session volume"),
+                   "Probability of reaching the sales target against the boost, one colour per number of sessions: "
+                   "posterior predictive (solid) and plug-in (dashed); the dotted line is the wanted probability "
+                   "(campaign.prob_wanted)", "Probability of reaching the target against the boost, per session volume"),
     ]
     return Output(summary=result, figures=specs)

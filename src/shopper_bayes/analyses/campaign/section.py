@@ -27,10 +27,12 @@ def assumptions(result: CampaignResult) -> str:
             "sessions.")
 
 
-def _prob(value: float, draws: int) -> str:
-    """A probability to the precision its Monte Carlo error supports (whole percent below 99%)."""
+def shown_prob(value: float, draws: int | None = None) -> str:
+    """A probability to the precision its Monte Carlo error supports: whole percent from 1% to 99%, one decimal
+    nearer 0 or 1 (so 99.7% is never rounded to a certain "100%"), and beyond 1 / ``draws`` (or 0.1%) only
+    "more than" or "less than". Plug-in probabilities (no draws) are printed the same way."""
     text = prob_text(value, draws)
-    return text if text.startswith(("more", "less")) else f"{value:.0%}"
+    return f"{value:.0%}" if 0.01 <= value < 0.99 and not text.startswith(("more", "less")) else text
 
 
 def section(result: CampaignResult) -> Section:
@@ -43,7 +45,7 @@ def section(result: CampaignResult) -> Section:
     out.blocks.append(assumptions(result))
     out.blocks.append(Table(["", "posterior predictive", "plug-in binomial"], [
         [f"P(sales ≥ {result.target:,} in {result.sessions:,} sessions)",
-         _prob(result.prob_at_least_target, result.draws), pct(result.prob_at_least_target_plugin, 0)],
+         shown_prob(result.prob_at_least_target, result.draws), shown_prob(result.prob_at_least_target_plugin)],
         ["expected sales", f"{result.expected_sales:.1f}", f"{result.expected_sales_plugin:.1f}"],
         ["boosted purchase rate", pct(result.boosted_rate, 2), pct(result.boosted_rate_plugin, 2)],
         *_inverse_rows(result),
@@ -74,7 +76,7 @@ def _decision(result: CampaignResult) -> list[str]:
     wanted = result.inverse.prob_wanted
     verdict = ("Go: the target is likely" if p >= wanted else
                "Rethink the plan: the target is unlikely" if p < 0.5 else "Risky: the target is about a coin flip or better, but short of")
-    lines = [f"{verdict} (P = {_prob(p, result.draws)}" + (f", wanted {wanted:.0%})." if p < wanted else ").")]
+    lines = [f"{verdict} (P = {shown_prob(p, result.draws)}" + (f", wanted {wanted:.0%})." if p < wanted else ").")]
     needed = result.inverse.smallest_boost
     if p < wanted and needed.boost is not None:
         lines.append(f"To be {wanted:.0%} sure, the campaign needs a boost of at least "
@@ -106,9 +108,9 @@ def headline(result: CampaignResult) -> list[Sentence]:
     boost = describe_boost(result.boost, kind, result.boost_sd)
     sentences = [Sentence(
         f"A {boost} campaign on {result.label} bringing {result.sessions:,} sessions reaches at least "
-        f"{result.target:,} sales with probability {_prob(result.prob_at_least_target, result.draws)}, against "
-        f"{pct(result.prob_at_least_target_plugin, 0)} by the plain plug-in calculation, which ignores the uncertainty "
-        f"about the purchase rate. Expected sales: {result.expected_sales:.0f} ({result.interval_prob:.0%} "
+        f"{result.target:,} sales with probability {shown_prob(result.prob_at_least_target, result.draws)}, against "
+        f"{shown_prob(result.prob_at_least_target_plugin)} by the plain plug-in calculation, which ignores the "
+        f"uncertainty about the purchase rate. Expected sales: {result.expected_sales:.0f} ({result.interval_prob:.0%} "
         f"predictive interval {lo}–{hi}). {assumptions(result)}",
         [result.boost, result.boost_sd, result.sessions, result.target, result.prob_at_least_target,
          result.prob_at_least_target_plugin, result.expected_sales, result.interval_prob, lo, hi])]
@@ -135,8 +137,8 @@ def console(result: CampaignResult) -> list[str]:
     lo, hi = result.sales_interval
     boost = describe_boost(result.boost, result.boost_type, result.boost_sd)
     lines = [f"Campaign: {one_line(result.label)} at {boost}, {result.sessions:,} sessions, target {result.target:,} sales",
-             f"  P(sales ≥ {result.target}) = {_prob(result.prob_at_least_target, result.draws)} by posterior predictive "
-             f"({pct(result.prob_at_least_target_plugin, 0)} by plug-in binomial)",
+             f"  P(sales ≥ {result.target}) = {shown_prob(result.prob_at_least_target, result.draws)} by posterior "
+             f"predictive ({shown_prob(result.prob_at_least_target_plugin)} by plug-in binomial)",
              f"  expected sales {result.expected_sales:.1f} ({result.interval_prob:.0%} predictive interval {lo}–{hi})"]
     inverse = result.inverse
 

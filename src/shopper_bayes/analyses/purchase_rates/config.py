@@ -50,7 +50,13 @@ class ComparisonsConfig(_Section):
 
 class RatesConfig(Settings):
     """Purchase rate per segment cell. ``inference: exact`` draws the independent model's conjugate Beta
-    posterior directly (no MCMC); ``mcmc`` samples it with NUTS like the hierarchical model."""
+    posterior directly (no MCMC); ``mcmc`` samples it with NUTS like the hierarchical model.
+
+    ``check_by``: the posterior predictive check splits each cell's sessions by this column (not one of
+    ``segments``) and asks whether the cell's one rate explains the split; ``null`` skips the check.
+    ``practical_lift``: lifts A / B - 1 between -practical_lift and +practical_lift are too small to
+    matter; the comparisons give the probability of the lift below, inside and above that band.
+    """
 
     segments: list[str] = Field(default_factory=lambda: ["segment"], min_length=1)
     interval_prob: float = Field(0.95, gt=0, lt=1)
@@ -60,6 +66,8 @@ class RatesConfig(Settings):
     prior: BetaPrior = BetaPrior()
     hierarchical_prior: HierarchicalPrior = HierarchicalPrior()
     comparisons: ComparisonsConfig = ComparisonsConfig()
+    practical_lift: float = Field(0.05, ge=0, lt=1)
+    check_by: str | None = "month"
 
     @field_validator("segments")
     @classmethod

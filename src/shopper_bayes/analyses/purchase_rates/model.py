@@ -191,12 +191,16 @@ def comparison_pairs(counts: xr.Dataset, rates: RatesConfig) -> list[tuple[dict,
             if cell != reference and int(counts["sessions"].sel(cell)) > 0]
 
 
-def compare(rate: xr.DataArray, pairs: list[tuple[dict, dict]], interval_prob: float) -> list[dict]:
-    """For each pair: posterior of the difference A - B and of the lift A / B - 1, and P(A > B)."""
+def compare(rate: xr.DataArray, pairs: list[tuple[dict, dict]], interval_prob: float, practical_lift: float) -> list[dict]:
+    """For each pair: posterior of the difference A - B and of the lift A / B - 1, P(A > B), and the
+    probability that the lift is below, inside or above the band (-practical_lift, +practical_lift) of
+    lifts too small to matter (the band's edges count as inside)."""
     rows = []
     for first, second in pairs:
         a, b = rate.sel(first), rate.sel(second)
-        difference, lift = a - b, a / b - 1
+        difference, lift = a - b, lift_draws(rate, first, second)
+        draws = int(a.size)
+        below, above = float((lift < -practical_lift).mean()), float((lift > practical_lift).mean())
         rows.append({
             "a": cell_label(first),
             "b": cell_label(second),
@@ -204,9 +208,16 @@ def compare(rate: xr.DataArray, pairs: list[tuple[dict, dict]], interval_prob: f
             "lift": {"mean": float(lift.mean()), "interval": _interval(lift, interval_prob)},
             "interval_prob": interval_prob,
             "prob_a_greater": float((a > b).mean()),
-            "draws": int(a.size),
+            "draws": draws,
+            "practical": {"lift": practical_lift, "below": {"value": below, "draws": draws},
+                          "inside": {"value": 1 - below - above, "draws": draws}, "above": {"value": above, "draws": draws}},
         })
     return rows
+
+
+def lift_draws(rate: xr.DataArray, first: dict, second: dict) -> xr.DataArray:
+    """Posterior draws of the relative lift rate[first] / rate[second] - 1."""
+    return rate.sel(first) / rate.sel(second) - 1
 
 
 def best(rate: xr.DataArray, counts: xr.Dataset) -> list[dict]:
