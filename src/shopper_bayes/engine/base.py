@@ -186,6 +186,8 @@ class SparkEngine(Engine):
         builder = (SparkSession.builder.master(settings.master).appName("shopper-bayes")
                    .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
                    .config("spark.driver.memory", "2g"))
+        if settings.master.startswith("local"):  # one machine: a few shuffle partitions, not the cluster's 200
+            builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
         for key, value in settings.config.items():
             builder = builder.config(key, value)
         self.spark = builder.getOrCreate()

@@ -73,7 +73,7 @@ def split_counts(ctx: Context, settings: RatesConfig) -> tuple[xr.Dataset | None
     if column in {mapped.get(name) or name for name in settings.segments}:
         return None, (f"not done: {by} is already a segment column, so each cell has one {by}; name another column "
                       "in rates.check_by")
-    split = segment_counts(ctx.load(*settings.segments, by).frame, [*settings.segments, by])
+    split = segment_counts(ctx.load(*settings.segments, by), [*settings.segments, by])
     if not checks.checkable(split, by):
         return None, f"not done: every cell's sessions have one {by} only; name another column in rates.check_by"
     return split, None
