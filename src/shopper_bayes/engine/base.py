@@ -184,7 +184,7 @@ class SparkEngine(Engine):
         except ImportError:
             raise UserError("engine: spark", "PySpark is not installed", "pip install 'pyspark>=4'") from None
         builder = (SparkSession.builder.master(settings.master).appName("shopper-bayes")
-                   .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.session.timeZone", "UTC")
                    .config("spark.driver.memory", "2g"))
         if settings.master.startswith("local"):  # one machine: a few shuffle partitions, not the cluster's 200
             builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
