@@ -406,7 +406,7 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
     for column in ("revenue", "monetary_value", *(["revenue_holdout"] if calibration_end is not None else [])):
         summary[column] = summary[column].astype("float64")
     for column in ("first_purchase", "last_purchase"):
-        summary[column] = pd.to_datetime(summary[column])
+        summary[column] = pd.to_datetime(summary[column]).astype("datetime64[us]")  # the same unit from every engine
     for column in ("purchase_days", "transactions", "frequency", *(["purchase_days_holdout", "frequency_holdout"]
                                                                    if calibration_end is not None else [])):
         summary[column] = summary[column].astype("int64")
