@@ -332,6 +332,28 @@ def _reasons(report: CleaningReport) -> str:
 # ---------------------------------------------------------------- per-customer summary
 
 
+def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
+              columns: list[str]) -> pd.DataFrame:
+    """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases) where the purchases are: in the
+    engine holding loaded transactions (DuckDB or Spark), or in DuckDB over a frame's ``columns`` or a relation."""
+    table = data.table if isinstance(data, Loaded) else data
+    if isinstance(table, Table):
+        return table.sql(query)
+    frame = data.frame if isinstance(data, Loaded) else data
+    if isinstance(frame, duckdb.DuckDBPyRelation):
+        return frame.query("purchases", query.replace("{rows}", "purchases")).df()
+    with duckdb.connect() as con:
+        return con.from_df(frame[columns]).query("purchases", query.replace("{rows}", "purchases")).df()
+
+
+def has_column(data: Loaded | pd.DataFrame, name: str) -> bool:
+    """Whether loaded purchases (or a frame of them) have the column ``name``."""
+    table = getattr(data, "table", None)
+    if table is not None:
+        return name in table.columns
+    return name in (data.frame if isinstance(data, Loaded) else data)
+
+
 SUMMARY_COLUMNS = ["customer", "first_purchase", "last_purchase", "purchase_days", "transactions", "revenue",
                    "frequency", "recency", "T", "monetary_value"]
 HOLDOUT_COLUMNS = ["purchase_days_holdout", "revenue_holdout", "frequency_holdout", "duration_holdout"]
@@ -390,18 +412,7 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0
         ORDER BY customer"""
-    table = data.table if isinstance(data, Loaded) else data
-    if isinstance(table, Table):
-        summary = table.sql(sql)
-    else:
-        frame = data.frame if isinstance(data, Loaded) else data
-        con = duckdb.connect() if not isinstance(frame, duckdb.DuckDBPyRelation) else None
-        relation = con.from_df(frame[["customer", "date", "amount"]]) if con is not None else frame
-        try:
-            summary = relation.query("purchases", sql.replace("{rows}", "purchases")).df()
-        finally:
-            if con is not None:
-                con.close()
+    summary = aggregate(data, sql, ["customer", "date", "amount"])
     summary["customer"] = summary["customer"].astype("string")
     for column in ("revenue", "monetary_value", *(["revenue_holdout"] if calibration_end is not None else [])):
         summary[column] = summary[column].astype("float64")
