@@ -486,3 +486,23 @@ def test_duckdb_and_spark_agree_on_generated_parquet_and_a_glob_equals_the_file(
     assert split.cleaning.to_dict() | {"source": ""} == whole.cleaning.to_dict() | {"source": ""}
     assert split.scope | {"source": ""} == whole.scope | {"source": ""}
     pd.testing.assert_frame_equal(customer_summary(split, end, "day"), customer_summary(whole, end, "day"))
+
+
+def test_duckdb_and_spark_agree_on_the_monthly_cohort_and_category_counts(spark, generated):
+    from shopper_bayes.analyses.customers_categories.compute import CATEGORY_SQL
+    from shopper_bayes.analyses.customers_churn.compute import cohorts
+    from shopper_bayes.analyses.customers_monthly.compute import monthly_table
+    from shopper_bayes.datasets.transactions import aggregate
+
+    out, _, truth = generated
+    settings = TransactionsSettings(path=out, columns={"customer": "customer_id", "amount": "amount", "category": "category"},
+                                    observation_end=truth["parameters"]["observation_end"])
+    duck, other = DATASET.load(settings, ("category",)), DATASET.load(settings, ("category",), engine=spark)
+    pd.testing.assert_frame_equal(monthly_table(other), monthly_table(duck), check_dtype=False)
+    end = pd.Timestamp(settings.observation_end)
+    assert cohorts(other, end) == cohorts(duck, end)
+    columns = ["category", "customer", "amount"]
+    categories = aggregate(other, CATEGORY_SQL, columns)
+    pd.testing.assert_frame_equal(categories.astype({"revenue": float}), aggregate(duck, CATEGORY_SQL, columns).astype(
+        {"revenue": float}), check_dtype=False)
+    assert categories["purchases"].tolist() == pd.read_csv(out)["category"].value_counts().tolist()
