@@ -294,10 +294,12 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     if report.rows_used == 0:
         raise UserError(shown, f"no purchases left after cleaning ({_reasons(report)})",
                         "fix those rows, or check transactions.observation_end and transactions.columns")
-    returned = engine.sql(f"SELECT count(*) AS n, sum(amount) AS total FROM {quote(table.view)} WHERE _drop = {returns_rule}")
-    totals = table.sql("SELECT min(date) AS first, max(date) AS last, count(DISTINCT customer) AS customers, "
-                       "count(*) AS purchases FROM {rows}")
-    total = returned["total"].iloc[0]
+    kept, returned = "WHERE _drop IS NULL", f"WHERE _drop = {returns_rule}"
+    totals = engine.sql(f"SELECT min(date) FILTER ({kept}) AS first, max(date) FILTER ({kept}) AS last, "
+                        f"count(DISTINCT customer) FILTER ({kept}) AS customers, count(*) FILTER ({kept}) AS purchases, "
+                        f"count(*) FILTER ({returned}) AS returns, sum(amount) FILTER ({returned}) AS returned "
+                        f"FROM {quote(table.view)}")
+    total = totals["returned"].iloc[0]
     scope = {
         "source": shown,
         "date_range": [pd.Timestamp(totals["first"].iloc[0]).date().isoformat(),
@@ -307,7 +309,7 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
         "date_format": date_format + ("" if settings.date_format else " (sniffed)"),
         "customers": int(totals["customers"].iloc[0]),
         "purchases": int(totals["purchases"].iloc[0]),
-        "returns": {"rows": int(returned["n"].iloc[0]), "amount": 0.0 if pd.isna(total) else float(abs(total))},
+        "returns": {"rows": int(totals["returns"].iloc[0]), "amount": 0.0 if pd.isna(total) else float(abs(total))},
     }
     return Loaded(cleaning=report, scope=scope, table=table)
 
