@@ -23,6 +23,7 @@ from shopper_bayes.analyses import (
 )
 from shopper_bayes.analyses.base import Context
 from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+from shopper_bayes.datasets.base import Loaded
 from shopper_bayes.datasets.transactions import DATASET, TransactionsSettings, customer_summary
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.transactions import TransactionsGenerator, write
@@ -412,3 +413,96 @@ def test_generator_is_reproducible_and_checks_its_arguments(tmp_path):
         write(10, 1, tmp_path / "x.txt")
     with pytest.raises(UserError, match="--customers"):
         write(0, 1, tmp_path / "x.csv")
+
+
+# ---------------------------------------------------------------- engines
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from shopper_bayes.engine.base import SparkEngine
+
+    engine = SparkEngine()
+    yield engine
+    engine.close()
+
+
+def same_in_both_engines(settings: TransactionsSettings, spark, needs=()) -> Loaded:
+    """Load ``settings`` in DuckDB and in Spark: the same cleaning report, scope and per-customer summary."""
+    duck = DATASET.load(settings, needs)
+    other = DATASET.load(settings, needs, engine=spark)
+    assert other.table.engine is spark and duck.table.engine.name == "duckdb"
+    assert other.cleaning.to_dict() == duck.cleaning.to_dict()
+    assert other.scope == duck.scope
+    for calibration_end in (None, settings.calibration_end):
+        expected = customer_summary(duck, duck.scope["observation_end"], "week", calibration_end)
+        found = customer_summary(other, other.scope["observation_end"], "week", calibration_end)
+        pd.testing.assert_frame_equal(found, expected, check_exact=False, rtol=1e-12)
+    return duck
+
+
+def test_duckdb_and_spark_agree_on_the_bundled_data(spark, raw_cdnow):
+    settings = TransactionsSettings(path=CDNOW, columns={"quantity": "number_of_cds"}, calibration_end="1997-09-30")
+    duck = same_in_both_engines(settings, spark)
+    assert duck.cleaning.rows_used == len(raw_cdnow) and duck.scope["customers"] == 23_570
+
+
+def test_duckdb_and_spark_agree_on_every_cleaning_rule(spark, tmp_path):
+    text = ("id cust day amount qty\n1 A 20240101 10.00 1\n2 A 20240101 10.00 1\n3 NA 20240102 5.00 1\n"
+            "4 B 20240102 n/a 1\n5 B 20240102 abc 1\n6 B 2024013x 5.00 1\n7 B 20240103 -4.50 1\n"
+            "8 B 20240104 0 1\n9 B 20240301 6.00 1\n2 C 20240105 3.00 1\n10 C 20240106 3.00 2 extra\n")
+    columns = {"customer": "cust", "date": "day", "amount": "amount", "quantity": "qty"}
+    base = dict(path=write_csv(tmp_path / "log.txt", text), columns=columns, observation_end="2024-02-01")
+    ids = same_in_both_engines(TransactionsSettings(**{**base, "columns": {**columns, "transaction_id": "id"}}), spark)
+    assert sum(ids.cleaning.dropped.values()) == 8 and ids.scope["returns"] == {"rows": 1, "amount": 4.5}
+    kept = same_in_both_engines(TransactionsSettings(**base), spark)
+    assert kept.cleaning.changed["exact duplicate row, kept (transactions.drop_duplicates: true drops them)"] == 1
+    dropped = same_in_both_engines(TransactionsSettings(**base, drop_duplicates=True), spark)
+    assert dropped.cleaning.dropped["exact duplicate row (transactions.drop_duplicates is true)"] == 1
+    spaced = same_in_both_engines(TransactionsSettings(path=write_csv(tmp_path / "export.csv", SPACED),
+                                                       columns=SPACED_COLUMNS), spark, ("category",))
+    assert spaced.scope["date_format"] == "%d/%m/%Y %H:%M (sniffed)"
+
+
+def test_duckdb_and_spark_agree_on_generated_parquet_and_a_glob_equals_the_file(spark, tmp_path):
+    out = tmp_path / "all" / "transactions.parquet"
+    out.parent.mkdir()
+    rows, truth = write(3_000, 5, out)
+    columns = {"customer": "customer_id", "amount": "amount", "category": "category"}
+    end = json.loads(truth.read_text())["parameters"]["observation_end"]
+    settings = TransactionsSettings(path=out, columns=columns, observation_end=end, calibration_end="2024-03-31")
+    whole = same_in_both_engines(settings, spark, ("category",))
+    frame = pd.read_parquet(out)
+    assert whole.cleaning.rows_read == rows == len(frame)
+    summary = customer_summary(whole, end, "day").set_index("customer")
+    np.testing.assert_allclose(summary["revenue"], frame.groupby("customer_id")["amount"].sum().loc[summary.index], rtol=1e-9)
+    # The same rows split over two files, read through a glob (Spark reads the glob too).
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    half = len(frame) // 2
+    frame.iloc[:half].to_parquet(parts / "part-1.parquet", index=False)
+    frame.iloc[half:].to_parquet(parts / "part-2.parquet", index=False)
+    split = same_in_both_engines(settings.model_copy(update={"path": parts / "part-*.parquet"}), spark, ("category",))
+    assert split.cleaning.to_dict() | {"source": ""} == whole.cleaning.to_dict() | {"source": ""}
+    assert split.scope | {"source": ""} == whole.scope | {"source": ""}
+    pd.testing.assert_frame_equal(customer_summary(split, end, "day"), customer_summary(whole, end, "day"))
+
+
+def test_duckdb_and_spark_agree_on_the_monthly_cohort_and_category_counts(spark, generated):
+    from shopper_bayes.analyses.customers_categories.compute import CATEGORY_SQL
+    from shopper_bayes.analyses.customers_churn.compute import cohorts
+    from shopper_bayes.analyses.customers_monthly.compute import monthly_table
+    from shopper_bayes.datasets.transactions import aggregate
+
+    out, _, truth = generated
+    settings = TransactionsSettings(path=out, columns={"customer": "customer_id", "amount": "amount", "category": "category"},
+                                    observation_end=truth["parameters"]["observation_end"])
+    duck, other = DATASET.load(settings, ("category",)), DATASET.load(settings, ("category",), engine=spark)
+    pd.testing.assert_frame_equal(monthly_table(other), monthly_table(duck), check_dtype=False)
+    end = pd.Timestamp(settings.observation_end)
+    assert cohorts(other, end) == cohorts(duck, end)
+    columns = ["category", "customer", "amount"]
+    categories = aggregate(other, CATEGORY_SQL, columns)
+    pd.testing.assert_frame_equal(categories.astype({"revenue": float}), aggregate(duck, CATEGORY_SQL, columns).astype(
+        {"revenue": float}), check_dtype=False)
+    assert categories["purchases"].tolist() == pd.read_csv(out)["category"].value_counts().tolist()

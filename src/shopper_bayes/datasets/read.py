@@ -149,7 +149,7 @@ class Scanned:
     view: str
     optional: list[str]
     rejected: object
-    kinds: dict[str, str]
+    kinds: dict[str, str] = field(default_factory=dict)  # column -> text, number, boolean or other (text if absent)
 
 
 def scan_table(engine, source, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> Scanned:

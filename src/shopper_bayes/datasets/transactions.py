@@ -1,10 +1,13 @@
 """Load a transaction log (one row per purchase: customer, date, amount), and summarise it per customer.
 
 Reads CSV (delimiter sniffed), whitespace-separated text (such as the CDNOW log: padded columns, CRLF
-line ends) and Parquet, with or without a header row. Without a header (``header: false``) the
-columns are named by position, counting from 1: ``column1``, ``column2``, ...
+line ends) and Parquet, with or without a header row, from a file, folder, glob or Spark table (see
+:mod:`shopper_bayes.engine.source`). Without a header (``header: false``) the columns are named by
+position, counting from 1: ``column1``, ``column2``, ... Reading, date-format sniffing (over the
+distinct date texts), parsing and every cleaning rule run as SQL in the engine (DuckDB or Spark); the
+rows stay there (``Loaded.table``) and only counts come back.
 
-The loaded frame has one row per kept purchase with ``customer`` (text, leading zeros kept),
+The loaded table has one row per kept purchase with ``customer`` (text, leading zeros kept),
 ``date`` (the day of the purchase; a time of day is dropped), ``amount`` (0 or more) and, when
 mapped, ``quantity`` and ``category``. Every row dropped or counted is in the cleaning report, by
 reason (rules in order, the first broken one wins):
@@ -17,50 +20,50 @@ when ``transaction_id`` is mapped (the first row is kept); 7. without ids, exact
 kept as purchases and counted (under ``changed``, which lists rows kept but worth knowing about).
 
 :func:`customer_summary` is the per-customer summary (first and last purchase, purchase days,
-revenue, frequency / recency / T) as one DuckDB query, so it scales with the data.
+revenue, frequency / recency / T) as one SQL query run by the engine, so it scales with the data.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import duckdb
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from shopper_bayes.datasets.base import Dataset, DatasetSettings, Loaded
-from shopper_bayes.datasets.cleaning import _COMMA_NUMBER, Cleaner
+from shopper_bayes.datasets.cleaning import CleaningReport
 from shopper_bayes.datasets.read import (
-    _SIGNATURES,
     DELIMITERS,
     FEWER_FIELDS,
     MORE_FIELDS,
-    PARQUET_SUFFIXES,
-    RawTable,
-    _check_text,
+    Scanned,
     _first_bytes,
-    _rejected,
     _short,
-    read_table,
+    check_file,
+    scan_table,
 )
+from shopper_bayes.engine.base import DuckDBEngine, Engine, literal, quote
+from shopper_bayes.engine.clean import WHITESPACE, SqlCleaner, Table
+from shopper_bayes.engine.source import Source, resolve
 from shopper_bayes.errors import MissingColumn, UserError
 
 # Days per time unit for recency and T; a month is 365.25 / 12 days.
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 
-# Date formats tried when ``date_format`` is not set: name -> SQL parsing a text value ``v`` (NULL if
+# Date formats tried when ``date_format`` is not set: name -> SQL parsing a text value ``{v}`` (NULL if
 # it does not fit). "ISO 8601" is DuckDB's timestamp cast: 1997-01-02, 1997-01-02 10:11[:12[.5]],
 # a T separator, a trailing Z or offset (the local day is kept).
 _TIMES = ("", " %H:%M", " %H:%M:%S")
-DATE_FORMATS: dict[str, str] = {"%Y%m%d": "try_strptime(v, '%Y%m%d')", "ISO 8601": "try_cast(v AS TIMESTAMP)"}
+DATE_FORMATS: dict[str, str] = {"%Y%m%d": "try_strptime({v}, '%Y%m%d')", "ISO 8601": "try_cast({v} AS TIMESTAMP)"}
 for _first, _second in (("%d", "%m"), ("%m", "%d")):
     for _sep in "/-.":
         for _time in _TIMES:
             _format = f"{_first}{_sep}{_second}{_sep}%Y{_time}"
-            DATE_FORMATS[_format] = f"try_strptime(v, '{_format}')"
+            DATE_FORMATS[_format] = f"try_strptime({{v}}, '{_format}')"
 
 
 class TransactionColumns(DatasetSettings):
@@ -105,228 +108,252 @@ def _is_whitespace_separated(path: Path) -> bool:
     return False
 
 
-def _check_file(path: Path) -> None:
-    if path.is_dir():
-        raise UserError(path, "is a folder, not a file", "point transactions.path at the data file")
-    if not path.is_file():
-        raise UserError(path, "file not found",
-                        "check transactions.path in the config (relative paths start at the config file's folder)")
-    head = _first_bytes(path)
-    if not head.removeprefix(b"\xef\xbb\xbf").strip():
-        raise UserError(path, "the file is empty", "export the transactions again with their rows")
-    for signature, what, todo in _SIGNATURES:
-        if head.startswith(signature):
-            raise UserError(path, what, todo)
-    _check_text(path)
+def _scan_whitespace(engine: Engine, source: Source, header: bool, columns: list[str]) -> Scanned:
+    """Whitespace-separated text (padded columns, any line ends), split into fields by the engine.
+
+    With a header, the first line of each file names the columns (a later line equal to it is a
+    repeated header, skipped); lines with another number of fields are counted, not read."""
+    for path in source.files:
+        check_file(path, "transactions")
+    lines = engine.lines(source, engine.view_name("lines_transactions"))
+    split = engine.create_view(engine.view_name("fields_transactions"),
+                               f"SELECT _row, string_split_regex(trim(line, {WHITESPACE}), '\\s+') AS f "
+                               f"FROM {quote(lines)} WHERE trim(line, {WHITESPACE}) <> ''")
+    first = engine.sql(f"SELECT f FROM {quote(split)} ORDER BY _row LIMIT 1")
+    if first.empty:
+        raise UserError(source.shown, "the file is empty", "export the transactions again with their rows")
+    fields = [str(value) for value in first["f"].iloc[0]]
+    names = fields if header else [f"column{i}" for i in range(1, len(fields) + 1)]
+    missing = [name for name in columns if name not in names]
+    if missing:
+        raise MissingColumn(source.shown, f"no column {missing[0]!r} (the file has: {', '.join(names[:20])})",
+                            "fix transactions.columns (without a header, columns are column1, column2, ...)")
+    n = len(names)
+    not_header = f"NOT ({_header_line(fields)}) AND " if header else ""
+    raw = engine.create_view(engine.view_name("raw_transactions"), "SELECT _row, " + ", ".join(
+        f"f[{names.index(name) + 1}] AS {quote(name)}" for name in columns)
+        + f" FROM {quote(split)} WHERE {not_header}array_length(f) = {n}")
+
+    def rejected() -> dict[str, int]:
+        counts = engine.sql(f"SELECT array_length(f) < {n} AS fewer, count(*) AS n FROM {quote(split)} "
+                            f"WHERE {not_header}array_length(f) <> {n} GROUP BY 1")
+        found = {bool(fewer): int(count) for fewer, count in zip(counts["fewer"], counts["n"])}
+        return {reason: found[key] for key, reason in ((True, FEWER_FIELDS), (False, MORE_FIELDS)) if found.get(key)}
+
+    return Scanned(raw, [], rejected)
 
 
-def _read_own(path: Path, header: bool, columns: list[str], optional: list[str]) -> RawTable:
-    """Whitespace-separated text (split by DuckDB) or a header-less CSV, every column as text."""
-    con = duckdb.connect()
-    try:
-        if _is_whitespace_separated(path):
-            # Lines in file order (DuckDB preserves insertion order), split on runs of whitespace.
-            con.execute(
-                f"CREATE TABLE lines AS SELECT string_split_regex(trim(line, E' \\t\\r\\n'), '\\s+') AS f "
-                f"FROM read_csv({_quote(path)}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
-                "quote='', escape='', auto_detect=false) WHERE trim(line, E' \\t\\r\\n') <> ''")
-            first = con.sql("SELECT f FROM lines LIMIT 1").fetchall()[0][0]
-            names = list(first) if header else [f"column{i}" for i in range(1, len(first) + 1)]
-            body = f"(SELECT f FROM lines OFFSET {int(header)})"
-            n = len(names)
-            counts = dict(con.sql(f"SELECT len(f) < {n}, count(*) FROM {body} WHERE len(f) <> {n} GROUP BY 1").fetchall())
-            rejected = {reason: int(counts[key]) for key, reason in ((True, FEWER_FIELDS), (False, MORE_FIELDS))
-                        if counts.get(key)}
-            available = names
-            select = lambda wanted: con.sql(  # noqa: E731
-                "SELECT " + ", ".join(f"f[{names.index(name) + 1}] AS c{i}" for i, name in enumerate(wanted))
-                + f" FROM {body} WHERE len(f) = {n}")
-        else:
-            relation = con.read_csv(str(path), header=False, all_varchar=True, store_rejects=True)
-            available = [f"column{i}" for i in range(1, len(relation.columns) + 1)]
-            original = list(relation.columns)
-            select = lambda wanted: relation.select(*(  # noqa: E731
-                duckdb.ColumnExpression(original[available.index(name)]) for name in wanted))
-            rejected = None
-        missing = [name for name in columns if name not in available]
-        if missing:
-            raise MissingColumn(path, f"no column {missing[0]!r} (the file has: {', '.join(available[:20])})",
-                                "fix transactions.columns (without a header, columns are column1, column2, ...)")
-        wanted = list(dict.fromkeys(list(columns) + [name for name in optional if name in available]))
-        frame = select(wanted).df()
-        if rejected is None:
-            rejected = _rejected(con)
-    except duckdb.Error as exc:
-        raise UserError(path, f"cannot be read ({_short(exc)})", "check that it is UTF-8 text with one row per line") from None
-    finally:
-        con.close()
-    frame.columns = wanted
-    return RawTable(frame.astype("string"), rejected)
+def _header_line(fields: list[str]) -> str:
+    """SQL: the split line ``f`` is the header line."""
+    return f"array_length(f) = {len(fields)} AND " + " AND ".join(
+        f"f[{i}] = {literal(value)}" for i, value in enumerate(fields, start=1))
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def read_raw(settings: TransactionsSettings, columns: list[str], optional: list[str] = ()) -> RawTable:
-    """The file's ``columns`` (and those of ``optional`` it has) as text, whatever its layout."""
-    path = Path(settings.path)
-    _check_file(path)
-    parquet = path.suffix.lower() in PARQUET_SUFFIXES or _first_bytes(path, 4) == b"PAR1"
-    if parquet or (settings.header and not _is_whitespace_separated(path)):
-        return read_table(path, columns, optional, dataset="transactions")
-    return _read_own(path, settings.header, columns, list(optional))
+def scan_raw(engine: Engine, settings: TransactionsSettings, columns: list[str]) -> tuple[Source, Scanned]:
+    """The source's ``columns`` as a view of text, whatever its layout (the first file decides it)."""
+    source = resolve(settings.path, "transactions", engine.name)
+    text = source.format == "csv" and bool(source.files)
+    if text and _first_bytes(source.files[0], 4) != b"PAR1" and _is_whitespace_separated(source.files[0]):
+        return source, _scan_whitespace(engine, source, settings.header, columns)
+    if text and not settings.header:
+        source = replace(source, header=False)
+    return source, scan_table(engine, source, columns, dataset="transactions")
 
 
 # ---------------------------------------------------------------- dates
 
 
-def sniff_date_format(values: pd.Series, where: str, min_share: float = 0.5) -> str:
-    """The format of :data:`DATE_FORMATS` that parses the most distinct ``values``.
+def _parse_sql(value: str, date_format: str) -> str:
+    """SQL parsing the text ``value`` with a format name of :data:`DATE_FORMATS` or a strptime format (NULL if it does not fit)."""
+    sql = DATE_FORMATS.get(date_format, "try_strptime({v}, " + literal(date_format) + ")")
+    return sql.replace("{v}", f"({value})", 1)
 
-    Refused (UserError naming ``where``) when no format parses at least ``min_share`` of them, or
-    when two formats parse as many but read some value as different days (01/02/2020 in a column
-    where every day is 12 or less: 1 February or 2 January?).
+
+def sniff_date_format(engine: Engine, distinct: str, where: str, min_share: float = 0.5) -> str:
+    """The format of :data:`DATE_FORMATS` that parses the most distinct date texts.
+
+    ``distinct``: SQL for ``FROM`` with the distinct values ``v`` and ``first`` (the row of their first
+    appearance). One aggregate query per check; only counts and one example come back. Refused
+    (UserError naming ``where``) when no format parses at least ``min_share`` of them, or when two
+    formats parse as many but read some value as different days (01/02/2020 in a column where every
+    day is 12 or less: 1 February or 2 January?).
     """
-    distinct = pd.DataFrame({"v": values.dropna().str.strip().drop_duplicates()})
-    if distinct.empty:
+    parsed = ", ".join(f"CAST({_parse_sql('v', name)} AS DATE) AS p{i}" for i, name in enumerate(DATE_FORMATS))
+    table = f"(SELECT v, first, {parsed} FROM {distinct})"
+    counts = engine.sql("SELECT count(*) AS n, arg_min(v, first) AS example, "
+                        + ", ".join(f"count(p{i}) AS c{i}" for i in range(len(DATE_FORMATS))) + f" FROM {table}")
+    total = int(counts["n"].iloc[0])
+    if total == 0:
         raise UserError(where, "has no dates", "check transactions.columns.date")
-    con = duckdb.connect()
-    try:
-        con.register("distinct_dates", distinct)
-        parsed = ", ".join(f"CAST({sql} AS DATE) AS p{i}" for i, sql in enumerate(DATE_FORMATS.values()))
-        con.execute(f"CREATE TABLE parsed AS SELECT {parsed} FROM distinct_dates")
-        counts = con.sql("SELECT " + ", ".join(f"count(p{i})" for i in range(len(DATE_FORMATS))) + " FROM parsed").fetchall()[0]
-        best = max(counts)
-        tied = [i for i, count in enumerate(counts) if count == best]
-        differ = [j for j in tied[1:] if con.sql(
-            f"SELECT count(*) FROM parsed WHERE p{tied[0]} IS DISTINCT FROM p{j}").fetchall()[0][0]]
-    finally:
-        con.close()
-    names = list(DATE_FORMATS)
-    example = distinct["v"].iloc[0]
-    if best < min_share * len(distinct):
+    found = [int(counts[f"c{i}"].iloc[0]) for i in range(len(DATE_FORMATS))]
+    best = max(found)
+    tied = [i for i, count in enumerate(found) if count == best]
+    names, example = list(DATE_FORMATS), counts["example"].iloc[0]
+    if best < min_share * total:
         raise UserError(where, f"dates such as {example!r} match no known format",
                         "set transactions.date_format, e.g. \"%d/%m/%Y\" or \"%Y%m%d\"")
-    if differ:
-        raise UserError(where, f"dates are ambiguous: they read as {names[tied[0]]} and as {names[differ[0]]} "
-                        f"(e.g. {example!r})", "set transactions.date_format to the right one")
+    if len(tied) > 1:
+        differ = engine.sql("SELECT " + ", ".join(
+            f"count(CASE WHEN p{tied[0]} IS DISTINCT FROM p{j} THEN 1 END) AS d{j}" for j in tied[1:]) + f" FROM {table}")
+        differ = [j for j in tied[1:] if int(differ[f"d{j}"].iloc[0])]
+        if differ:
+            raise UserError(where, f"dates are ambiguous: they read as {names[tied[0]]} and as {names[differ[0]]} "
+                            f"(e.g. {example!r})", "set transactions.date_format to the right one")
     return names[tied[0]]
 
 
-def parse_dates(values: pd.Series, date_format: str) -> pd.Series:
-    """Days parsed with a format name of :data:`DATE_FORMATS` or a strptime format; NaT if unparseable."""
-    sql = DATE_FORMATS.get(date_format, "try_strptime(v, '" + date_format.replace("'", "''") + "')")
-    con = duckdb.connect()
+def _check_format(engine: Engine, date_format: str) -> None:
+    """Refuse a ``date_format`` the engine cannot use, before any row is read."""
     try:
-        con.register("dates", pd.DataFrame({"v": values.str.strip()}))
-        parsed = con.sql(f"SELECT CAST({sql} AS DATE) AS d FROM dates").df()["d"]
-    except duckdb.Error as exc:
+        engine.sql(f"SELECT {_parse_sql(literal('2000-01-01'), date_format)} AS d")
+    except Exception as exc:  # the engine's own error type
         raise UserError("transactions.date_format", f"{date_format!r} is not a usable format ({_short(exc)})",
                         "use strptime codes such as \"%d/%m/%Y %H:%M\"") from None
-    finally:
-        con.close()
-    return pd.to_datetime(parsed).set_axis(values.index)
 
 
 # ---------------------------------------------------------------- loading
 
 
-def _amount(clean: Cleaner, column: str) -> pd.Series:
-    text = clean.text(column)
-    comma = text.str.contains(_COMMA_NUMBER).fillna(False)
-    if comma.any():
-        raise UserError(f"{clean.source}: column {column}",
-                        f"{text[comma].iloc[0]!r} has a comma inside a number ({int(comma.sum())} such values)",
-                        "export amounts with a dot as the decimal separator and no thousands separator")
-    number = pd.to_numeric(text, errors="coerce").astype("float64")
-    clean.drop(number.isna() | ~np.isfinite(number), f"{column} not a number")
-    return number
+def _kept(clean: SqlCleaner) -> str:
+    """SQL over the raw view: the row breaks none of the drop rules so far."""
+    return " AND ".join(f"NOT {sql}" for kind, sql, _ in clean.rules if kind == "drop") or "true"
 
 
-def load(settings: TransactionsSettings, needs: tuple[str, ...] = ()) -> Loaded:
-    """Read, clean and return the purchases (see the module docstring for the rules).
+def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: Engine | None = None) -> Loaded:
+    """Read and clean the purchases in ``engine`` (DuckDB when not given; see the module docstring
+    for the rules). The rows stay in the engine (``Loaded.table``).
 
     ``needs``: optional canonical columns (``quantity``, ``category``) the caller requires; rows
-    missing one are dropped and counted. A need that is not mapped is ignored: the frame then has
+    missing one are dropped and counted. A need that is not mapped is ignored: the table then has
     no such column, which the caller checks.
     """
     mapping = {name: value for name, value in settings.columns.model_dump().items() if value is not None}
     required = [mapping["customer"], mapping["date"], mapping["amount"]]
     extra = [mapping[name] for name in ("quantity", "category", "transaction_id") if name in mapping]
-    path = Path(settings.path)
-    raw = read_raw(settings, list(dict.fromkeys(required + extra)))
-    if raw.frame.empty and not raw.rejected:
-        raise UserError(path, "has no data rows", "export the transactions again with their rows")
-    frame = raw.frame
-    clean = Cleaner(frame, str(path), raw.rejected)
-    out = pd.DataFrame(index=frame.index)
-    out["customer"] = clean.text(mapping["customer"])
-    out["amount"] = _amount(clean, mapping["amount"])
+    engine = engine or DuckDBEngine()
+    if settings.date_format:
+        _check_format(engine, settings.date_format)
+    source, raw = scan_raw(engine, settings, list(dict.fromkeys(required + extra)))
+    shown = source.shown
+    clean = SqlCleaner(engine, raw.view, shown, raw.rejected, raw.kinds)
+    out = {"customer": clean.text(mapping["customer"]), "amount": clean.number(mapping["amount"])}
 
     date_column = mapping["date"]
     date_text = clean.text(date_column)
-    where = f"{path}: column {date_column}"
-    date_format = settings.date_format or sniff_date_format(date_text[clean.keep], where, settings.min_parsed_share)
-    out["date"] = parse_dates(date_text, date_format)
-    clean.drop(out["date"].isna().to_numpy() & clean.keep, f"{date_column} not a date ({date_format})")
+    where = f"{shown}: column {date_column}"
+    if settings.date_format:
+        date_format = settings.date_format
+    else:
+        distinct = f"(SELECT {date_text} AS v, min(_row) AS first FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1)"
+        try:
+            date_format = sniff_date_format(engine, distinct, where, settings.min_parsed_share)
+        except UserError:
+            _refuse_empty(engine, raw, shown)
+            clean.finish(out, stem="transactions")  # a comma inside an amount is the first thing to fix
+            raise
+    day = f"CAST({_parse_sql(date_text, date_format)} AS DATE)"
+    clean.drop(f"{day} IS NULL", f"{date_column} not a date ({date_format})")
+    returns_rule = len(clean.rules)
+    clean.drop(f"{out['amount']} < 0", f"returns: negative {mapping['amount']} (kept out of purchases)")
 
-    negative = (out["amount"] < 0).fillna(False).to_numpy() & clean.keep
-    returns = {"rows": int(negative.sum()), "amount": float(abs(out["amount"][negative].sum()))}
-    clean.drop(negative, f"returns: negative {mapping['amount']} (kept out of purchases)")
-
-    if not clean.keep.any():
-        raise UserError(path, f"no purchases left after cleaning ({_reasons(clean)})", "fix those rows or transactions.columns")
-    end = settings.observation_end or out["date"][clean.keep].max().date()
-    clean.drop((out["date"] > pd.Timestamp(end)).to_numpy(), f"after observation_end ({end.isoformat()})")
+    if settings.observation_end is None:
+        last = engine.sql(f"SELECT max({day}) AS d FROM {quote(raw.view)} WHERE {_kept(clean)}")["d"].iloc[0]
+        if pd.isna(last):
+            _refuse(clean, out, shown, raw, "fix those rows or transactions.columns")
+        end = pd.Timestamp(last).date()
+    else:
+        end = settings.observation_end
+    clean.drop(f"{day} > DATE '{end.isoformat()}'", f"after observation_end ({end.isoformat()})")
 
     if "transaction_id" in mapping:
         clean.unique(mapping["transaction_id"])
     else:
         mapped = list(dict.fromkeys(required + [mapping[name] for name in ("quantity", "category") if name in mapping]))
-        kept = frame[mapped].apply(lambda column: column.str.strip()).where(pd.Series(clean.keep, index=frame.index), axis=0)
-        repeat = (kept.duplicated(keep="first") & clean.keep).to_numpy()
+        kept = _kept(clean)
+        key = "list_value(" + ", ".join(clean.stripped(column) for column in mapped) + ")"
+        repeat = f"({kept}) AND row_number() OVER (PARTITION BY {key}, ({kept}) ORDER BY _row) > 1"
         if settings.drop_duplicates:
             clean.drop(repeat, "exact duplicate row (transactions.drop_duplicates is true)")
         else:
             clean.note_change(repeat, "exact duplicate row, kept (transactions.drop_duplicates: true drops them)")
 
     if "quantity" in mapping:
-        quantity = pd.to_numeric(frame[mapping["quantity"]].str.strip(), errors="coerce").astype("float64")
-        out["quantity"] = quantity
+        out["quantity"] = f"try_cast({clean.stripped(mapping['quantity'])} AS DOUBLE)"
         if "quantity" in needs:
-            clean.drop(quantity.isna().to_numpy(), f"{mapping['quantity']} missing or not a number")
+            clean.drop(f"{out['quantity']} IS NULL", f"{mapping['quantity']} missing or not a number")
     if "category" in mapping:
-        category = frame[mapping["category"]].str.strip()
-        out["category"] = category
+        out["category"] = clean.stripped(mapping["category"])
         if "category" in needs:
-            clean.drop((category.isna() | (category == "")).to_numpy(), f"{mapping['category']} missing")
-    clean.note_change((out["amount"] == 0).fillna(False).to_numpy(), f"zero {mapping['amount']}, kept as a purchase")
+            clean.drop(f"{out['category']} IS NULL OR {out['category']} = ''", f"{mapping['category']} missing")
+    clean.note_change(f"{out['amount']} = 0", f"zero {mapping['amount']}, kept as a purchase")
+    out["date"] = f"CAST({day} AS TIMESTAMP)"
 
-    report = clean.report()
+    table, report = clean.finish(out, stem="transactions")
+    if report.rows_read == 0:
+        raise UserError(shown, "has no data rows", "export the transactions again with their rows")
     if report.rows_used == 0:
-        raise UserError(path, f"no purchases left after cleaning ({_reasons(clean)})",
+        raise UserError(shown, f"no purchases left after cleaning ({_reasons(report)})",
                         "fix those rows, or check transactions.observation_end and transactions.columns")
-    result = out[clean.keep].reset_index(drop=True)
-    result["customer"] = result["customer"].astype("string")
+    kept, returned = "WHERE _drop IS NULL", f"WHERE _drop = {returns_rule}"
+    totals = engine.sql(f"SELECT min(date) FILTER ({kept}) AS first, max(date) FILTER ({kept}) AS last, "
+                        f"count(DISTINCT customer) FILTER ({kept}) AS customers, count(*) FILTER ({kept}) AS purchases, "
+                        f"count(*) FILTER ({returned}) AS returns, sum(amount) FILTER ({returned}) AS returned "
+                        f"FROM {quote(table.view)}")
+    total = totals["returned"].iloc[0]
     scope = {
-        "source": str(path),
-        "date_range": [result["date"].min().date().isoformat(), result["date"].max().date().isoformat()],
+        "source": shown,
+        "date_range": [pd.Timestamp(totals["first"].iloc[0]).date().isoformat(),
+                       pd.Timestamp(totals["last"].iloc[0]).date().isoformat()],
         "observation_end": end.isoformat(),
         "time_unit": settings.time_unit,
         "date_format": date_format + ("" if settings.date_format else " (sniffed)"),
-        "customers": int(result["customer"].nunique()),
-        "purchases": len(result),
-        "returns": returns,
+        "customers": int(totals["customers"].iloc[0]),
+        "purchases": int(totals["purchases"].iloc[0]),
+        "returns": {"rows": int(totals["returns"].iloc[0]), "amount": 0.0 if pd.isna(total) else float(abs(total))},
     }
-    return Loaded(result, report, scope)
+    return Loaded(cleaning=report, scope=scope, table=table)
 
 
-def _reasons(clean: Cleaner) -> str:
-    return "; ".join(f"{reason}: {count}" for reason, count in clean.dropped.items()) or "no rows"
+def _refuse_empty(engine: Engine, raw: Scanned, shown: str) -> None:
+    """A source with no data rows at all is refused as such, before any question about its dates."""
+    rows = int(engine.sql(f"SELECT count(*) AS n FROM {quote(raw.view)}")["n"].iloc[0])
+    if rows == 0 and not raw.rejected():
+        raise UserError(shown, "has no data rows", "export the transactions again with their rows")
 
+
+def _refuse(clean: SqlCleaner, out: dict[str, str], shown: str, raw: Scanned, todo: str) -> None:
+    """No row survives the rules so far: refused with the counts of each reason."""
+    _refuse_empty(clean.engine, raw, shown)
+    _, report = clean.finish(out, stem="transactions")
+    raise UserError(shown, f"no purchases left after cleaning ({_reasons(report)})", todo)
+
+
+def _reasons(report: CleaningReport) -> str:
+    return "; ".join(f"{reason}: {count}" for reason, count in report.dropped.items()) or "no rows"
 
 # ---------------------------------------------------------------- per-customer summary
+
+
+def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
+              columns: list[str]) -> pd.DataFrame:
+    """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases) where the purchases are: in the
+    engine holding loaded transactions (DuckDB or Spark), or in DuckDB over a frame's ``columns`` or a relation."""
+    table = data.table if isinstance(data, Loaded) else data
+    if isinstance(table, Table):
+        return table.sql(query)
+    frame = data.frame if isinstance(data, Loaded) else data
+    if isinstance(frame, duckdb.DuckDBPyRelation):
+        return frame.query("purchases", query.replace("{rows}", "purchases")).df()
+    with duckdb.connect() as con:
+        return con.from_df(frame[columns]).query("purchases", query.replace("{rows}", "purchases")).df()
+
+
+def has_column(data: Loaded | pd.DataFrame, name: str) -> bool:
+    """Whether loaded purchases (or a frame of them) have the column ``name``."""
+    table = getattr(data, "table", None)
+    if table is not None:
+        return name in table.columns
+    return name in (data.frame if isinstance(data, Loaded) else data)
 
 
 SUMMARY_COLUMNS = ["customer", "first_purchase", "last_purchase", "purchase_days", "transactions", "revenue",
@@ -334,9 +361,10 @@ SUMMARY_COLUMNS = ["customer", "first_purchase", "last_purchase", "purchase_days
 HOLDOUT_COLUMNS = ["purchase_days_holdout", "revenue_holdout", "frequency_holdout", "duration_holdout"]
 
 
-def customer_summary(data: Loaded | pd.DataFrame | duckdb.DuckDBPyRelation, observation_end: date | str,
+def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, observation_end: date | str,
                      time_unit: str = "week", calibration_end: date | str | None = None) -> pd.DataFrame:
-    """One row per customer, from one DuckDB query over purchases with ``customer``, ``date``, ``amount``.
+    """One row per customer, from one SQL query over purchases with ``customer``, ``date``, ``amount``:
+    run by the engine holding loaded transactions (DuckDB or Spark), or by DuckDB over a frame or relation.
 
     Purchases after ``observation_end`` are left out. ``frequency`` = purchase days - 1 (repeat
     purchase days: several purchases on one day are one), ``recency`` = last - first purchase day,
@@ -357,16 +385,13 @@ def customer_summary(data: Loaded | pd.DataFrame | duckdb.DuckDBPyRelation, obse
     if cut > end:
         raise UserError("calibration_end", f"{cut} is after observation_end {end}", "choose an earlier calibration_end")
     unit = UNIT_DAYS[time_unit]
-    frame = data.frame if isinstance(data, Loaded) else data
-    con = duckdb.connect() if not isinstance(frame, duckdb.DuckDBPyRelation) else None
-    relation = con.from_df(frame[["customer", "date", "amount"]]) if con is not None else frame
     calibration = f"DATE '{cut.isoformat()}'"
     holdout = ""
     if calibration_end is not None:
         holdout = (", count(*) FILTER (WHERE day > {c}) AS purchase_days_holdout"
                    ", coalesce(sum(day_revenue) FILTER (WHERE day > {c}), 0) AS revenue_holdout"
                    ", count(*) FILTER (WHERE day > {c}) AS frequency_holdout"
-                   ", {d} / {u} AS duration_holdout").format(c=calibration, d=(end - cut).days, u=unit)
+                   ", CAST({d} AS DOUBLE) / {u} AS duration_holdout").format(c=calibration, d=(end - cut).days, u=unit)
     calib = f"day <= {calibration}"
     sql = f"""
         SELECT customer,
@@ -376,30 +401,30 @@ def customer_summary(data: Loaded | pd.DataFrame | duckdb.DuckDBPyRelation, obse
                sum(day_transactions) FILTER (WHERE {calib}) AS transactions,
                sum(day_revenue) FILTER (WHERE {calib}) AS revenue,
                count(*) FILTER (WHERE {calib}) - 1 AS frequency,
-               datediff('day', min(day) FILTER (WHERE {calib}), max(day) FILTER (WHERE {calib})) / {unit} AS recency,
-               datediff('day', min(day) FILTER (WHERE {calib}), {calibration}) / {unit} AS T,
+               CAST(datediff('day', min(day) FILTER (WHERE {calib}), max(day) FILTER (WHERE {calib})) AS DOUBLE) / {unit}
+                   AS recency,
+               CAST(datediff('day', min(day) FILTER (WHERE {calib}), {calibration}) AS DOUBLE) / {unit} AS T,
                CASE WHEN count(*) FILTER (WHERE {calib}) > 1
-                    THEN (sum(day_revenue) FILTER (WHERE {calib}) - arg_min(day_revenue, day))
+                    THEN CAST(sum(day_revenue) FILTER (WHERE {calib}) - arg_min(day_revenue, day) AS DOUBLE)
                          / (count(*) FILTER (WHERE {calib}) - 1)
                     ELSE 0 END AS monetary_value
                {holdout}
         FROM (SELECT customer, CAST(date AS DATE) AS day, count(*) AS day_transactions, sum(CAST(amount AS DECIMAL(38, 8))) AS day_revenue
-              FROM purchases WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}' GROUP BY customer, day)
+              FROM {{rows}} WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}' GROUP BY customer, CAST(date AS DATE))
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0
         ORDER BY customer"""
-    try:
-        summary = relation.query("purchases", sql).df()
-    finally:
-        if con is not None:
-            con.close()
+    summary = aggregate(data, sql, ["customer", "date", "amount"])
     summary["customer"] = summary["customer"].astype("string")
+    for column in ("revenue", "monetary_value", *(["revenue_holdout"] if calibration_end is not None else [])):
+        summary[column] = summary[column].astype("float64")
     for column in ("first_purchase", "last_purchase"):
-        summary[column] = pd.to_datetime(summary[column])
+        summary[column] = pd.to_datetime(summary[column]).astype("datetime64[us]")  # the same unit from every engine
     for column in ("purchase_days", "transactions", "frequency", *(["purchase_days_holdout", "frequency_holdout"]
                                                                    if calibration_end is not None else [])):
         summary[column] = summary[column].astype("int64")
     return summary
 
 
-DATASET = Dataset(name="transactions", title="Transactions", settings=TransactionsSettings, load=load, default=None)
+DATASET = Dataset(name="transactions", title="Transactions", settings=TransactionsSettings, load=load, default=None,
+                  engine=True)

@@ -67,7 +67,11 @@ class Engine:
         raise NotImplementedError
 
     def columns(self, source: Source) -> list[str]:
-        """The column names of ``source``."""
+        """The column names of ``source`` (``column1``, ``column2``, ... for a CSV without a header)."""
+        raise NotImplementedError
+
+    def lines(self, source: Source, name: str) -> str:
+        """Register the text lines of ``source``'s files, in file order, as a view (``_row``, ``line``); its name."""
         raise NotImplementedError
 
     def create_view(self, name: str, query: str) -> str:
@@ -100,15 +104,30 @@ class DuckDBEngine(Engine):
         self.con.execute(f"SET temp_directory = {literal(os.path.join(self._folder, 'spill'))}")
         weakref.finalize(self, shutil.rmtree, self._folder, True)
 
+    @staticmethod
+    def _files(source: Source) -> str:
+        return "[" + ", ".join(literal(str(path)) for path in source.files) + "]"
+
     def _read(self, source: Source) -> str:
-        files = "[" + ", ".join(literal(str(path)) for path in source.files) + "]"
+        files = self._files(source)
         if source.format == "parquet":
             return f"read_parquet({files}, hive_partitioning = {str(source.hive).lower()}, union_by_name = true)"
+        if not source.header:
+            count = len(self.con.sql(f"DESCRIBE SELECT * FROM read_csv({files}, header = false, all_varchar = true)").fetchall())
+            names = ", ".join(literal(f"column{i}") for i in range(1, count + 1))
+            return f"read_csv({files}, header = false, names = [{names}], all_varchar = true, store_rejects = true)"
         return (f"read_csv({files}, header = true, all_varchar = true, store_rejects = true, "
                 "quote = '\"', escape = '\"')")
 
     def columns(self, source: Source) -> list[str]:
         return [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {self._read(source)}").fetchall()]
+
+    def lines(self, source: Source, name: str) -> str:
+        """Kept as a table: a whitespace-separated log is split and scanned by several queries."""
+        self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT row_number() OVER () AS _row, line "
+                         f"FROM read_csv({self._files(source)}, columns = {{'line': 'VARCHAR'}}, header = false, "
+                         "delim = chr(31), quote = '', escape = '', auto_detect = false)")
+        return name
 
     def scan(self, source: Source, columns: list[str], name: str) -> dict[str, str]:
         selected = ", ".join(quote(column) for column in columns)
@@ -199,7 +218,8 @@ class SparkEngine(Engine):
         files = [str(path) for path in source.files]
         if source.format == "parquet":
             return self.spark.read.option("mergeSchema", "true").parquet(*files)
-        return self.spark.read.options(header=True, inferSchema=False, quote='"', escape='"').csv(files)
+        frame = self.spark.read.options(header=source.header, inferSchema=False, quote='"', escape='"').csv(files)
+        return frame if source.header else frame.toDF(*(f"column{i}" for i in range(1, len(frame.columns) + 1)))
 
     def columns(self, source: Source) -> list[str]:
         return list(self._frame(source).columns)
@@ -212,6 +232,13 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(name)
         types = dict(frame.dtypes)
         return {column: _kind(types[column]) for column in columns}
+
+    def lines(self, source: Source, name: str) -> str:
+        from pyspark.sql import functions as F
+
+        frame = self.spark.read.text([str(path) for path in source.files])
+        frame.select(F.monotonically_increasing_id().alias("_row"), F.col("value").alias("line")).createOrReplaceTempView(name)
+        return name
 
     def create_view(self, name: str, query: str) -> str:
         self.spark.sql(translate(query)).createOrReplaceTempView(name)
@@ -231,14 +258,18 @@ class SparkEngine(Engine):
 
 
 def translate(query: str) -> str:
-    """A DuckDB-dialect query in Spark SQL (``try_strptime`` becomes ``try_to_timestamp``)."""
+    """A DuckDB-dialect query in Spark SQL (``try_strptime`` becomes ``try_to_timestamp``: NULL, not an
+    error, for text that does not fit the format, as Spark 4 in ANSI mode raises in ``to_timestamp``)."""
     import sqlglot
     from sqlglot import exp
 
     tree = sqlglot.parse_one(query, read="duckdb")
+    spark = sqlglot.Dialect.get_or_raise("spark").generator()
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name.lower() == "try_strptime":
-            node.replace(exp.StrToTime(this=node.expressions[0], format=node.expressions[1], safe=True))
+            pattern = spark.format_time(exp.StrToTime(this=node.expressions[0], format=node.expressions[1]))
+            node.replace(exp.Anonymous(this="TRY_TO_TIMESTAMP",
+                                       expressions=[node.expressions[0], sqlglot.parse_one(pattern, read="spark")]))
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name.lower() == "isfinite":
             value = node.expressions[0]

@@ -25,13 +25,15 @@ TABLE_PREFIX = "table:"
 
 @dataclass(frozen=True)
 class Source:
-    """``shown``: the source as the user wrote it, for messages and the report."""
+    """``shown``: the source as the user wrote it, for messages and the report. ``header``: whether a
+    CSV's first line names the columns (without one they are ``column1``, ``column2``, ...)."""
 
     shown: str
     files: tuple[Path, ...] = ()
     format: str = "csv"
     hive: bool = False
     table: str | None = None
+    header: bool = True
 
 
 def _format(path: Path) -> str:

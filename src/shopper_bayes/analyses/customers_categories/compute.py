@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Probability, Result
 from shopper_bayes.analyses.customers_categories.config import CategoriesSettings
+from shopper_bayes.datasets.transactions import aggregate, has_column
 from shopper_bayes.inference.conjugate import central_interval, dirichlet_shares
 
 NO_CATEGORY = "the data has no category column (transactions.columns.category is not set): no category analysis"
@@ -47,14 +48,21 @@ class CategoriesResult(Result):
     note: str | None = None
 
 
-def compute(frame: pd.DataFrame, settings: CategoriesSettings, rng: np.random.Generator,
+CATEGORY_SQL = """
+SELECT category, count(*) AS purchases, count(DISTINCT customer) AS customers,
+       sum(CAST(amount AS DECIMAL(38, 8))) AS revenue
+FROM {rows} WHERE category IS NOT NULL GROUP BY category ORDER BY purchases DESC, revenue DESC, category
+"""
+
+
+def compute(data, settings: CategoriesSettings, rng: np.random.Generator,
             scope: dict[str, Any]) -> CategoriesResult:
-    """Categories of the purchases in ``frame`` (columns ``category``, ``customer``, ``amount``)."""
-    if "category" not in frame:
+    """Categories of the purchases (columns ``category``, ``customer``, ``amount``): loaded purchases,
+    counted per category in their engine, or a frame of them."""
+    if not has_column(data, "category"):
         return CategoriesResult(available=False, scope=scope, note=NO_CATEGORY)
-    table = (frame.groupby("category", observed=True)
-             .agg(purchases=("amount", "size"), customers=("customer", "nunique"), revenue=("amount", "sum"))
-             .sort_values(["purchases", "revenue"], ascending=False))
+    table = aggregate(data, CATEGORY_SQL, ["category", "customer", "amount"]).set_index("category")
+    table["revenue"] = table["revenue"].astype("float64")
     names = [str(name) for name in table.index]
     shares = xr.DataArray(dirichlet_shares(table["purchases"], settings.prior, settings.draws, rng),
                           dims=("draw", "category"), coords={"category": names})

@@ -15,7 +15,7 @@ from shopper_bayes.datasets.transactions import customer_summary
 def run(ctx: Context) -> Output:
     loaded = ctx.load()
     summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"])
-    result = compute(summary, loaded.frame, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
+    result = compute(summary, loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figure = FigureSpec(
         name="customers_cohorts", draw=lambda: cohort_figure(result),
         caption="Share of each monthly cohort (month of first purchase) with a purchase k months later.",

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Estimate, Result
 from shopper_bayes.analyses.customers_churn.config import ChurnSettings
+from shopper_bayes.datasets.transactions import aggregate
 from shopper_bayes.inference.conjugate import beta_rate, central_interval
 
 
@@ -47,23 +47,19 @@ class ChurnResult(Result):
 
 
 COHORT_SQL = """
-WITH active AS (SELECT DISTINCT customer, date_trunc('month', date) AS month FROM purchases),
+WITH active AS (SELECT DISTINCT customer, date_trunc('month', date) AS month FROM {rows}),
      firsts AS (SELECT customer, min(month) AS cohort FROM active GROUP BY customer),
      sizes AS (SELECT cohort, count(*) AS customers FROM firsts GROUP BY cohort)
 SELECT strftime(f.cohort, '%Y-%m') AS cohort, s.customers,
        datediff('month', f.cohort, a.month) AS months_since, count(*) AS buying
 FROM active a JOIN firsts f USING (customer) JOIN sizes s USING (cohort)
-GROUP BY ALL ORDER BY 1, 3
+GROUP BY f.cohort, s.customers, a.month ORDER BY 1, 3
 """
 
 
-def cohorts(frame: pd.DataFrame, observation_end: pd.Timestamp) -> list[Cohort]:
-    """Cohort shares from one DuckDB query; cells after the observation end's month are None."""
-    con = duckdb.connect()
-    try:
-        cells = con.from_df(frame[["customer", "date"]]).query("purchases", COHORT_SQL).df()
-    finally:
-        con.close()
+def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
+    """Cohort shares from one query where the purchases are; cells after the observation end's month are None."""
+    cells = aggregate(data, COHORT_SQL, ["customer", "date"])
     end = observation_end.to_period("M")
     out = []
     for (name, size), group in cells.groupby(["cohort", "customers"], sort=True):
@@ -77,9 +73,10 @@ def cohorts(frame: pd.DataFrame, observation_end: pd.Timestamp) -> list[Cohort]:
     return out
 
 
-def compute(summary: pd.DataFrame, frame: pd.DataFrame, settings: ChurnSettings, rng: np.random.Generator,
+def compute(summary: pd.DataFrame, data, settings: ChurnSettings, rng: np.random.Generator,
             scope: dict[str, Any]) -> ChurnResult:
-    """``summary``: the per-customer summary (``first_purchase``, ``last_purchase``); ``frame``: the purchases."""
+    """``summary``: the per-customer summary (``first_purchase``, ``last_purchase``); ``data``: the
+    loaded purchases (cohorts counted in their engine) or a frame of them."""
     end = pd.Timestamp(scope["observation_end"])
     since_first = (end - summary["first_purchase"]).dt.days
     since_last = (end - summary["last_purchase"]).dt.days
@@ -103,7 +100,7 @@ def compute(summary: pd.DataFrame, frame: pd.DataFrame, settings: ChurnSettings,
         inactive_days=settings.inactive_days, observation_end=end.date().isoformat(), customers=len(summary),
         eligible=n, too_recent=len(summary) - n, churned=churned, observed_churn_rate=churned / n if n else None,
         churn_rate=churn, retention_rate=retention, interval_prob=settings.interval_prob, draws=settings.draws,
-        cohorts=cohorts(frame, end), scope=scope, note=note)
+        cohorts=cohorts(data, end), scope=scope, note=note)
 
 
 def cohort_frame(result: ChurnResult) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from shopper_bayes.analyses.customers_monthly.section import console, headline, 
 
 def run(ctx: Context) -> Output:
     loaded = ctx.load()
-    result = compute(loaded.frame, loaded.scope)
+    result = compute(loaded, loaded.scope)
     figure = FigureSpec(
         name="customers_monthly", draw=lambda: monthly_figure(result),
         caption="Active customers per calendar month (new and returning) and revenue per month; open dots are partial months.",

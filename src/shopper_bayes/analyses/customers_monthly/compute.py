@@ -1,4 +1,4 @@
-"""Monthly trends: orders, revenue, active, new and returning customers per calendar month (DuckDB).
+"""Monthly trends: orders, revenue, active, new and returning customers per calendar month (in the engine).
 
 These are counts of the data, not estimates, so they carry no interval. A month is "partial" when
 the data covers only part of it (it starts after the first day or ends at the observation end before
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Result
 from shopper_bayes.datasets.cleaning import MONTHS
+from shopper_bayes.datasets.transactions import aggregate
 
 
 class MonthEntry(BaseModel):
@@ -44,30 +44,30 @@ class MonthlyResult(Result):
 
 
 MONTHLY_SQL = """
-WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM purchases GROUP BY customer)
+WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM {rows} GROUP BY customer)
 SELECT strftime(date_trunc('month', p.date), '%Y-%m') AS month,
        count(*) AS orders, sum(CAST(p.amount AS DECIMAL(38, 8))) AS revenue,
        count(DISTINCT p.customer) AS active_customers,
        count(DISTINCT p.customer) FILTER (WHERE f.first_month = date_trunc('month', p.date)) AS new_customers
-FROM purchases p JOIN firsts f USING (customer)
+FROM {rows} p JOIN firsts f USING (customer)
 GROUP BY 1 ORDER BY 1
 """
 
 
-def monthly_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per calendar month: orders, revenue, active and new customers (new: first purchase that month)."""
-    con = duckdb.connect()
-    try:
-        table = con.from_df(frame[["customer", "date", "amount"]]).query("purchases", MONTHLY_SQL).df()
-    finally:
-        con.close()
+def monthly_table(data) -> pd.DataFrame:
+    """Per calendar month: orders, revenue, active and new customers (new: first purchase that month),
+    computed where the purchases are (the engine, or DuckDB over a frame)."""
+    table = aggregate(data, MONTHLY_SQL, ["customer", "date", "amount"])
+    table["revenue"] = table["revenue"].astype("float64")
     table["returning_customers"] = table["active_customers"] - table["new_customers"]
     return table
 
 
-def compute(frame: pd.DataFrame, scope: dict[str, Any]) -> MonthlyResult:
-    table = monthly_table(frame)
-    first, end = pd.Timestamp(frame["date"].min()), pd.Timestamp(scope["observation_end"])
+def compute(data, scope: dict[str, Any]) -> MonthlyResult:
+    """``data``: loaded purchases (aggregated in their engine) or a frame of them."""
+    table = monthly_table(data)
+    first = pd.Timestamp(aggregate(data, "SELECT min(date) AS first FROM {rows}", ["date"])["first"].iloc[0])
+    end = pd.Timestamp(scope["observation_end"])
     periods = pd.PeriodIndex(table["month"], freq="M")
     partial = ((periods == first.to_period("M")) & (first.day > 1)) | \
               ((periods == end.to_period("M")) & (end != periods.end_time.normalize()))
