@@ -84,8 +84,10 @@ class SqlCleaner:
     def note_change(self, condition: str, reason: str) -> None:
         self.changes.append((f"coalesce({condition}, false)", reason, len(self.rules)))
 
-    @staticmethod
-    def stripped(column: str) -> str:
+    def stripped(self, column: str) -> str:
+        """The column as text without surrounding whitespace (a typed column: as text)."""
+        if self.typed(column):
+            return f"CAST({quote(column)} AS VARCHAR)"
         return f"trim({quote(column)}, {WHITESPACE})"
 
     def typed(self, column: str) -> bool:
