@@ -116,7 +116,8 @@ def _scan_whitespace(engine: Engine, source: Source, header: bool, columns: list
     for path in source.files:
         check_file(path, "transactions")
     lines = engine.lines(source, engine.view_name("lines_transactions"))
-    split = engine.create_view(engine.view_name("fields_transactions"),
+    # Split once and kept: the date sniffing, the cleaning and the counts each read the fields.
+    split = engine.create_table(engine.view_name("fields_transactions"),
                                f"SELECT _row, string_split_regex(trim(line, {WHITESPACE}), '\\s+') AS f "
                                f"FROM {quote(lines)} WHERE trim(line, {WHITESPACE}) <> ''")
     first = engine.sql(f"SELECT f FROM {quote(split)} ORDER BY _row LIMIT 1")

@@ -123,8 +123,7 @@ class DuckDBEngine(Engine):
         return [row[0] for row in self.con.sql(f"DESCRIBE SELECT * FROM {self._read(source)}").fetchall()]
 
     def lines(self, source: Source, name: str) -> str:
-        """Kept as a table: a whitespace-separated log is split and scanned by several queries."""
-        self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT row_number() OVER () AS _row, line "
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT row_number() OVER () AS _row, line "
                          f"FROM read_csv({self._files(source)}, columns = {{'line': 'VARCHAR'}}, header = false, "
                          "delim = chr(31), quote = '', escape = '', auto_detect = false)")
         return name
