@@ -506,3 +506,18 @@ def test_duckdb_and_spark_agree_on_the_monthly_cohort_and_category_counts(spark,
     pd.testing.assert_frame_equal(categories.astype({"revenue": float}), aggregate(duck, CATEGORY_SQL, columns).astype(
         {"revenue": float}), check_dtype=False)
     assert categories["purchases"].tolist() == pd.read_csv(out)["category"].value_counts().tolist()
+
+
+def test_the_clv_tables_are_the_same_from_either_engine_and_from_the_rows(spark):
+    from shopper_bayes.analyses.clv.rfm import rfm_tables
+
+    settings = TransactionsSettings(path=CDNOW, calibration_end="1997-09-30")
+    duck, other = DATASET.load(settings), DATASET.load(settings, engine=spark)
+    expected = rfm_tables(duck.table.frame(), "1997-09-30", None, "week")  # the rows, summarised by DuckDB in memory
+    assert len(expected.customers) == 23_570 and expected.holdout.sum() > 0
+    for loaded in (duck, other):
+        found = rfm_tables(loaded, "1997-09-30", None, "week")
+        pd.testing.assert_frame_equal(found.customers, expected.customers, check_exact=False, rtol=1e-12)
+        pd.testing.assert_series_equal(found.holdout, expected.holdout)
+        pd.testing.assert_frame_equal(found.holdout_periods, expected.holdout_periods)
+        assert (found.holdout_length, found.new_in_holdout) == (expected.holdout_length, expected.new_in_holdout)

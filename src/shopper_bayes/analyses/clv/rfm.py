@@ -44,50 +44,66 @@ def _day(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def rfm_tables(frame: pd.DataFrame, calibration_end=None, observation_end=None, time_unit: str = "week") -> RfmTables:
-    """The RFM table of the calibration period and the holdout counts, from ``frame`` (columns
-    ``customer``, ``date``, ``amount``). ``observation_end`` defaults to the last date of the log;
-    ``calibration_end`` None means no holdout (calibration runs to ``observation_end``)."""
+def _runner(data):
+    """A function running a query in which ``{rows}`` stands for the purchases (``customer``,
+    ``date``, ``amount``): in the run's engine for loaded data, in DuckDB for a frame."""
+    table = getattr(data, "table", None)
+    if table is not None:
+        return table.sql
+    frame = data.frame if hasattr(data, "frame") else data
+    con = duckdb.connect()
+    con.register("purchase_rows", frame[["customer", "date", "amount"]])
+    return lambda query: con.sql(query.replace("{rows}", "purchase_rows")).df()
+
+
+def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str = "week") -> RfmTables:
+    """The RFM table of the calibration period and the holdout counts, from loaded transactions (in
+    their engine) or a frame with columns ``customer``, ``date``, ``amount``. ``observation_end``
+    defaults to the last date of the log; ``calibration_end`` None means no holdout (calibration
+    runs to ``observation_end``). Only per-customer rows and per-period counts leave the engine."""
     if time_unit not in DAYS_PER_UNIT:
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
-    scale = DAYS_PER_UNIT[time_unit]
-    con = duckdb.connect()
-    con.register("log", frame[["customer", "date", "amount"]])
-    con.execute("create temp table days as select cast(customer as varchar) as customer_id, "
-                "cast(date as date) as day, sum(amount) as amount from log group by 1, 2")
-    first, last = con.execute("select min(day), max(day) from days").fetchone()
+    scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
+    run = _runner(data)
+    days = ("(SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day, "
+            "sum(CAST(amount AS DOUBLE)) AS amount FROM {rows} GROUP BY 1, 2)")
+    bounds = run(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
+    first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
     observation_end = last if observation_end is None else _day(observation_end)
     calibration = observation_end if calibration_end is None else _day(calibration_end)
     if not first <= calibration <= observation_end:
         raise UserError("transactions.calibration_end", f"{calibration} is not between the first purchase ({first}) "
                         f"and observation_end ({observation_end})", "choose a date inside the log")
-    customers = con.execute(f"""
-        select customer_id,
-               count(*) - 1 as frequency,
-               date_diff('day', min(day), max(day)) / {scale} as recency,
-               date_diff('day', min(day), ?::date) / {scale} as T,
-               coalesce((sum(amount) - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) as monetary_value
-        from days where day <= ?::date
-        group by customer_id order by customer_id""", [calibration, calibration]).df()
+    cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
+    customers = run(f"""
+        SELECT customer_id,
+               count(*) - 1 AS frequency,
+               CAST(date_diff('day', min(day), max(day)) AS DOUBLE) / {scale} AS recency,
+               CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
+               coalesce((sum(amount) - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) AS monetary_value
+        FROM {days} AS d WHERE day <= {cut}
+        GROUP BY customer_id ORDER BY customer_id""")
     customers["frequency"] = customers["frequency"].astype(np.int64)
+    for column in ("recency", "T", "monetary_value"):
+        customers[column] = customers[column].astype(np.float64)
     if calibration_end is None or calibration == observation_end:
         return RfmTables(customers, None, None, None, calibration, observation_end, time_unit)
-    con.register("calibrated", customers[["customer_id"]])
-    per_customer = con.execute("""
-        select c.customer_id, count(d.day) as purchases
-        from calibrated c left join days d
-          on d.customer_id = c.customer_id and d.day > ?::date and d.day <= ?::date
-        group by c.customer_id order by c.customer_id""", [calibration, observation_end]).df()
+    calibrated = f"(SELECT DISTINCT customer_id FROM {days} AS d WHERE day <= {cut})"
+    per_customer = run(f"""
+        SELECT c.customer_id, count(h.day) AS purchases
+        FROM {calibrated} AS c LEFT JOIN (SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end}) AS h
+          ON h.customer_id = c.customer_id
+        GROUP BY c.customer_id ORDER BY c.customer_id""")
     length = (observation_end - calibration).days / scale
     periods = int(np.ceil(length))
-    per_period = con.execute(f"""
-        select floor((date_diff('day', ?::date, d.day) - 1) / {scale})::bigint as period, count(*) as purchases
-        from days d join calibrated c using (customer_id)
-        where d.day > ?::date and d.day <= ?::date group by 1""", [calibration, calibration, observation_end]).df()
+    per_period = run(f"""
+        SELECT CAST(floor(CAST(date_diff('day', {cut}, h.day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
+        FROM (SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end}) AS h
+        JOIN {calibrated} AS c ON h.customer_id = c.customer_id GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
-    counts[per_period["period"].to_numpy()] = per_period["purchases"].to_numpy()
-    new = con.execute("select count(*) from (select customer_id from days group by 1 having min(day) > ?::date "
-                      "and min(day) <= ?::date)", [calibration, observation_end]).fetchone()[0]
+    counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
+    new = run(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
+              f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
     holdout = pd.Series(per_customer["purchases"].to_numpy(np.int64), index=customers["customer_id"], name="purchases")
     return RfmTables(customers, holdout, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
                      length, calibration, observation_end, time_unit, int(new))

@@ -19,7 +19,7 @@ def run(ctx: Context) -> Output:
     loaded = ctx.load()
     calibration_end, observation_end, time_unit = _periods(ctx.config)
     ctx.step("per-customer recency, frequency and spend")
-    tables = rfm_tables(loaded.frame, calibration_end, observation_end, time_unit)
+    tables = rfm_tables(loaded, calibration_end, observation_end, time_unit)
     ctx.step("fitting BG/NBD and Gamma-Gamma" + (" (MAP)" if ctx.settings.method == "map" else ""))
     done = compute(tables, ctx.settings, ctx.fit, ctx.config.diagnostics, ctx.seed)
     result, arrays, table = done.result, done.arrays, done.table
