@@ -218,3 +218,10 @@ def test_an_input_column_not_in_the_file_is_a_user_error_naming_it():
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ValidationError, match=message):
         DriversSettings(**settings)
+
+
+def test_above_max_rows_the_engine_draws_the_sample_and_the_notes_say_so():
+    result, _ = run(SessionsConfig(path=BUNDLED), max_rows=2000, draws=200, loo_sessions=200)
+    assert result.sessions == 12_054  # every session in scope, counted by the engine
+    assert result.train_sessions == 1600  # 80% of the 2,000 drawn
+    assert result.notes[0] == "fitted on a random sample of 2,000 of 12,054 sessions (drivers.max_rows)"

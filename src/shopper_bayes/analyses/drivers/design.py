@@ -90,13 +90,15 @@ def _levels(train: pd.DataFrame, column: str) -> tuple[str, list[str]] | None:
     return reference, sorted(level for level in counts.index if level != reference)
 
 
-def build(frame: pd.DataFrame, settings: DriversSettings, seed: int) -> Design:
-    """Split ``frame`` (columns ``purchase`` and the inputs) and build the standardised design."""
+def build(frame: pd.DataFrame, settings: DriversSettings, seed: int, total: int | None = None) -> Design:
+    """Split ``frame`` (columns ``purchase`` and the inputs) and build the standardised design.
+    ``total``: the sessions ``frame`` was sampled from, when the engine drew it (default: its rows)."""
     frame = with_indicators(frame, settings)
     train_rows, test_rows, used = split(len(frame), settings.holdout, settings.max_rows, seed)
     notes = []
-    if used < len(frame):
-        notes.append(f"fitted on a random sample of {used:,} of {len(frame):,} sessions (drivers.max_rows)")
+    total = len(frame) if total is None else total
+    if used < total:
+        notes.append(f"fitted on a random sample of {used:,} of {total:,} sessions (drivers.max_rows)")
     train, test = frame.iloc[train_rows].reset_index(drop=True), frame.iloc[test_rows].reset_index(drop=True)
     terms: list[Term] = []
     for column in settings.numeric:

@@ -21,7 +21,12 @@ def load(ctx: Context, settings: DriversSettings) -> Loaded:
 def run(ctx: Context) -> Output:
     settings: DriversSettings = ctx.settings
     loaded = load(ctx, settings)
-    design = build(loaded.frame, settings, ctx.seed)
+    sessions = loaded.cleaning.rows_used
+    if sessions > settings.max_rows and loaded.table is not None:  # the engine draws the sample; the rest stay there
+        frame = loaded.table.frame(limit=settings.max_rows, seed=ctx.seed)
+    else:
+        frame = loaded.frame
+    design = build(frame, settings, ctx.seed, total=sessions)
     names = [term.name for term in design.terms]
     ctx.step(f"fitting the logistic regression on {len(design.y_train):,} sessions, {len(names)} inputs")
     tree = ctx.fit(lambda: build_model(design.train, design.y_train, names, settings.prior),
@@ -32,7 +37,7 @@ def run(ctx: Context) -> Output:
     scope = dict(loaded.scope)
     scope["filter"] = scope.get("filter") or "none: all months (drivers.use_sessions_filter: false)"
     result = DriversResult(
-        scope=scope, sessions=len(loaded.frame), train_sessions=len(design.y_train), base_rate=base_rate,
+        scope=scope, sessions=sessions, train_sessions=len(design.y_train), base_rate=base_rate,
         notes=design.notes, interval_prob=settings.interval_prob, prior=settings.prior.model_dump(),
         effects=compute.effects(design, intercept, beta, settings.interval_prob),
         holdout=compute.holdout(design, intercept, beta, settings.calibration_bins, settings.interval_prob, ctx.seed),
