@@ -1,5 +1,5 @@
 """Bag of Little Bootstraps: agreement with the full bootstrap at a million rows, the engine's subsets,
-the weights."""
+the weights, and the correlation analysis above its row threshold."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from shopper_bayes.analyses.correlations.compute import TABLE_COLUMNS, bootstrap
 from shopper_bayes.engine import blb
 from shopper_bayes.engine.blb import blb_correlations, multinomial_weights, row_hash, weighted_r
 from shopper_bayes.errors import UserError
+
+from conftest import only, write_config
 
 
 def engine(frame, rows=None, queries=None):
@@ -283,3 +285,38 @@ def test_bad_input_is_one_line_naming_the_column(awkward, change, where):
     with pytest.raises(UserError) as error:
         blb_correlations(*engine(change(awkward)), ["x", "y"], "seg")
     assert error.value.where == where
+
+
+def run_correlations(tmp_path, **settings):
+    from shopper_bayes.config import load_config
+    from shopper_bayes.runner import analyse
+
+    config = load_config(write_config(tmp_path, correlations={"resamples": 200, **settings}, **only("correlations")))
+    return analyse(config).outputs["correlations"].summary
+
+
+def test_the_analysis_uses_the_little_bootstraps_above_the_row_threshold(tmp_path):
+    from shopper_bayes.analyses.correlations.section import console, section
+
+    result = run_correlations(tmp_path, blb_above_rows=1_000, blb_subsets=5, blb_resamples=50)
+    pooled = result.pairs[0]
+    little = result.little_bootstraps
+    assert little.subsets == 5 and result.resamples == 250
+    assert little.subset_rows["all"] == int(pooled.n**0.7)
+    assert {pair.method for pair in result.pairs} == {"percentile"}
+    assert console(result)[0] == (f"Correlations (Bag of Little Bootstraps (5 subsets of {little.subset_rows['all']:,} "
+                                  "rows), 95% percentile interval)")
+    assert f"Bag of Little Bootstraps (5 subsets of {little.subset_rows['all']:,} rows)" in section(result).blocks[0]
+    below = run_correlations(tmp_path)
+    assert below.little_bootstraps is None and below.pairs[0].r == pytest.approx(pooled.r, abs=1e-12)
+
+
+def test_spearman_above_the_row_threshold_is_refused_naming_the_statistic(tmp_path):
+    with pytest.raises(UserError) as error:
+        run_correlations(tmp_path, blb_above_rows=1_000, blb_subsets=5, statistic="spearman")
+    assert error.value.where == "correlations.statistic"
+
+
+def test_subsets_that_cannot_fit_above_the_threshold_are_a_config_error(tmp_path):
+    with pytest.raises(UserError, match="blb_subsets"):
+        run_correlations(tmp_path, blb_above_rows=1_000, blb_subsets=20)
