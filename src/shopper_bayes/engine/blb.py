@@ -88,7 +88,8 @@ def blb_correlations(sql, view, columns, by=None, *, subsets=20, subset_exponent
     _check_count("resamples", resamples, MIN_SUBSET_RESAMPLES)
     _check_count("seed", seed, 0)
     _check_interval_prob(interval_prob)
-    if isinstance(subset_exponent, bool) or not isinstance(subset_exponent, numbers.Real) or not 0.5 < subset_exponent < 1:
+    exponent_ok = isinstance(subset_exponent, numbers.Real) and not isinstance(subset_exponent, bool)
+    if not (exponent_ok and 0.5 < subset_exponent < 1):
         raise UserError("subset_exponent", f"is {subset_exponent!r}", "use a number between 0.5 and 1, e.g. 0.7")
     _check_view(sql, view, columns, by)
     settings = {"subsets": subsets, "resamples": resamples, "interval_prob": interval_prob, "seed": seed}

@@ -22,7 +22,7 @@ class CorrelationsConfig(Settings):
     statistic: Literal["pearson", "spearman"] = "pearson"
     interval_prob: float = Field(0.95, gt=0, lt=1)
     by: str | None = "segment"  # also per level of this column (canonical or raw name); null: pooled only
-    blb_above_rows: int = Field(2_000_000, ge=1)  # more rows than this: Bag of Little Bootstraps instead of resampling rows
+    blb_above_rows: int = Field(2_000_000, ge=1)  # more rows: Bag of Little Bootstraps, not resampling rows
     blb_subsets: int = Field(20, ge=2)  # subsets of the rows, drawn without replacement
     blb_exponent: float = Field(0.7, gt=0.5, lt=1)  # each subset has n ** blb_exponent rows
     blb_resamples: int = Field(100, ge=50)  # multinomial resamples of each subset, each of all n rows
