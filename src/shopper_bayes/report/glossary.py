@@ -22,6 +22,8 @@ GLOSSARY = {
     "Pareto k": "A reliability check of PSIS-LOO per observation; above 0.7 the estimate for it is unreliable.",
     "bootstrap interval": "An interval from re-computing a statistic on many resamples of the data drawn with "
                           "replacement.",
+    "Bag of Little Bootstraps": "A bootstrap for data too large to resample: small random subsets of the rows are "
+                                "each resampled with weights standing for all rows, and their intervals averaged.",
     "BCa": "Bias-corrected and accelerated bootstrap interval: adjusts the percentile interval for bias and skew.",
     "R-hat": "Compares the chains of an MCMC fit; above 1.01 the chains disagree and the fit has not converged.",
     "ESS": "Effective sample size: how many independent draws the correlated MCMC draws are worth.",

@@ -22,12 +22,25 @@ class Pair(Result):
     note: str
 
 
+class LittleBootstraps(Result):
+    """How the Bag of Little Bootstraps ran: ``subsets`` subsets of n ** ``exponent`` rows, each resampled
+    ``resamples_per_subset`` times; ``subset_rows``: rows per subset by segment (``all`` pooled), None
+    where the segment was small enough for the full bootstrap or its correlations are undefined."""
+
+    subsets: int
+    exponent: float
+    resamples_per_subset: int
+    subset_rows: dict[str, int | None]
+
+
 class CorrelationsResult(Result):
-    """Every pair pooled (segment ``all``) and per level of ``by``; ``resamples`` bootstrap resamples."""
+    """Every pair pooled (segment ``all``) and per level of ``by``; ``resamples`` bootstrap resamples in all;
+    ``little_bootstraps`` set when the rows were too many to resample (Bag of Little Bootstraps)."""
 
     by: str | None
     resamples: int
     pairs: list[Pair]
+    little_bootstraps: LittleBootstraps | None = None
 
     def table(self) -> pd.DataFrame:
         """The pairs as the table the correlation figures take."""

@@ -7,9 +7,19 @@ from shopper_bayes.analyses.correlations.results import CorrelationsResult, Pair
 from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import Figure, Section, Sentence, Table
 
-CAVEAT = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in calibration studies on generated "
-          "durations, 90% intervals held the true correlation in 78–88% of datasets, Spearman intervals in 90% "
-          "(benchmarks/README.md). Set correlations.statistic: spearman for durations.")
+_NARROW = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in calibration studies on generated "
+           "durations, 90% intervals held the true correlation in 78–88% of datasets, Spearman intervals in 90% "
+           "(benchmarks/README.md).")
+CAVEAT = _NARROW + " Set correlations.statistic: spearman for durations."
+LITTLE_CAVEAT = (_NARROW + " The Bag of Little Bootstraps narrows them further: its subsets seldom hold the rare "
+                 "extreme sessions that widen the full bootstrap's intervals (benchmarks/README.md), and Spearman is "
+                 "not available above correlations.blb_above_rows.")
+
+LITTLE_METHOD = (
+    "Correlations above correlations.blb_above_rows sessions: Bag of Little Bootstraps (Kleiner, Talwalkar, Sarkar & "
+    "Jordan 2014): disjoint random subsets of n^γ sessions drawn by the engine, each resampled with multinomial "
+    "weights summing to n; per subset the percentile interval's offsets from the subset's r, averaged over the "
+    "subsets and placed around the r of all sessions.")
 
 METHODS = [
     "Correlations: paired bootstrap, sessions resampled with replacement (taken as independent), BCa or percentile "
@@ -26,16 +36,36 @@ def _pretty(name: str) -> str:
     return name.replace("_Duration", " pages").replace("ProductRelated", "product").replace("_", " ").lower()
 
 
+def little_bootstraps(result: CorrelationsResult) -> str:
+    """"Bag of Little Bootstraps (20 subsets of 15,848 rows)", with the pooled subsets' rows."""
+    little = result.little_bootstraps
+    rows = little.subset_rows.get(POOLED)
+    size = f"{rows:,} rows" if rows else f"n^{little.exponent} rows"
+    return f"Bag of Little Bootstraps ({little.subsets} subsets of {size})"
+
+
 def section(result: CorrelationsResult) -> Section:
-    out = Section("Correlations", terms=["bootstrap interval", "BCa"])
     pairs = result.pairs
     first = pairs[0]
-    method = "BCa" if first.method == "bca" else "percentile"
-    out.blocks.append(
-        f"{first.statistic.capitalize()} correlation between time spent on page types, with {first.interval_prob:.0%} "
-        f"{method} paired-bootstrap intervals ({result.resamples:,} resamples of sessions with replacement).")
+    little = result.little_bootstraps
+    if little is None:
+        out = Section("Correlations", terms=["bootstrap interval", "BCa"])
+        method = "BCa" if first.method == "bca" else "percentile"
+        out.blocks.append(
+            f"{first.statistic.capitalize()} correlation between time spent on page types, with "
+            f"{first.interval_prob:.0%} {method} paired-bootstrap intervals ({result.resamples:,} resamples of "
+            "sessions with replacement).")
+    else:
+        out = Section("Correlations", terms=["bootstrap interval", "Bag of Little Bootstraps"])
+        out.blocks.append(
+            f"{first.statistic.capitalize()} correlation between time spent on page types, with "
+            f"{first.interval_prob:.0%} percentile intervals from the {little_bootstraps(result)}: too many sessions "
+            f"({first.n:,}) to resample one by one, so each subset of n^{little.exponent} sessions is resampled "
+            f"{little.resamples_per_subset:,} times with weights standing for all n sessions, and the intervals' "
+            "offsets from each subset's r are averaged around the r of all sessions (no BCa this way)."
+            + (_segment_subsets(little) if result.by else ""))
     if first.statistic == "pearson":
-        out.blocks.append("Caveat: " + CAVEAT)
+        out.blocks.append("Caveat: " + (LITTLE_CAVEAT if little else CAVEAT))
     spread = _segment_spread(result)
     if spread:
         out.blocks.append(spread)
@@ -45,8 +75,17 @@ def section(result: CorrelationsResult) -> Section:
           "n/a" if p.interval[0] is None else f"{p.interval[0]:.3f} to {p.interval[1]:.3f}", f"{p.n:,}", p.note]
          for p in pairs], name="correlations"))
     out.blocks += [Figure("correlations"), Figure("correlation_matrix")]
-    out.methods = list(METHODS)
+    out.methods = list(METHODS) + ([LITTLE_METHOD] if little else [])
     return out
+
+
+def _segment_subsets(little) -> str:
+    small = [segment for segment, rows in little.subset_rows.items() if segment != POOLED and rows is None]
+    text = f" Each segment's subsets have n^{little.exponent} of its own sessions"
+    if not small:
+        return text + "."
+    return (text + f"; {', '.join(small)} had too few sessions for {little.subsets} such subsets and got the full "
+            "percentile bootstrap instead, or is undefined (see the notes).")
 
 
 def _spread(result: CorrelationsResult) -> tuple[str, list[float]] | None:
@@ -89,7 +128,10 @@ def headline(result: CorrelationsResult) -> list[Sentence]:
 
 def console(result: CorrelationsResult) -> list[str]:
     pairs = result.pairs
-    lines = [f"Correlations ({pairs[0].method} bootstrap, {pairs[0].interval_prob:.0%} interval)"]
+    if result.little_bootstraps is None:
+        lines = [f"Correlations ({pairs[0].method} bootstrap, {pairs[0].interval_prob:.0%} interval)"]
+    else:
+        lines = [f"Correlations ({little_bootstraps(result)}, {pairs[0].interval_prob:.0%} percentile interval)"]
     for pair in pairs:
         where = "" if pair.segment == POOLED else f" [{one_line(pair.segment)}]"
         if pair.r is None:

@@ -1,0 +1,1 @@
+"""Where rows are read, cleaned and aggregated: DuckDB (embedded) or Spark; see ``engine.base``."""
