@@ -185,3 +185,49 @@ def test_generated_campaign_ctr_and_roi_recovered(tmp_path):
         # ROI is of the money actually spent: the planted conversion rate on the observed impressions and spend
         roi = planted["conversion_rate"] * campaign.impressions * truth["revenue_per_conversion"] / campaign.spend - 1
         assert campaign.roi.interval[0] < roi < campaign.roi.interval[1]
+
+
+# ---------------------------------------------------------------- engines
+
+@pytest.fixture(scope="module")
+def spark():
+    from shopper_bayes.engine.base import SparkEngine
+
+    engine = SparkEngine()
+    yield engine
+    engine.close()
+
+
+def test_duckdb_and_spark_give_the_same_checks_and_statistics(spark, tmp_path):
+    from shopper_bayes.analyses.ad_campaigns.stats import statistics
+
+    for by in ([], ["age", "gender"]):
+        duck, other = DATASET.load(AdsSettings(path=BUNDLED), tuple(by)), DATASET.load(AdsSettings(path=BUNDLED), tuple(by), engine=spark)
+        assert other.table.engine is spark and duck.table.engine.name == "duckdb"
+        assert other.cleaning.to_dict() == duck.cleaning.to_dict() and other.scope == duck.scope
+        a, b = statistics(duck.table, by), statistics(other.table, by)
+        assert (a.campaigns, a.audiences, a.levels) == (b.campaigns, b.audiences, b.levels)
+        for name in ("groups", "ads", "triples"):
+            pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False, rtol=1e-12)
+        np.testing.assert_array_equal(a.ad_group, b.ad_group)
+    # Against pandas: sums per campaign and audience cell.
+    raw = pd.read_csv(BUNDLED)
+    raw["cell"] = raw["xyz_campaign_id"].astype(str) + " · " + raw["age"] + " / " + raw["gender"]
+    theirs = raw.groupby("cell")[list(PANDAS.values())].sum()
+    groups = b.groups.set_index("name").loc[theirs.index]
+    for name, column in PANDAS.items():
+        np.testing.assert_allclose(groups[name].to_numpy(), theirs[column].to_numpy(), rtol=1e-12)
+    # A refusal names the same column and line in both engines; a missing audience label is dropped in both.
+    for column, value in [("Clicks", "abc"), ("Approved_Conversion", "9")]:
+        path = edited(tmp_path, 3, column, value)
+        messages = []
+        for engine in (None, spark):
+            with pytest.raises(UserError) as caught:
+                DATASET.load(AdsSettings(path=path), (), engine=engine)
+            messages.append(caught.value.line())
+        assert messages[0] == messages[1] and "line 3" in messages[0]
+    repeated = edited(tmp_path, 5, "ad_id", "708746")
+    with pytest.raises(UserError, match=r"line 5: ad '708746' already appeared on line 2"):
+        DATASET.load(AdsSettings(path=repeated), (), engine=spark)
+    missing = edited(tmp_path, 10, "age", "")
+    assert DATASET.load(AdsSettings(path=missing), ("age",), engine=spark).cleaning.dropped == {"age missing": 1}

@@ -1,6 +1,8 @@
 """Load an ad campaign table: one row per ad with impressions, clicks, spend, leads and conversions.
 
-Rules (each refusal names the file, column and line; each kept quirk is counted in ``scope``):
+Read and checked in the engine (DuckDB or Spark, each rule in SQL, all checked in one pass); the
+cleaned table stays there. Rules (each refusal names the file, column and line; each kept quirk is
+counted in ``scope``):
 
 - counts (impressions, clicks, leads, conversions) must be whole numbers >= 0 and spend a number
   >= 0; anything else (missing, text, negative, a decimal comma) refuses the file: a silently
@@ -17,22 +19,22 @@ Rules (each refusal names the file, column and line; each kept quirk is counted 
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from shopper_bayes.datasets.base import Dataset, DatasetSettings, Loaded
-from shopper_bayes.datasets.cleaning import MISSING, Cleaner
-from shopper_bayes.datasets.read import PARQUET_SUFFIXES, read_table
+from shopper_bayes.datasets.cleaning import MISSING
+from shopper_bayes.datasets.read import PARQUET_SUFFIXES, scan_table
+from shopper_bayes.engine.base import DuckDBEngine, Engine, literal, quote
+from shopper_bayes.engine.clean import SqlCleaner
+from shopper_bayes.engine.source import resolve
 from shopper_bayes.errors import UserError
 
 COUNTS = ("impressions", "clicks", "leads", "conversions")
 ZERO_CLICK_ZERO_SPEND = "ads with 0 clicks and 0 spend (kept: leads and conversions are modelled per impression)"
 VIEW_THROUGH = "of those, ads with leads or conversions but no click (view-through conversions)"
-_WHOLE = re.compile(r"[+]?\d+(\.0*)?")
 
 
 class AdsColumns(BaseModel):
@@ -94,92 +96,107 @@ class _Lines:
         return f"data row {row + 1}"
 
 
-def _refuse_first(bad: np.ndarray, where: str, what, todo: str, line: _Lines) -> None:
-    """Raise for the first row flagged in ``bad``: ``what(row)`` describes it."""
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        more = f" ({len(rows)} such rows)" if len(rows) > 1 else ""
-        raise UserError(where, f"{line(int(rows[0]))}: {what(int(rows[0]))}{more}", todo)
-
-
 def _describe(value, problem: str) -> str:
     return "the value is missing" if pd.isna(value) or not str(value).strip() else f"{value!r} {problem}"
 
 
-def _count(text: pd.Series, where: str, line: _Lines) -> np.ndarray:
-    """A whole number >= 0 per row (``12`` or ``12.0``), else the file is refused."""
-    value = text.str.strip()
-    ok = value.str.fullmatch(_WHOLE).fillna(False).to_numpy()
-    _refuse_first(~ok, where, lambda row: _describe(text.iloc[row], "is not a whole number of 0 or more"),
-                  "every count must be a whole number >= 0 (an ad with no clicks has 0)", line)
-    return pd.to_numeric(value).to_numpy().astype(np.int64)
+def _rules(clean: SqlCleaner, names: dict[str, str]) -> tuple[list[tuple[str, str, str, str, str]], dict[str, str]]:
+    """The refusals in the order they are checked, as (kind of message, canonical column, SQL
+    condition, SQL of the value the message shows, what to do), and each column's typed expression.
+    ``_repeat`` is the ordinal of a row among the rows of its ad."""
+    raw = {name: f"CAST({quote(column)} AS VARCHAR)" for name, column in names.items()}
+    text = {name: clean.stripped(column) for name, column in names.items()}
+    typed = {name: text[name] for name in ("campaign", "ad")}
+    missing = ", ".join(map(literal, sorted(MISSING)))
+    rules = [("missing", name, f"{text[name]} IS NULL OR lower({text[name]}) IN ({missing})", "NULL",
+              "every ad needs its id and campaign") for name in ("campaign", "ad")]
+    for name in COUNTS:
+        typed[name] = f"try_cast(regexp_replace({text[name]}, '\\.0*$', '') AS BIGINT)"
+        rules.append(("count", name, f"NOT regexp_matches({text[name]}, '^[+]?[0-9]+(\\.0*)?$') OR {typed[name]} IS NULL",
+                      raw[name], "every count must be a whole number >= 0 (an ad with no clicks has 0)"))
+    typed["spend"] = f"try_cast({text['spend']} AS DOUBLE)"
+    rules.append(("number", "spend", f"{typed['spend']} IS NULL OR NOT isfinite({typed['spend']}) OR {text['spend']} LIKE '%,%'",
+                  raw["spend"], "give spend as a plain number with a dot as decimal separator (0 for no spend)"))
+    rules.append(("negative", "spend", f"{typed['spend']} < 0", raw["spend"], "spend is 0 or more"))
+    rules.append(("repeat", "ad", "_repeat > 1", text["ad"], "give one row per ad (sum rows of the same ad first)"))
+    rules.append(("text", "clicks", f"{typed['clicks']} > {typed['impressions']}",
+                  f"CAST({typed['clicks']} AS VARCHAR) || ' clicks but ' || CAST({typed['impressions']} AS VARCHAR) || ' impressions'",
+                  "clicks cannot exceed impressions: check the column mapping or the export"))
+    rules.append(("text", "conversions", f"{typed['conversions']} > {typed['leads']}",
+                  f"CAST({typed['conversions']} AS VARCHAR) || ' conversions (purchases) but ' || "
+                  f"CAST({typed['leads']} AS VARCHAR) || ' leads'",
+                  "conversions are the approved part of the leads: check ads.columns.leads and ads.columns.conversions"))
+    return rules, typed
 
 
-def _spend(text: pd.Series, where: str, line: _Lines) -> np.ndarray:
-    """Spend >= 0 with a dot as the decimal separator, else the file is refused."""
-    value = text.str.strip()
-    number = pd.to_numeric(value, errors="coerce").astype("float64").to_numpy()
-    bad = ~np.isfinite(number) | value.str.contains(",").fillna(False).to_numpy()
-    _refuse_first(bad, where, lambda row: _describe(text.iloc[row], "is not a number"),
-                  "give spend as a plain number with a dot as decimal separator (0 for no spend)", line)
-    _refuse_first(number < 0, where, lambda row: f"{text.iloc[row]!r} is negative", "spend is 0 or more", line)
-    return number
+def _refuse(engine: Engine, view: str, where: str, names: dict[str, str], ad: str, rules, line) -> None:
+    """Refuse the file for the first rule any row breaks, naming its first such row (one pass over the rows)."""
+    parts = []
+    for i, (_, _, condition, value, _) in enumerate(rules):
+        broken = f"coalesce({condition}, true)"
+        parts.append(f"sum(CASE WHEN {broken} THEN 1 ELSE 0 END) AS n{i}, min(CASE WHEN {broken} THEN _row END) AS r{i}, "
+                     f"arg_min({value}, CASE WHEN {broken} THEN _row END) AS v{i}")
+    counts = engine.sql(f"SELECT {', '.join(parts)} FROM (SELECT *, row_number() OVER (PARTITION BY {ad} ORDER BY _row) "
+                        f"AS _repeat FROM {quote(view)})").iloc[0]
+
+    def position(row) -> int:  # the row's 0-based place in the file (Spark's row ids have gaps)
+        return int(engine.sql(f"SELECT count(*) AS n FROM {quote(view)} WHERE _row < {int(row)}")["n"].iloc[0])
+
+    for i, (kind, name, _, _, todo) in enumerate(rules):
+        count = int(counts[f"n{i}"])
+        if not count:
+            continue
+        value = counts[f"v{i}"]
+        if kind == "repeat":
+            earlier = engine.sql(f"SELECT min(_row) AS r FROM {quote(view)} WHERE {ad} = {literal(value)}")["r"].iloc[0]
+            what = f"ad {value!r} already appeared on {line(position(earlier))}"
+        elif kind == "count":
+            what = _describe(value, "is not a whole number of 0 or more")
+        elif kind == "number":
+            what = _describe(value, "is not a number")
+        else:
+            what = {"missing": "the value is missing", "negative": f"{value!r} is negative"}.get(kind, str(value))
+        more = f" ({count} such rows)" if count > 1 else ""
+        raise UserError(f"{where}: column {names[name]}", f"{line(position(counts[f'r{i}']))}: {what}{more}", todo)
 
 
-def _label(text: pd.Series, where: str, line: _Lines) -> pd.Series:
-    value = text.str.strip()
-    missing = (value.isna() | value.str.lower().isin(MISSING)).fillna(True).to_numpy()
-    _refuse_first(missing, where, lambda row: "the value is missing",
-                  "every ad needs its id and campaign", line)
-    return value.astype(str)
-
-
-def load_ads(settings: AdsSettings, needs: tuple[str, ...] = ()) -> Loaded:
-    """Read and check the ad table; the frame has the canonical columns plus the audience columns in ``needs``."""
-    path = Path(settings.path)
+def load_ads(settings: AdsSettings, needs: tuple[str, ...] = (), engine: Engine | None = None) -> Loaded:
+    """Read and check the ad table in ``engine`` (DuckDB when not given); the cleaned table has the
+    canonical columns plus the audience columns in ``needs``, and stays in the engine (``Loaded.table``)."""
     names = {name: _file_column(settings, name) for name in REQUIRED}
     audience = {name: _file_column(settings, name) for name in dict.fromkeys(needs) if name not in names}
-    raw = read_table(path, list(dict.fromkeys([*names.values(), *audience.values()])), dataset="ads")
-    if raw.rejected:
-        reasons = ", ".join(f"{count} with {reason}" for reason, count in raw.rejected.items())
-        raise UserError(path, f"rows the reader cannot split into the header's columns ({reasons})",
+    engine = engine or DuckDBEngine()
+    source = resolve(settings.path, "ads", engine.name)
+    raw = scan_table(engine, source, list(dict.fromkeys([*names.values(), *audience.values()])), dataset="ads")
+    rows = int(engine.sql(f"SELECT count(*) AS n FROM {quote(raw.view)}")["n"].iloc[0])  # the scan counts rejects
+    rejected = raw.rejected()
+    if rejected:
+        reasons = ", ".join(f"{count} with {reason}" for reason, count in rejected.items())
+        raise UserError(source.shown, f"rows the reader cannot split into the header's columns ({reasons})",
                         "fix those rows: every ad's spend counts, so none is skipped")
-    if raw.frame.empty:
-        raise UserError(path, "has a header but no data rows", "export the data again with its rows")
-    frame, line = raw.frame, _Lines(path)
+    clean = SqlCleaner(engine, raw.view, source.shown, {}, raw.kinds)
+    if rows == 0:
+        raise UserError(source.shown, "has a header but no data rows", "export the data again with its rows")
+    single = source.files[0] if len(source.files) == 1 else None
+    line = _Lines(single) if single is not None else (lambda row: f"row {row + 1}")
+    rules, typed = _rules(clean, names)
+    _refuse(engine, raw.view, str(single or source.shown), names, typed["ad"], rules, line)
 
-    def where(name: str) -> str:
-        return f"{path}: column {names[name]}"
-
-    out = pd.DataFrame({"campaign": _label(frame[names["campaign"]], where("campaign"), line),
-                        "ad": _label(frame[names["ad"]], where("ad"), line)})
-    for name in COUNTS:
-        out[name] = _count(frame[names[name]], where(name), line)
-    out["spend"] = _spend(frame[names["spend"]], where("spend"), line)
-    repeat = out["ad"].duplicated(keep="first").to_numpy()
-    _refuse_first(repeat, where("ad"),
-                  lambda row: f"ad {out['ad'].iloc[row]!r} already appeared on {line(int(np.flatnonzero(out['ad'] == out['ad'].iloc[row])[0]))}",
-                  "give one row per ad (sum rows of the same ad first)", line)
-    _refuse_first((out["clicks"] > out["impressions"]).to_numpy(), where("clicks"),
-                  lambda row: f"{out['clicks'].iloc[row]} clicks but {out['impressions'].iloc[row]} impressions",
-                  "clicks cannot exceed impressions: check the column mapping or the export", line)
-    _refuse_first((out["conversions"] > out["leads"]).to_numpy(), where("conversions"),
-                  lambda row: f"{out['conversions'].iloc[row]} conversions (purchases) but {out['leads'].iloc[row]} leads",
-                  "conversions are the approved part of the leads: check ads.columns.leads and ads.columns.conversions", line)
-
-    clean = Cleaner(frame, str(path))
+    out = dict(typed)
     for name, column in audience.items():
-        out[name] = clean.label(column).astype(str)
-    zero = (out["clicks"] == 0) & (out["spend"] == 0)
-    view_through = zero & ((out["leads"] > 0) | (out["conversions"] > 0))
-    report = clean.report()
-    kept = out[clean.keep].reset_index(drop=True)
-    if kept.empty:
-        raise UserError(path, f"no rows left after dropping rows with a missing {', '.join(audience)}",
+        out[name] = clean.label(column)
+    table, report = clean.finish(out, stem="ads")
+    if report.rows_used == 0:
+        raise UserError(source.shown, f"no rows left after dropping rows with a missing {', '.join(audience)}",
                         "fill the audience columns or break down by other columns")
-    scope = {"ads": len(kept), "campaigns": int(kept["campaign"].nunique()),
-             "kept": {ZERO_CLICK_ZERO_SPEND: int(zero[clean.keep].sum()), VIEW_THROUGH: int(view_through[clean.keep].sum())}}
-    return Loaded(kept, report, scope)
+    zero = "clicks = 0 AND spend = 0"
+    counts = table.sql(f"SELECT count(*) AS ads, count(DISTINCT campaign) AS campaigns, "
+                       f"sum(CASE WHEN {zero} THEN 1 ELSE 0 END) AS zero, "
+                       f"sum(CASE WHEN {zero} AND (leads > 0 OR conversions > 0) THEN 1 ELSE 0 END) AS view_through "
+                       "FROM {rows}").iloc[0]
+    scope = {"ads": int(counts["ads"]), "campaigns": int(counts["campaigns"]),
+             "kept": {ZERO_CLICK_ZERO_SPEND: int(counts["zero"]), VIEW_THROUGH: int(counts["view_through"])}}
+    return Loaded(cleaning=report, scope=scope, table=table)
 
 
-DATASET = Dataset(name="ads", title="Ad campaigns", settings=AdsSettings, load=load_ads)
+DATASET = Dataset(name="ads", title="Ad campaigns", settings=AdsSettings, load=load_ads, engine=True)

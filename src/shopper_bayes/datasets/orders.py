@@ -1,6 +1,7 @@
 """Load customer orders with demographics: one row per customer-product purchase.
 
-The result has one row per kept purchase with the canonical columns ``customer``, ``product``,
+Read and cleaned in the engine (DuckDB or Spark, rules in SQL); the cleaned table has one row per
+kept purchase with the canonical columns ``customer``, ``product``,
 ``category``, ``orders`` (a whole number, at least 1), ``amount`` (positive) and one text column per
 mapped demographic column (``gender``, ``age_group``, ``marital_status``, ``state``, ``zone``,
 ``occupation``; a demographic column mapped to ``null`` is left out).
@@ -24,14 +25,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shopper_bayes.datasets.base import Dataset, DatasetSettings, Loaded
-from shopper_bayes.datasets.cleaning import Cleaner
-from shopper_bayes.datasets.read import read_table
+from shopper_bayes.datasets.read import scan_table
+from shopper_bayes.engine.base import DuckDBEngine, Engine, quote
+from shopper_bayes.engine.clean import SqlCleaner
+from shopper_bayes.engine.source import resolve
 from shopper_bayes.errors import UserError
 
 REQUIRED = ("customer", "product", "category", "orders", "amount")
@@ -91,101 +92,93 @@ def _mapping(settings: OrdersSettings) -> dict[str, str]:
     return mapped
 
 
-def _header_and_empty(path: Path) -> tuple[list[str], list[str]]:
-    """The file's columns, and those with no value in any row (read as text by DuckDB)."""
-    con = duckdb.connect()
+def _header(engine: Engine, source) -> list[str]:
+    """The source's columns; [] when it cannot be read (:func:`scan_table` then refuses it, with its reason)."""
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            relation = con.read_parquet(str(path))
-        else:
-            relation = con.read_csv(str(path), header=True, all_varchar=True, ignore_errors=True)
-        names = list(relation.columns)
-        if not names:
-            return [], []
-        counts = relation.aggregate(", ".join(
-            f"count(nullif(trim(CAST({_quote(name)} AS VARCHAR)), ''))" for name in names)).fetchall()[0]
-    except duckdb.Error:
-        return [], []  # read_table has already refused a file it cannot read, with its reason
-    finally:
-        con.close()
-    return names, [name for name, count in zip(names, counts) if count == 0]
+        return engine.columns(source)
+    except Exception:  # the engine's own error type: DuckDB, or Spark's AnalysisException
+        return []
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def merge_labels(values: pd.Series) -> tuple[pd.Series, list[dict]]:
-    """Labels equal after trimming and case-folding merged into their most frequent spelling
-    (ties: the first in sorted order). Returns the merged labels and one entry per spelling changed."""
-    key = values.str.casefold()
-    counts = values.value_counts().rename_axis("label").reset_index(name="rows")
-    counts["key"] = counts["label"].str.casefold()
-    counts = counts.sort_values(["key", "rows", "label"], ascending=[True, False, True])
-    canonical = counts.drop_duplicates("key").set_index("key")["label"]
-    merged = key.map(canonical).astype("string")
-    changed = counts[counts["label"] != counts["key"].map(canonical)]
+def label_merges(counts: pd.Series) -> tuple[dict[str, str], list[dict]]:
+    """Labels (index of ``counts``: rows per stripped label) equal after case-folding, merged into
+    their most frequent spelling (ties: the first in sorted order). Returns the spellings changed
+    (label -> canonical) and one entry per spelling changed."""
+    table = counts.rename_axis("label").reset_index(name="rows")
+    table["key"] = table["label"].str.casefold()
+    table = table.sort_values(["key", "rows", "label"], ascending=[True, False, True])
+    canonical = table.drop_duplicates("key").set_index("key")["label"]
+    changed = table[table["label"] != table["key"].map(canonical)]
     merges = [{"from": row.label, "to": canonical[row.key], "rows": int(row.rows)} for row in changed.itertuples()]
-    return merged, merges
+    return {entry["from"]: entry["to"] for entry in merges}, merges
 
 
-def load(settings: OrdersSettings, needs: tuple[str, ...] = ()) -> Loaded:
-    """Read, clean and describe the orders file named in ``settings`` (``needs`` is not used: every
-    mapped column is required, so every analysis of this dataset sees the same rows)."""
-    path = Path(settings.path)
+def load(settings: OrdersSettings, needs: tuple[str, ...] = (), engine: Engine | None = None) -> Loaded:
+    """Read, clean and describe the orders named in ``settings`` in ``engine`` (DuckDB when not given;
+    ``needs`` is not used: every mapped column is required, so every analysis of this dataset sees the
+    same rows). The rows stay in the engine (``Loaded.table``)."""
     mapped = _mapping(settings)
-    header, empty = _header_and_empty(path) if path.is_file() else ([], [])
-    raw = read_table(path, list(mapped.values()), optional=[name for name in header if name not in mapped.values()], dataset="orders")
-    if raw.frame.empty and not raw.rejected:
-        raise UserError(path, "has a header but no data rows", "export the data again with its rows")
+    engine = engine or DuckDBEngine()
+    source = resolve(settings.path, "orders", engine.name)
+    header = _header(engine, source)
+    raw = scan_table(engine, source, list(mapped.values()),
+                     optional=[name for name in header if name not in mapped.values()], dataset="orders")
+    columns = list(mapped.values()) + raw.optional
 
-    clean = Cleaner(raw.frame, str(path), raw.rejected)
-    out = pd.DataFrame(index=raw.frame.index)
-    for name, column in mapped.items():
-        if name not in ("orders", "amount"):
-            out[name] = clean.text(column)
+    clean = SqlCleaner(engine, raw.view, source.shown, raw.rejected, raw.kinds)
+    out = {name: clean.text(column) for name, column in mapped.items() if name not in ("orders", "amount")}
     orders_column, amount_column = mapped["orders"], mapped["amount"]
-    orders_text, amount_text = clean.text(orders_column), clean.text(amount_column)
-    orders = pd.to_numeric(orders_text, errors="coerce").astype("float64")
-    clean.drop(orders.isna() | (orders != np.round(orders)), f"{orders_column} not a whole number")
-    amount = pd.to_numeric(amount_text, errors="coerce").astype("float64")
-    clean.drop(amount.isna() | ~np.isfinite(amount), f"{amount_column} not a number")
-    clean.drop(orders <= 0, f"{orders_column} zero or negative")
-    clean.drop(amount <= 0, f"{amount_column} zero or negative")
-    stripped = raw.frame.apply(lambda column: column.str.strip())
-    duplicate = stripped.where(pd.Series(clean.keep, index=stripped.index), axis=0).duplicated(keep="first")
-    clean.drop(duplicate.to_numpy() & clean.keep, "exact duplicate row")
-
-    kept = out[clean.keep].copy()
-    kept["orders"] = orders[clean.keep].astype(np.int64)
-    kept["amount"] = amount[clean.keep]
-    merges = []
-    for name in LABELS:
-        if name in kept:
-            kept[name], merged = merge_labels(kept[name])
-            for entry in merged:
-                clean.changed[f"{mapped[name]} label merged ({entry['from']} -> {entry['to']})"] = entry["rows"]
-                merges.append({"column": mapped[name], **entry})
-    report = clean.report()
+    orders, amount = (_number(clean, orders_column), _number(clean, amount_column))
+    clean.drop(f"{orders} IS NULL OR NOT isfinite({orders}) OR {orders} <> round({orders})",
+               f"{orders_column} not a whole number")
+    clean.drop(f"{amount} IS NULL OR NOT isfinite({amount})", f"{amount_column} not a number")
+    clean.drop(f"{orders} <= 0", f"{orders_column} zero or negative")
+    clean.drop(f"{amount} <= 0", f"{amount_column} zero or negative")
+    clean.unique_rows([clean.stripped(column) for column in columns], "exact duplicate row")
+    out |= {"orders": f"CAST({orders} AS BIGINT)", "amount": amount}
+    table, report = clean.finish(out, stem="orders")
+    if report.rows_read == 0:
+        raise UserError(source.shown, "has a header but no data rows", "export the data again with its rows")
     if report.rows_used == 0:
         reasons = "; ".join(f"{reason}: {count}" for reason, count in report.dropped.items())
-        raise UserError(path, f"no rows left after cleaning ({reasons})", "fix those rows or check orders.columns")
-    kept = kept.reset_index(drop=True)
-    profile = [name for name in DEMOGRAPHIC if name in kept]
-    profiles = kept.drop_duplicates(["customer", *profile])
-    per_id = profiles.groupby("customer").size()
+        raise UserError(source.shown, f"no rows left after cleaning ({reasons})", "fix those rows or check orders.columns")
+
+    merges, renames = [], {}
+    for name in LABELS:
+        if name in out:
+            counts = table.sql(f"SELECT {quote(name)} AS label, count(*) AS n FROM {{rows}} GROUP BY {quote(name)}")
+            renames[name], merged = label_merges(counts.set_index("label")["n"])
+            for entry in merged:
+                report.changed[f"{mapped[name]} label merged ({entry['from']} -> {entry['to']})"] = entry["rows"]
+                merges.append({"column": mapped[name], **entry})
+    table = table.renamed(renames, stem="orders_merged")
+    profile = [name for name in DEMOGRAPHIC if name in out]
+    profiles = ", ".join(quote(name) for name in ["customer", *profile])
+    ids = table.sql(f"SELECT count(*) AS ids, sum(p) AS profiles, sum(CASE WHEN p > 1 THEN 1 ELSE 0 END) AS conflicting, "
+                    f"max(p) AS most FROM (SELECT customer, count(*) AS p FROM (SELECT DISTINCT {profiles} FROM {{rows}}) "
+                    f"GROUP BY customer)").iloc[0]
+    empty = table.engine.sql("SELECT " + ", ".join(
+        f"count(nullif({clean.stripped(name)}, '')) AS {quote(f'c{i}')}" for i, name in enumerate(raw.optional))
+        + f" FROM {quote(raw.view)}").iloc[0] if raw.optional else {}
     scope = {
-        "ignored_columns": [name for name in empty if name not in mapped.values()],
+        "ignored_columns": [name for i, name in enumerate(raw.optional) if int(empty[f"c{i}"]) == 0],
         "label_merges": merges,
         "by": list(settings.by),
         "unit": "customer profile: a customer id with its demographic labels (" + ", ".join(profile) + ")",
         "profile_columns": profile,
-        "customer_ids": int(len(per_id)),
-        "customer_profiles": int(len(profiles)),
-        "conflicting_ids": int((per_id > 1).sum()),
-        "max_profiles_per_id": int(per_id.max()),
+        "customer_ids": int(ids["ids"]),
+        "customer_profiles": int(ids["profiles"]),
+        "conflicting_ids": int(ids["conflicting"]),
+        "max_profiles_per_id": int(ids["most"]),
     }
-    return Loaded(kept, report, scope)
+    return Loaded(cleaning=report, scope=scope, table=table)
 
 
-DATASET = Dataset(name="orders", title="Customer orders with demographics", settings=OrdersSettings, load=load)
+def _number(clean: SqlCleaner, column: str) -> str:
+    """The column as a double (NULL when its text is not a number); its missing values dropped first."""
+    text = clean.text(column)
+    return f"CAST({quote(column)} AS DOUBLE)" if clean.kinds.get(column) == "number" else f"try_cast({text} AS DOUBLE)"
+
+
+DATASET = Dataset(name="orders", title="Customer orders with demographics", settings=OrdersSettings, load=load,
+                  engine=True)

@@ -57,6 +57,19 @@ class Table:
                 frame[name] = frame[name].astype("string")
         return frame.reset_index(drop=True)
 
+    def renamed(self, renames: dict[str, dict[str, str]], stem: str = "renamed") -> Table:
+        """The same rows with values replaced: ``renames`` maps a column to {old value: new value}."""
+        renames = {column: values for column, values in renames.items() if values}
+        if not renames:
+            return self
+        parts = []
+        for column in self.columns:
+            cases = " ".join(f"WHEN {literal(old)} THEN {literal(new)}" for old, new in sorted(renames.get(column, {}).items()))
+            parts.append(f"CASE {quote(column)} {cases} ELSE {quote(column)} END AS {quote(column)}" if cases else quote(column))
+        view = self.engine.create_view(self.engine.view_name(stem),
+                                       f"SELECT _row, {', '.join(parts)}, _drop FROM {quote(self.view)}")
+        return Table(self.engine, view, self.columns)
+
     def count(self) -> int:
         return int(self.engine.sql(f"SELECT count(*) AS n FROM {self.rows}")["n"].iloc[0])
 
@@ -147,6 +160,10 @@ class SqlCleaner:
         """Of the rows kept so far with the same id (stripped), the first is kept, later ones dropped."""
         text = self.text(column)
         self.rules.append(("unique", quote(column) if self.typed(column) else text, f"duplicate {column}"))
+
+    def unique_rows(self, expressions: list[str], reason: str) -> None:
+        """Of the rows kept so far with equal ``expressions`` (all of them), the first is kept, later ones dropped."""
+        self.rules.append(("unique", f"[{', '.join(expressions)}]", reason))
 
     # ---------------------------------------------------------------- the view and the counts
 

@@ -16,7 +16,7 @@ from shopper_bayes.inference.diagnostics import check
 def run(ctx: Context) -> Output:
     settings: AdCampaignsSettings = ctx.settings
     loaded = ctx.load(*settings.by)
-    stats = statistics(loaded.frame, list(settings.by))
+    stats = statistics(loaded.table, list(settings.by))
     ctx.step("fitting the over-dispersed model of ad counts")
     with warnings.catch_warnings():
         # The potentials hold the per-ad likelihood of the dispersion and of approval; predictive sampling of

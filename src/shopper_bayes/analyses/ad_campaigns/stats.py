@@ -1,4 +1,4 @@
-"""Sufficient statistics of the ad table: sums per campaign x audience cell, the per-ad counts the
+"""Sufficient statistics of the ad table, computed by the engine: sums per campaign x audience cell, the per-ad counts the
 over-dispersion needs, and the distinct (cell, leads, conversions) triples of the approval model."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln
+
+from shopper_bayes.engine.base import literal, quote
 
 SUMS = ["ads", "impressions", "clicks", "spend", "leads", "conversions"]
 ALL = "all ads"
@@ -38,24 +40,22 @@ class Stats:
         return self.groups["audience_index"].to_numpy()
 
 
-def audience_label(frame: pd.DataFrame, by: list[str]) -> pd.Series:
-    """``30-34 / M`` for by = [age, gender]; ``all ads`` when there is no breakdown."""
+def audience_label(by: list[str]) -> str:
+    """SQL of the audience label: ``30-34 / M`` for by = [age, gender]; ``all ads`` when there is no breakdown."""
     if not by:
-        return pd.Series(ALL, index=frame.index)
-    label = frame[by[0]].astype(str)
-    for column in by[1:]:
-        label = label + " / " + frame[column].astype(str)
-    return label
+        return literal(ALL)
+    return " || ' / ' || ".join(f"CAST({quote(column)} AS VARCHAR)" for column in by)
 
 
-def statistics(frame: pd.DataFrame, by: list[str]) -> Stats:
-    """Group sums, per-ad counts and approval triples of a cleaned ad table (vectorised pandas)."""
-    ads = frame.assign(audience=audience_label(frame, by))
-    keys = ["campaign", "audience", *by]
-    groups = (ads.groupby(keys, sort=True, observed=True)
-              .agg(ads=("ad", "size"), impressions=("impressions", "sum"), clicks=("clicks", "sum"),
-                   spend=("spend", "sum"), leads=("leads", "sum"), conversions=("conversions", "sum"))
-              .reset_index())
+def statistics(table, by: list[str]) -> Stats:
+    """Group sums and approval triples summed by the engine over a cleaned ad table, and the per-ad
+    counts (the ad is the unit of the over-dispersion and of the per-ad checks)."""
+    ads = f"(SELECT *, {audience_label(by)} AS audience FROM {{rows}})"
+    keys = ", ".join(quote(name) for name in ["campaign", "audience", *by])
+    groups = table.sql(f"SELECT {keys}, count(*) AS ads, sum(impressions) AS impressions, sum(clicks) AS clicks, "
+                       f"sum(spend) AS spend, sum(leads) AS leads, sum(conversions) AS conversions FROM {ads} "
+                       f"GROUP BY {keys}")
+    groups = groups.astype({name: np.int64 for name in ["ads", "impressions", "clicks", "leads", "conversions"]})
     campaigns = sorted(groups["campaign"].unique(), key=_natural)
     audiences = sorted(groups["audience"].unique())
     groups["campaign_index"] = groups["campaign"].map({name: i for i, name in enumerate(campaigns)})
@@ -63,13 +63,16 @@ def statistics(frame: pd.DataFrame, by: list[str]) -> Stats:
     groups = groups.sort_values(["campaign_index", "audience_index"]).reset_index(drop=True)
     groups["name"] = groups["campaign"] + " · " + groups["audience"]
     index = pd.MultiIndex.from_frame(groups[["campaign", "audience"]])
-    ad_group = index.get_indexer(pd.MultiIndex.from_frame(ads[["campaign", "audience"]]))
-    per_ad = ads[["ad", "campaign", "audience", "impressions", "clicks", "spend", "leads", "conversions"]].reset_index(drop=True)
-    with_leads = per_ad["leads"].to_numpy() > 0
-    triples = (pd.DataFrame({"group": ad_group[with_leads], "leads": per_ad["leads"].to_numpy()[with_leads],
-                             "conversions": per_ad["conversions"].to_numpy()[with_leads]})
-               .value_counts().rename("count").reset_index().sort_values(["group", "leads", "conversions"])
-               .reset_index(drop=True))
+    per_ad = table.sql(f"SELECT ad, campaign, audience, impressions, clicks, spend, leads, conversions FROM {ads} ORDER BY _row")
+    per_ad = per_ad.astype({name: np.int64 for name in ["impressions", "clicks", "leads", "conversions"]})
+    ad_group = index.get_indexer(pd.MultiIndex.from_frame(per_ad[["campaign", "audience"]]))
+    triples = table.sql(f"SELECT campaign, audience, leads, conversions, count(*) AS count FROM {ads} WHERE leads > 0 "
+                        "GROUP BY campaign, audience, leads, conversions")
+    triples = pd.DataFrame({"group": index.get_indexer(pd.MultiIndex.from_frame(triples[["campaign", "audience"]])),
+                            "leads": triples["leads"].to_numpy(np.int64),
+                            "conversions": triples["conversions"].to_numpy(np.int64),
+                            "count": triples["count"].to_numpy(np.int64)})
+    triples = triples.sort_values(["group", "leads", "conversions"]).reset_index(drop=True)
     levels = {column: sorted(groups[column].astype(str).unique()) for column in by}
     return Stats(by, campaigns, audiences, levels, groups, ad_group, per_ad, triples)
 

@@ -15,25 +15,36 @@ from scipy import stats
 
 from shopper_bayes.analyses.base import Estimate, Probability
 from shopper_bayes.analyses.demographics.result import Check, Cross, Level, Share, ZoneShare
+from shopper_bayes.engine.base import quote
 
 
-def profiles(frame: pd.DataFrame, profile_columns: list[str]) -> pd.DataFrame:
-    """One row per customer profile (id + demographic labels): its spend and orders summed."""
-    return (frame.groupby(["customer", *profile_columns], observed=True, sort=True)
-            .agg(spend=("amount", "sum"), orders=("orders", "sum")).reset_index())
+def _columns(names) -> str:
+    return ", ".join(quote(name) for name in names)
 
 
-def cell_statistics(units: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per cell of the ``by`` columns: n, Σ y, Σ log y, Σ (log y)² of spend y and Σ (orders - 1)."""
-    log_y = np.log(units["spend"].to_numpy())
-    table = units[by].assign(one=1, y=units["spend"], log_y=log_y, log_y2=log_y**2, extra=units["orders"] - 1)
-    if not by:
-        table = table.assign(cell="all")
-        by = ["cell"]
-    cells = table.groupby(by, observed=True, sort=True).agg(
-        n=("one", "sum"), sum_y=("y", "sum"), sum_log=("log_y", "sum"), sum_log2=("log_y2", "sum"),
-        extra_orders=("extra", "sum")).reset_index()
-    if "cell" not in cells:
+def profiles_sql(profile_columns: list[str]) -> str:
+    """SQL of one row per customer profile (id + demographic labels): its spend and orders summed."""
+    keys = _columns(["customer", *profile_columns])
+    return f"SELECT {keys}, sum(amount) AS spend, sum(orders) AS orders FROM {{rows}} GROUP BY {keys}"
+
+
+def profiles(table, profile_columns: list[str]) -> pd.DataFrame:
+    """The customer profiles, summed by the engine, sorted by id and labels."""
+    keys = _columns(["customer", *profile_columns])
+    units = table.sql(f"SELECT * FROM ({profiles_sql(profile_columns)}) ORDER BY {keys}")
+    return units.astype({"orders": np.int64, "spend": np.float64})
+
+
+def cell_statistics(table, profile_columns: list[str], by: list[str]) -> pd.DataFrame:
+    """Per cell of the ``by`` columns, summed by the engine over the customer profiles: n, Σ y,
+    Σ log y, Σ (log y)² of spend y and Σ (orders - 1)."""
+    keys = _columns(by) if by else "'all' AS cell"
+    grouped = f" GROUP BY {_columns(by)} ORDER BY {_columns(by)}" if by else ""
+    cells = table.sql(f"SELECT {keys}, count(*) AS n, sum(spend) AS sum_y, sum(ln(spend)) AS sum_log, "
+                      f"sum(ln(spend) * ln(spend)) AS sum_log2, sum(orders - 1) AS extra_orders "
+                      f"FROM ({profiles_sql(profile_columns)}){grouped}")
+    cells = cells.astype({"n": np.int64, "extra_orders": np.int64})
+    if by:
         cells.insert(0, "cell", cells[by].astype(str).agg(" / ".join, axis=1))
     return cells
 
@@ -163,14 +174,15 @@ def dirichlet_shares(counts: np.ndarray, alpha: float, prob: float, rng: np.rand
     return mean, low, high, np.bincount(winners, minlength=len(post)) / draws
 
 
-def bootstrap_revenue(group: np.ndarray, amount: np.ndarray, groups: int, prob: float, rng: np.random.Generator,
-                      draws: int, chunk: int = 250):
+def bootstrap_revenue(group: np.ndarray, amount: np.ndarray, count: np.ndarray, groups: int, prob: float,
+                      rng: np.random.Generator, draws: int, chunk: int = 250):
     """Revenue shares by the Bayesian bootstrap over purchases (Dirichlet(1, ..., 1) weights):
-    posterior mean, interval and P(rank 1) of each group's share of revenue."""
+    posterior mean, interval and P(rank 1) of each group's share of revenue. The purchases come as
+    distinct (group, amount) with their ``count``: the sum of ``count`` Exp(1) weights is Gamma(count)."""
     indicator = sparse.csr_matrix((amount, (np.arange(len(amount)), group)), shape=(len(amount), groups))
     shares = []
     for start in range(0, draws, chunk):
-        weights = rng.standard_exponential((min(chunk, draws - start), len(amount)))
+        weights = rng.standard_gamma(count, size=(min(chunk, draws - start), len(amount)))
         revenue = np.asarray((indicator.T @ weights.T).T)
         shares.append(revenue / revenue.sum(axis=1, keepdims=True))
     shares = np.concatenate(shares)
@@ -178,18 +190,34 @@ def bootstrap_revenue(group: np.ndarray, amount: np.ndarray, groups: int, prob: 
     return shares.mean(axis=0), low, high, np.bincount(shares.argmax(axis=1), minlength=groups) / draws
 
 
-def share_table(frame: pd.DataFrame, key: str, alpha: float, prob: float, rng: np.random.Generator,
+def share_table(table, key: str, alpha: float, prob: float, rng: np.random.Generator,
                 draws: int, bootstrap_draws: int) -> pd.DataFrame:
-    """Per value of ``key``: orders, revenue, order shares (Dirichlet) and revenue shares (bootstrap)."""
-    codes, names = pd.factorize(frame[key], sort=True)
-    orders = np.bincount(codes, weights=frame["orders"].to_numpy(), minlength=len(names))
-    revenue = np.bincount(codes, weights=frame["amount"].to_numpy(), minlength=len(names))
+    """Per value of ``key`` (sums by the engine): orders, revenue, order shares (Dirichlet) and
+    revenue shares (bootstrap)."""
+    column = quote(key)
+    totals = table.sql(f"SELECT {column} AS name, sum(orders) AS orders, sum(amount) AS revenue FROM {{rows}} "
+                       f"GROUP BY {column} ORDER BY {column}")
+    names = totals["name"].astype(str).to_numpy(dtype=object)
+    amounts = table.sql(f"SELECT {column} AS name, amount, count(*) AS n FROM {{rows}} GROUP BY {column}, amount "
+                        f"ORDER BY {column}, amount")
+    codes = pd.Categorical(amounts["name"].astype(str), categories=names).codes
+    orders = totals["orders"].to_numpy(np.float64)
     share, low, high, first = dirichlet_shares(orders, alpha, prob, rng, draws)
-    r_share, r_low, r_high, r_first = bootstrap_revenue(codes, frame["amount"].to_numpy(), len(names), prob, rng,
+    r_share, r_low, r_high, r_first = bootstrap_revenue(codes, amounts["amount"].to_numpy(np.float64),
+                                                        amounts["n"].to_numpy(np.float64), len(names), prob, rng,
                                                         bootstrap_draws)
-    return pd.DataFrame({"name": np.asarray(names, dtype=object), "orders": orders.astype(np.int64), "revenue": revenue,
+    return pd.DataFrame({"name": names, "orders": orders.astype(np.int64),
+                         "revenue": totals["revenue"].to_numpy(np.float64),
                          "share": share, "low": low, "high": high, "prob_top": first, "revenue_share": r_share,
                          "revenue_low": r_low, "revenue_high": r_high, "prob_top_revenue": r_first})
+
+
+def category_of(table) -> dict[str, str]:
+    """Each product's most frequent category (ties: the first in sorted order), by the engine."""
+    rows = table.sql("SELECT product, category FROM (SELECT product, category, row_number() OVER (PARTITION BY product "
+                     "ORDER BY n DESC, category) AS rank FROM (SELECT product, category, count(*) AS n FROM {rows} "
+                     "GROUP BY product, category)) WHERE rank = 1")
+    return dict(zip(rows["product"].astype(str), rows["category"].astype(str)))
 
 
 def share_entries(table: pd.DataFrame, draws: int, bootstrap_draws: int, categories: dict | None = None) -> list[Share]:
@@ -202,9 +230,11 @@ def share_entries(table: pd.DataFrame, draws: int, bootstrap_draws: int, categor
             for row in table.itertuples(index=False)]
 
 
-def zone_shares(frame: pd.DataFrame, alpha: float, prob: float) -> list[ZoneShare]:
-    """Each category's share of each zone's orders: Dirichlet(alpha + orders) per zone, exact Beta intervals."""
-    counts = frame.pivot_table(index="zone", columns="category", values="orders", aggfunc="sum", fill_value=0)
+def zone_shares(table, alpha: float, prob: float) -> list[ZoneShare]:
+    """Each category's share of each zone's orders (sums by the engine): Dirichlet(alpha + orders)
+    per zone, exact Beta intervals."""
+    sums = table.sql("SELECT zone, category, sum(orders) AS orders FROM {rows} GROUP BY zone, category")
+    counts = sums.pivot_table(index="zone", columns="category", values="orders", aggfunc="sum", fill_value=0)
     post = alpha + counts.to_numpy(np.float64)
     total = post.sum(axis=1, keepdims=True)
     tail = (1 - prob) / 2

@@ -1,4 +1,4 @@
-"""Run the demographics analysis: profiles and cell statistics, one joint MCMC fit of spend and
+"""Run the demographics analysis: profiles, cell statistics and share sums from the engine, one joint MCMC fit of spend and
 orders, exact Dirichlet posteriors of category and product shares, and the figures."""
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def fit_key(cells: pd.DataFrame, settings: DemographicsSettings, sampler) -> str
 def run(ctx: Context) -> Output:
     settings: DemographicsSettings = ctx.settings
     loaded = ctx.load()
-    scope, frame = loaded.scope, loaded.frame
+    scope, table = loaded.scope, loaded.table
     by = list(scope["by"])
-    units = compute.profiles(frame, scope["profile_columns"])
+    units = compute.profiles(table, scope["profile_columns"])
     levels, notes = modelled_columns(units, by)
-    cells = compute.cell_statistics(units, list(levels))
+    cells = compute.cell_statistics(table, scope["profile_columns"], list(levels))
     ctx.step(f"fitting spend and orders per customer profile on {len(cells):,} cells")
     model = build_model(cells, levels, settings)
     overrides = {"draws": settings.mcmc_draws, "tune": settings.tune, "target_accept": settings.target_accept}
@@ -85,16 +85,16 @@ def run(ctx: Context) -> Output:
         notes.append("the gender × age-group table needs both gender and age_group modelled (orders.by), "
                      "each with two or more levels")
 
-    categories = compute.share_table(frame, "category", settings.share_prior, prob, rng, settings.draws, BOOTSTRAP_DRAWS)
-    products = compute.share_table(frame, "product", settings.share_prior, prob, rng, settings.draws, BOOTSTRAP_DRAWS)
-    category_of = frame.groupby("product", observed=True)["category"].agg(lambda values: values.mode().iloc[0]).to_dict()
+    categories = compute.share_table(table, "category", settings.share_prior, prob, rng, settings.draws, BOOTSTRAP_DRAWS)
+    products = compute.share_table(table, "product", settings.share_prior, prob, rng, settings.draws, BOOTSTRAP_DRAWS)
+    category_of = compute.category_of(table)
     top = settings.top_products
-    zones = compute.zone_shares(frame, settings.share_prior, prob) if "zone" in frame else []
+    zones = compute.zone_shares(table, settings.share_prior, prob) if "zone" in table.columns else []
     if not zones:
         notes.append("no zone column mapped (orders.columns.zone): no categories-by-zone table")
 
     result = DemographicsResult(
-        unit=scope["unit"], purchases=len(frame), customers=len(units), customer_ids=scope["customer_ids"],
+        unit=scope["unit"], purchases=loaded.cleaning.rows_used, customers=len(units), customer_ids=scope["customer_ids"],
         conflicting_ids=scope["conflicting_ids"], max_profiles_per_id=scope["max_profiles_per_id"], by=by,
         cells=len(cells), likelihood=settings.likelihood, interval_prob=prob, target_prob=settings.target_prob,
         top_levels=settings.top_levels,
