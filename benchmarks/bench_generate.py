@@ -26,7 +26,6 @@ CASES = [("parquet", 10_000_000), ("csv", 1_000_000)]
 
 def child(kind: str, fmt: str, rows: int, folder: str) -> None:
     """Run one measurement in this process and print it as JSON."""
-    import pandas as pd
 
     from shopper_bayes.generate.base import SessionsGenerator, generate
 

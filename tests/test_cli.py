@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 
 from conftest import BUNDLED, ROOT, SESSION_ANALYSES, only, write_config

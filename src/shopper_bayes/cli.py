@@ -129,7 +129,6 @@ def _campaign(args) -> int:
     from pydantic import ValidationError
 
     from shopper_bayes.analyses.campaign.config import CampaignConfig
-    from shopper_bayes.analyses.registry import default_analyses
     from shopper_bayes.config import load_config, registry
     from shopper_bayes.inference.fit import FitCache
     from shopper_bayes.outputs import Staging

@@ -21,7 +21,7 @@ from pathlib import Path
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.config import Core, registry
 from shopper_bayes.datasets.base import Dataset, Loaded
-from shopper_bayes.errors import MissingColumn, UserError
+from shopper_bayes.errors import MissingColumn
 from shopper_bayes.outputs import Staging
 
 SCHEMA_VERSION = 2

@@ -1,13 +1,14 @@
-"""Read a table from CSV (delimiter sniffed) or Parquet with DuckDB, every column as text.
+"""Register a source (CSV with its delimiter sniffed, or Parquet) in the engine, after checking its files.
 
-Reading as text keeps parsing in our hands: each value that cannot be understood is counted by the
-cleaning step instead of turning a whole column into another type behind the user's back.
+CSV columns are read as text, which keeps parsing in our hands: each value that cannot be understood
+is counted by the cleaning step instead of turning a whole column into another type behind the
+user's back. Typed Parquet columns are taken as they are.
 
 A file is refused (:class:`UserError`) when it cannot be read as a whole: missing, empty, a folder,
 binary, compressed, an Excel workbook, UTF-16 or other non-UTF-8 text, Parquet under another name or
 another format under a Parquet name, a header that lacks a column we use or repeats it. A CSV row
 whose number of fields differs from the header's is not read (its values could sit in the wrong
-columns) and is counted in :attr:`RawTable.rejected` instead.
+columns) and is counted in :attr:`Scanned.rejected` instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from shopper_bayes.errors import MissingColumn, UserError
 
@@ -35,14 +35,6 @@ _SIGNATURES = [
     (b"\xfe\xff", "is UTF-16 text", "save it as UTF-8 (in Excel: CSV UTF-8)"),
 ]
 _UTF8_BOM = codecs.BOM_UTF8
-
-
-@dataclass
-class RawTable:
-    """The columns asked for, as text; ``rejected`` counts CSV rows not read, by reason."""
-
-    frame: pd.DataFrame
-    rejected: dict[str, int] = field(default_factory=dict)
 
 
 def _first_bytes(path: Path, size: int = 8192) -> bytes:
@@ -71,26 +63,6 @@ def _check_text(path: Path) -> None:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise UserError(path, f"is not UTF-8 text (line {line})", "save it as UTF-8 (in Excel: CSV UTF-8)") from None
-
-
-def _relation(con: duckdb.DuckDBPyConnection, path: Path, dataset: str = "sessions") -> tuple[duckdb.DuckDBPyRelation, bool]:
-    """The table as a DuckDB relation, and whether it is CSV (rows can be rejected)."""
-    head = _first_bytes(path)
-    if not head.removeprefix(_UTF8_BOM).strip():
-        raise UserError(path, "the file is empty", "export the data again with a header row and data rows")
-    is_parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    if head.startswith(b"PAR1"):
-        if not is_parquet:
-            raise UserError(path, "is a Parquet file but its name does not end in .parquet", "rename it to .parquet")
-        return con.read_parquet(str(path)), False
-    if is_parquet:
-        raise UserError(path, "is not a Parquet file although its name ends in .parquet", f"point {dataset}.path at the real file or rename it")
-    for signature, what, todo in _SIGNATURES:
-        if head.startswith(signature):
-            raise UserError(path, what, todo)
-    _check_text(path)
-    return con.read_csv(str(path), header=True, all_varchar=True, store_rejects=True,
-                        quotechar="\"", escapechar="\""), True
 
 
 def _repeated_column(path: Path, n_columns: int, wanted: list[str]) -> str | None:
@@ -155,7 +127,7 @@ class Scanned:
 def scan_table(engine, source, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> Scanned:
     """Register ``columns`` (and those of ``optional`` the source has) of ``source`` in ``engine``.
 
-    The same refusals as :func:`read_table`, checked on every file; rows stay in the engine.
+    Refused as the module docstring says (every file checked); rows stay in the engine.
     """
     for path in source.files:
         check_file(path, dataset)
@@ -183,39 +155,6 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
         return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected()}
 
     return Scanned(view, [name for name in optional if name in names], rejected, kinds)
-
-
-def read_table(path: str | Path, columns: list[str], optional: list[str] = (), dataset: str = "sessions") -> RawTable:
-    """Read ``columns``, and those of ``optional`` the file has, as text (missing values as NA).
-
-    Raises :class:`UserError` when the file is missing, cannot be parsed, or lacks a column; the message
-    names the ``dataset``'s config keys (``<dataset>.path``, ``<dataset>.columns``).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(path, "is a folder, not a file", f"point {dataset}.path at the data file")
-    if not path.is_file():
-        raise UserError(path, "file not found", f"check {dataset}.path in the config (relative paths start at the config file's folder)")
-    con = duckdb.connect()
-    try:
-        relation, is_csv = _relation(con, path, dataset)
-        available = list(relation.columns)
-        missing = [name for name in columns if name not in available]
-        if missing:
-            raise _missing_column(path, missing[0], available, dataset)
-        names = list(columns) + [name for name in optional if name in available and name not in columns]
-        repeated = _repeated_column(path, len(available), names) if is_csv else None
-        if repeated:
-            raise UserError(path, f"the header names column {repeated!r} more than once", "keep one column of that name")
-        selected = relation.select(*(duckdb.ColumnExpression(name).cast(duckdb.sqltype("VARCHAR")) for name in names))
-        frame = selected.df()
-        rejected = _rejected(con) if is_csv else {}
-    except duckdb.Error as exc:
-        raise UserError(path, f"cannot be read ({_short(exc)})", "check that it is UTF-8 CSV with a header row, or Parquet") from None
-    finally:
-        con.close()
-    frame.columns = names
-    return RawTable(frame.astype("string"), rejected)
 
 
 def _short(exc: Exception) -> str:
