@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import platform
 import time
@@ -164,14 +165,45 @@ def _worker(keys: list[str]):
     return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used, missing
 
 
-def groups(config: Core, keys: list[str]) -> list[list[str]]:
-    """Analyses that read the same dataset run together, so they share its loading and their fits."""
+def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
+    """Analyses that read the same dataset run together, so they share its loading and their fits; the
+    groups come longest first by the times of the last run (``last``), so the longest group does not start
+    last. Groups with an analysis not timed yet keep their registry order, after the timed ones."""
     _, analyses = registry(config)
     by_dataset: dict[str, list[str]] = {}
     for analysis in analyses:
         if analysis.key in keys:
             by_dataset.setdefault(analysis.dataset, []).append(analysis.key)
-    return list(by_dataset.values())
+    last = last or {}
+    timed = [group for group in by_dataset.values() if all(key in last for key in group)]
+    untimed = [group for group in by_dataset.values() if group not in timed]
+    return sorted(timed, key=lambda group: -sum(last[key] for key in group)) + untimed
+
+
+TIMINGS_FILE = "timings.json"
+
+
+def last_timings() -> dict[str, float]:
+    """Seconds each analysis took in the last run on this machine (empty when there was none)."""
+    from shopper_bayes.inference.compiled import cache_dir
+
+    try:
+        return {key: float(value) for key, value in json.loads((cache_dir() / TIMINGS_FILE).read_text()).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _save_timings(timings: dict[str, float]) -> None:
+    from shopper_bayes.inference.compiled import cache_dir
+
+    path = cache_dir() / TIMINGS_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(json.dumps(last_timings() | timings, indent=1, sort_keys=True))
+        staged.replace(path)
+    except OSError:  # the schedule is only a hint: an unwritable cache folder changes no result
+        pass
 
 
 def _skip_missing(config: Core, run: Run, missing: dict, loader: Loader) -> None:
@@ -213,17 +245,17 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         else:
             keys.append(analysis.key)
     _check_paths(config, [a.dataset for a in analyses if a.key in keys])
-    jobs = groups(config, keys)
+    queue = groups(config, keys, last_timings())
     loader = Loader(config, datasets)
     missing: dict[str, MissingColumn] = {}
-    if workers > 1 and len(jobs) > 1:
+    if workers > 1 and len(queue) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         _JOB.update(config=config, step=step)
         try:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-                for outputs, timings, used, lacking in pool.map(_worker, jobs):
+            with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
+                for outputs, timings, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
                     run.timings |= timings
                     loader.used |= used
@@ -235,6 +267,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     else:
         run.outputs, run.timings, loader, missing = _run_analyses(
             config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
+    _save_timings(run.timings)
     _skip_missing(config, run, missing, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run
