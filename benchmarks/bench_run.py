@@ -155,7 +155,8 @@ def cli(output: Path) -> None:
     helping = best([PYTHON, "-m", "shopper_bayes.cli", "--help"], env)
     report = best([PYTHON, "-m", "shopper_bayes.cli", "report", "--output", str(output)], env)
     print(f"python -c pass (peer)          {interpreter:6.2f} s")
-    print(f"shopper-bayes --help           {helping:6.2f} s  ({helping / interpreter:.1f}x the interpreter's start; target < 1 s)")
+    print(f"shopper-bayes --help           {helping:6.2f} s  "
+          f"({helping / interpreter:.1f}x the interpreter's start; target < 1 s)")
     print(f"shopper-bayes report           {report:6.2f} s  ({report / interpreter:.1f}x; target < 2 s)")
     print(f"({load()})")
 
@@ -190,7 +191,8 @@ def cold(output: Path) -> None:
 
 def before(output: Path, ref: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], check=True,
+                                 capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
         old = environment(Path(folder) / "src")
         print(f"\n== before ({ref}) and after, warm, --workers 2, back to back ({load()})")

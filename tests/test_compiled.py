@@ -58,8 +58,8 @@ def test_two_fits_of_one_structure_with_other_data_compile_once(compile_count, t
     monkeypatch.setenv("SHOPPER_BAYES_CACHE_DIR", str(tmp_path))
     fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
     data = [counts([30, 5], [100, 80]), counts([70, 40], [120, 90])]
-    trees = [fits.fit(lambda d=d: rates_model(d), f"test|{i}", predictive=False, inputs=("sessions", "observed_purchases"))
-             for i, d in enumerate(data)]
+    inputs = ("sessions", "observed_purchases")
+    trees = [fits.fit(lambda d=d: rates_model(d), f"test|{i}", predictive=False, inputs=inputs) for i, d in enumerate(data)]
     assert len(compile_count) == 1 and fits.compiled.compilations == 1
     for tree, d in zip(trees, data):
         k, n = d["purchases"].values, d["sessions"].values
@@ -74,6 +74,8 @@ def test_two_fits_of_one_structure_with_other_data_compile_once(compile_count, t
 def test_frozen_models_with_other_data_are_compiled_apart(compile_count, tmp_path, monkeypatch):
     """Without inputs the data are frozen into the code: other counts are another structure (two
     compilations), the same counts with other sampler settings the same one."""
+    from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+    from shopper_bayes.analyses.purchase_rates.model import build_model
     from shopper_bayes.config import SamplerConfig
     from shopper_bayes.inference.compiled import structure_key
     from shopper_bayes.inference.fit import FitCache
@@ -84,6 +86,9 @@ def test_frozen_models_with_other_data_are_compiled_apart(compile_count, tmp_pat
     assert structure_key(rates_model(first)) != structure_key(rates_model(second))
     inputs = ("sessions", "observed_purchases")
     assert structure_key(rates_model(first), inputs) == structure_key(rates_model(second), inputs)
+    hierarchical = [build_model(data, RatesConfig(), "hierarchical", {"segment": True}) for data in (first, second)]
+    assert structure_key(hierarchical[0], inputs) == structure_key(hierarchical[1], inputs)  # its transforms too
+    assert structure_key(hierarchical[0]) != structure_key(hierarchical[1])
     fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
     fits.fit(lambda: rates_model(first), "a", predictive=False)
     fits.fit(lambda: rates_model(first), "b", predictive=False, draws=200)
@@ -109,7 +114,8 @@ CALLBACKS = textwrap.dedent("""
     grad, logp = np.zeros(2), np.zeros(1)
     pointer = ctypes.POINTER(ctypes.c_double)
     status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
-                                                logp.ctypes.data_as(pointer), ctypes.c_void_p(compiled.user_data.ctypes.data))
+                                                logp.ctypes.data_as(pointer),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
     reference = model.compile_logp()(values)
     dlogp = dict(zip(["mu", "sigma_log__"], model.compile_dlogp()(values)))
     print(json.dumps({"status": status, "logp": float(logp[0]), "grad": grad.tolist(), "reference": float(reference),

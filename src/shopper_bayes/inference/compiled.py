@@ -172,16 +172,21 @@ def structure_key(model, inputs: Sequence[str] = ()) -> str:
 
     def describe(value) -> str:
         if isinstance(value, np.ndarray):
-            return f"array({value.dtype.str},{value.shape},{hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()})"
+            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+            return f"array({value.dtype.str},{value.shape},{digest})"
         if isinstance(value, (tuple, list)):
             return "(" + ",".join(describe(item) for item in value) + ")"
         if isinstance(value, dict):
             return "{" + ",".join(f"{key!r}:{describe(item)}" for key, item in sorted(value.items(), key=repr)) + "}"
+        kind = f"{type(value).__module__}.{type(value).__qualname__}"
         if hasattr(value, "__props__"):
-            return f"{type(value).__module__}.{type(value).__qualname__}" + describe(
-                {name: getattr(value, name) for name in value.__props__})
+            return kind + describe({name: getattr(value, name) for name in value.__props__})
+        if isinstance(value, (str, int, float, bool, complex, np.generic)) or value is None:
+            return repr(value)
         if hasattr(value, "perform") or callable(value):
-            return f"{type(value).__qualname__}@{id(value)}"
+            return f"{kind}@{id(value)}"
+        if hasattr(value, "__dict__"):  # a transform: its class and settings
+            return kind + describe(vars(value))
         return repr(value)
 
     def token(variable) -> int:
@@ -194,10 +199,9 @@ def structure_key(model, inputs: Sequence[str] = ()) -> str:
         elif isinstance(variable, Constant):
             line = f"constant {variable.type} {describe(np.asarray(variable.data))}"
         elif isinstance(variable, SharedVariable):
-            value = np.asarray(variable.get_value(borrow=True)) if variable.name not in inputs else None
-            shape = np.shape(variable.get_value(borrow=True))
-            line = f"shared {variable.name} {variable.type} {shape} " + (describe(value) if value is not None
-                                                                           and value.dtype != object else "input")
+            value = np.asarray(variable.get_value(borrow=True))
+            shown = "input" if variable.name in inputs or value.dtype == object else describe(value)
+            line = f"shared {variable.name} {variable.type} {value.shape} {shown}"
         else:
             line = f"input {variable.name} {variable.type}"
         tokens[variable] = len(lines)
@@ -209,7 +213,7 @@ def structure_key(model, inputs: Sequence[str] = ()) -> str:
         token(output)
     lines.append(describe({rv.name: model.rvs_to_transforms.get(rv) for rv in model.free_RVs}))
     lines.append(describe({rv.name: model.rvs_to_initial_values.get(rv) for rv in model.free_RVs}))
-    lines.append(describe({name: list(values) if values is not None else None for name, values in model.coords.items()}))
+    lines.append(describe({name: None if values is None else list(values) for name, values in model.coords.items()}))
     lines.append(f"check_bounds={model.check_bounds} inputs={sorted(inputs)}")
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

@@ -63,7 +63,8 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool 
     return tree
 
 
-def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compiled, inputs: Sequence[str]) -> xr.DataTree:
+def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compiled,
+            inputs: Sequence[str]) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
