@@ -63,6 +63,11 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool 
     return tree
 
 
+def _cores() -> int:
+    """The cores this process may use (``sched_getaffinity`` where the system has it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compiled,
             inputs: Sequence[str]) -> xr.DataTree:
     import nutpie
@@ -72,7 +77,7 @@ def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compil
     model_compiled = compiled.get(model, inputs)
     started = time.time()
     tree = nutpie.sample(model_compiled, draws=sampler.draws, tune=max(sampler.tune, 1), chains=sampler.chains,
-                         cores=min(sampler.chains, len(os.sched_getaffinity(0))), seed=int(chain_seeds[0]),
+                         cores=min(sampler.chains, _cores()), seed=int(chain_seeds[0]),
                          save_warmup=False, store_unconstrained=False, progress_bar=False,
                          target_accept=sampler.target_accept)
     patch_nutpie_idata(tree, model, sampling_time=time.time() - started)
