@@ -12,8 +12,9 @@ traced variable) are cached on disk under the user's cache folder (``numba`` in
 numba dispatcher pickles with a fresh random id in every process. They are keyed instead by what
 determines their code: PyTensor's own hash of the compiled graph (constants included), the
 callback, its signature and the dimensions, under a stamp of the library versions. PyTensor caches
-the graph's kernels in its own compile folder. A callback that was just compiled is loaded back from
-the file it was saved to, so a first run uses the same machine code as every later one.
+the graph's kernels in its own compile folder. A callback whose code points at a live array (numba
+does that for constants over 1 MB) cannot be saved and is compiled in every run. Code compiled afresh
+and code loaded from the cache may round differently in the last bits, as with PyTensor's own cache.
 """
 
 from __future__ import annotations
@@ -126,12 +127,7 @@ def _cached(plain):
                 compiled.compile()
             except OSError:  # the cache file could not be written
                 return plain(given)(function)
-            if compiled._cache_hits or compiled._library.has_dynamic_globals:  # loaded, or never saved
-                return compiled
-            loaded = CFunc(function, signature, locals={}, options={})  # the machine code later runs load
-            loaded._cache = _disk_cache(function, key)
-            loaded.compile()
-            return loaded
+            return compiled
         return build
     return cfunc
 
