@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,14 @@ def test_same_config_and_seed_give_the_same_summary(bundled_result):
 
     config, first = bundled_result
     assert json.dumps(analyse(config).summary, sort_keys=True) == json.dumps(first.summary, sort_keys=True)
+
+
+def test_help_loads_no_numerical_library():
+    """`shopper-bayes --help` answers from argparse alone (issue 20: under a second): numpy, scipy, pandas
+    and pyarrow load only when a command needs them."""
+    done = subprocess.run([sys.executable, "-c", "import sys\nfrom shopper_bayes.cli import main\ntry:\n main(['--help'])\n"
+                           "except SystemExit as exit:\n code = exit.code\n"
+                           "print(sorted({'numpy', 'scipy', 'pandas', 'pyarrow'} & set(sys.modules)), code)"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"PYTHONPATH": str(ROOT / "src")})
+    assert done.stdout.strip().splitlines()[-1] == "[] 0"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import platform
 import time
@@ -39,12 +40,16 @@ class Run:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def data_checksum(path: Path) -> str:
-    """SHA-256 of a data file (or of every file of a folder, in name order)."""
+def data_checksum(path: Path, dataset: str = "sessions", engine: str = "duckdb") -> str | None:
+    """SHA-256 of a dataset's data files (one file, or the files of a folder or glob, in name order);
+    None for a Spark table."""
+    from shopper_bayes.engine.source import resolve
+
+    source = resolve(path, dataset, engine)
+    if source.table is not None:
+        return None
     digest = hashlib.sha256()
-    path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
+    for file in source.files:
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
@@ -180,14 +185,45 @@ def _worker(keys: list[str]):
     return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used, missing
 
 
-def groups(config: Core, keys: list[str]) -> list[list[str]]:
-    """Analyses that read the same dataset run together, so they share its loading and their fits."""
+def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
+    """Analyses that read the same dataset run together, so they share its loading and their fits; the
+    groups come longest first by the times of the last run (``last``), so the longest group does not start
+    last. Groups with an analysis not timed yet keep their registry order, after the timed ones."""
     _, analyses = registry(config)
     by_dataset: dict[str, list[str]] = {}
     for analysis in analyses:
         if analysis.key in keys:
             by_dataset.setdefault(analysis.dataset, []).append(analysis.key)
-    return list(by_dataset.values())
+    last = last or {}
+    timed = [group for group in by_dataset.values() if all(key in last for key in group)]
+    untimed = [group for group in by_dataset.values() if group not in timed]
+    return sorted(timed, key=lambda group: -sum(last[key] for key in group)) + untimed
+
+
+TIMINGS_FILE = "timings.json"
+
+
+def last_timings() -> dict[str, float]:
+    """Seconds each analysis took in the last run on this machine (empty when there was none)."""
+    from shopper_bayes.inference.compiled import cache_dir
+
+    try:
+        return {key: float(value) for key, value in json.loads((cache_dir() / TIMINGS_FILE).read_text()).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _save_timings(timings: dict[str, float]) -> None:
+    from shopper_bayes.inference.compiled import cache_dir
+
+    path = cache_dir() / TIMINGS_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(json.dumps(last_timings() | timings, indent=1, sort_keys=True))
+        staged.replace(path)
+    except OSError:  # the schedule is only a hint: an unwritable cache folder changes no result
+        pass
 
 
 def _skip_missing(config: Core, run: Run, missing: dict, loader: Loader) -> None:
@@ -231,17 +267,17 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         else:
             keys.append(analysis.key)
     _check_paths(config, [a.dataset for a in analyses if a.key in keys])
-    jobs = groups(config, keys)
+    queue = groups(config, keys, last_timings())
     loader = Loader(config, datasets)
     missing: dict[str, MissingColumn] = {}
-    if workers > 1 and len(jobs) > 1 and config.engine == "duckdb":  # one Spark session serves the run
+    if workers > 1 and len(queue) > 1 and config.engine == "duckdb":  # one Spark session serves the run
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         _JOB.update(config=config, step=step)
         try:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-                for outputs, timings, used, lacking in pool.map(_worker, jobs):
+            with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
+                for outputs, timings, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
                     run.timings |= timings
                     loader.used |= used
@@ -256,6 +292,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                 config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
         finally:
             loader.close()
+    _save_timings(run.timings)
     _skip_missing(config, run, missing, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run
@@ -271,7 +308,7 @@ def _summary(config: Core, run: Run, loader: Loader, datasets: tuple[Dataset, ..
             continue
         path = getattr(settings, "path", None)
         data[dataset.name] = {"title": dataset.title, "path": shown_path(path) if path else None,
-                              "sha256": data_checksum(path) if path else None,
+                              "sha256": data_checksum(path, dataset.name, config.engine) if path else None,
                               "analyses": {key: use for key, use in loader.used.items() if use["dataset"] == dataset.name}}
     summary = {"schema_version": SCHEMA_VERSION, "data": data}
     gates = {}

@@ -11,9 +11,17 @@ from importlib import import_module
 from pathlib import Path
 
 from shopper_bayes.errors import UserError
-from shopper_bayes.generate.base import GENERATORS, Written, generate, truth_path, uniforms
 
 KINDS = {"sessions": "rows", "transactions": "customers", "campaigns": "ads", "orders": "customers"}
+_FROM_BASE = ("GENERATORS", "Written", "generate", "truth_path", "uniforms")
+
+
+def __getattr__(name: str):
+    """The generators load numpy, pyarrow and scipy: imported when first used, so that the command line's
+    --help, which needs only ``KINDS``, starts without them."""
+    if name in _FROM_BASE:
+        return getattr(import_module("shopper_bayes.generate.base"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write(kind: str, units: int, seed: int, out: str | Path) -> Written:
@@ -22,10 +30,11 @@ def write(kind: str, units: int, seed: int, out: str | Path) -> Written:
         raise UserError("kind", f"unknown kind {kind!r}", f"choose one of: {', '.join(KINDS)}")
     if units < 1:
         raise UserError(f"--{KINDS[kind]}", f"must be at least 1, got {units}", "give a positive number")
-    if kind in GENERATORS:
-        return generate(kind, units, seed, out)
+    base = import_module("shopper_bayes.generate.base")
+    if kind in base.GENERATORS:
+        return base.generate(kind, units, seed, out)
     rows, truth = import_module(f"shopper_bayes.generate.{kind}").write(units, seed, Path(out))
-    return Written(rows, Path(out), Path(truth))
+    return base.Written(rows, Path(out), Path(truth))
 
 
 __all__ = ["GENERATORS", "KINDS", "Written", "generate", "truth_path", "uniforms", "write"]

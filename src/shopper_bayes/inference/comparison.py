@@ -9,7 +9,6 @@ The result equals PSIS-LOO over every session, at a cost that does not grow with
 
 from __future__ import annotations
 
-import arviz_stats as azs
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel
@@ -45,6 +44,8 @@ def _outcome_counts(counts: xr.Dataset) -> np.ndarray:
 
 def pointwise_loo(rate: xr.DataArray, counts: xr.Dataset) -> dict:
     """PSIS-LOO terms per (cell, outcome) of one model's posterior ``rate``."""
+    import arviz_stats as azs  # on use: the report rebuilt from summary.json needs only the types here
+
     dims = list(counts["sessions"].dims)
     flat = rate.stack(cell=dims).transpose("chain", "draw", "cell").values
     log_lik = np.stack([np.log(flat), np.log1p(-flat)], axis=-1)

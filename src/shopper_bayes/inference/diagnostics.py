@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import arviz_stats as azs
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel
@@ -56,6 +55,8 @@ def _dataset(result: xr.DataTree | xr.Dataset) -> xr.Dataset:
 
 def per_variable(tree: xr.DataTree) -> list[dict]:
     """The worst R-hat, bulk/tail ESS and MCSE (of the mean, relative to the posterior sd) per variable."""
+    import arviz_stats as azs  # on use: a report rebuilt from summary.json needs only the types here
+
     rhat = _dataset(azs.rhat(tree))
     bulk = _dataset(azs.ess(tree, method="bulk"))
     tail = _dataset(azs.ess(tree, method="tail"))
@@ -76,6 +77,8 @@ def per_variable(tree: xr.DataTree) -> list[dict]:
 
 def check(tree: xr.DataTree, limits) -> Diagnostics:
     """Summarise convergence; ``ok`` is False with human-readable ``problems`` when a limit fails."""
+    import arviz_stats as azs
+
     variables = per_variable(tree)
     max_rhat = max(row["max_rhat"] for row in variables)
     min_ess_bulk = min(row["min_ess_bulk"] for row in variables)

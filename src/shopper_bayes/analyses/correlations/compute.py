@@ -16,12 +16,12 @@ from numba import njit, prange
 from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
 
+from shopper_bayes.analyses.correlations.results import POOLED
 from shopper_bayes.errors import UserError
 
 TABLE_COLUMNS = ["x", "y", "segment", "r", "low", "high", "method", "statistic", "n", "note"]
 METHODS = ("percentile", "bca")
 STATISTICS = ("pearson", "spearman")
-POOLED = "all"
 MIN_RESAMPLES = 100
 MIN_ROWS = 3
 

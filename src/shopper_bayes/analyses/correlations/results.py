@@ -6,6 +6,8 @@ import pandas as pd
 
 from shopper_bayes.analyses.base import Result
 
+POOLED = "all"  # the segment of the rows over every session
+
 
 class Pair(Result):
     """``r`` and the interval are None where undefined, ``note`` saying why."""

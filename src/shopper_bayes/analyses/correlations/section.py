@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shopper_bayes.analyses.correlations.compute import POOLED
-from shopper_bayes.analyses.correlations.results import CorrelationsResult, Pair
+from shopper_bayes.analyses.correlations.results import POOLED, CorrelationsResult, Pair
 from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import Figure, Section, Sentence, Table
 

@@ -1,0 +1,231 @@
+"""Compile a PyMC model for nutpie once: per structure within a run, and its machine code across runs.
+
+Within a run, :class:`Compiled` keeps each compiled model by its structure (:func:`structure_key`:
+the model's graph with its data). A model whose data containers are named as ``inputs`` is compiled
+with those containers as inputs, and every later fit of the same structure with other values reuses
+it (nutpie's ``with_data``); every other container is frozen into the compiled code, which folds the
+terms that depend on the data alone (half the time per gradient on 1,000 binomial cells).
+
+Across runs, nutpie's two numba callbacks (log density with gradient, and the expansion to every
+traced variable) are cached on disk under the user's cache folder (``numba`` in
+:func:`cache_dir`). numba cannot cache them itself: it keys a closure by pickling its cells, and a
+numba dispatcher pickles with a fresh random id in every process. They are keyed instead by what
+determines their code: PyTensor's own hash of the compiled graph (constants included), the
+callback, its signature and the dimensions, under a stamp of the library versions. PyTensor caches
+the graph's kernels in its own compile folder. A callback whose code points at a live array (numba
+does that for constants over 1 MB) cannot be saved and is compiled in every run. Code compiled afresh
+and code loaded from the cache may round differently in the last bits, as with PyTensor's own cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+VERSIONED = ("numba", "llvmlite", "nutpie", "pytensor", "pymc")
+_LOCK = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """``$SHOPPER_BAYES_CACHE_DIR``, else ``$XDG_CACHE_HOME/shopper-bayes``, else ``~/.cache/shopper-bayes``."""
+    given = os.environ.get("SHOPPER_BAYES_CACHE_DIR")
+    if given:
+        return Path(given)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shopper-bayes"
+
+
+def _stamp() -> str:
+    return "|".join(f"{name}={version(name)}" for name in VERSIONED) + f"|python={sys.version_info[:2]}"
+
+
+def _cells(function) -> dict:
+    return dict(zip(function.__code__.co_freevars, (cell.cell_contents for cell in function.__closure__ or ())))
+
+
+def callback_key(function, signature) -> str | None:
+    """The disk key of one of nutpie's callbacks, or None where its code is not pinned down by PyTensor's
+    graph hash (an uncacheable graph, or a nutpie whose callbacks are built differently)."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    if getattr(function, "__module__", None) != "nutpie.compile_pymc":
+        return None
+    try:
+        cells = _cells(function)
+        extract = _cells(cells["extract"].py_func)
+        graph = CACHED_SRC_FUNCTIONS.get(extract["inner"].py_func)
+    except (KeyError, AttributeError, TypeError):
+        return None
+    if graph is None:
+        return None
+    sizes = sorted((name, value) for name, value in cells.items() if isinstance(value, int))
+    shared = [(array.dtype.str, array.ndim) for array in extract.get("shared_tuple", ())]
+    text = repr((function.__qualname__, str(signature), sizes, shared, graph))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _disk_cache(function, key: str):
+    """A numba cache for ``function`` under ``key`` in the cache folder (numba's file format and index)."""
+    from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+
+    folder = cache_dir() / "numba"
+
+    class Locator(_CacheLocator):
+        _py_file = __file__
+
+        def get_cache_path(self):
+            return str(folder)
+
+        def get_source_stamp(self):
+            return _stamp()
+
+        def get_disambiguator(self):
+            return key[:32]
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            return cls()
+
+    class Impl(CompileResultCacheImpl):
+        _locator_classes = [Locator]
+
+    class Cache(FunctionCache):
+        _impl_class = Impl
+
+        def _index_key(self, sig, codegen):
+            return (sig, codegen.magic_tuple(), key)
+
+    return Cache(function)
+
+
+def _cached(plain):
+    """``numba.cfunc`` as nutpie calls it (``plain`` is numba's), with the callback cached on disk under
+    :func:`callback_key`."""
+    from numba.core import sigutils
+    from numba.core.ccallback import CFunc
+
+    def cfunc(given, **options):
+        signature = sigutils.normalize_signature(given)
+
+        def build(function):
+            key = callback_key(function, signature)
+            try:
+                (cache_dir() / "numba").mkdir(parents=True, exist_ok=True)
+            except OSError:  # an unwritable cache folder only costs the compilation
+                key = None
+            if key is None or options:
+                return plain(given, **options)(function)
+            compiled = CFunc(function, signature, locals={}, options={})
+            compiled._cache = _disk_cache(function, key)
+            try:
+                compiled.compile()
+            except OSError:  # the cache file could not be written
+                return plain(given)(function)
+            return compiled
+        return build
+    return cfunc
+
+
+def compile_model(model, inputs: Sequence[str] = ()):
+    """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and the
+    numba callbacks taken from the disk cache when they are there. nutpie looks ``cfunc`` up on the
+    numba module when it compiles, so it is swapped there for the duration."""
+    import numba
+    import nutpie
+    from pymc.model.transform.optimization import freeze_dims_and_data
+
+    frozen = freeze_dims_and_data(model, data=[name for name in _data_names(model) if name not in inputs])
+    with _LOCK:
+        plain = numba.cfunc
+        numba.cfunc = _cached(plain)
+        try:
+            return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
+        finally:
+            numba.cfunc = plain
+
+
+def _data_names(model) -> list[str]:
+    return [variable.name for variable in model.data_vars]
+
+
+def structure_key(model, inputs: Sequence[str] = ()) -> str:
+    """A digest of what nutpie would compile from ``model``: the graphs of its log density and traced
+    variables, data values included except those of ``inputs`` (their dtype and shape only), the
+    transforms, initial values, coordinates and bounds checking. Two models with the same digest compile
+    to the same code; an op without declared properties is told apart by identity, so such models are
+    reused only within one process."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+
+    tokens: dict = {}
+    lines: list[str] = []
+
+    def describe(value) -> str:
+        if isinstance(value, np.ndarray):
+            digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+            return f"array({value.dtype.str},{value.shape},{digest})"
+        if isinstance(value, (tuple, list)):
+            return "(" + ",".join(describe(item) for item in value) + ")"
+        if isinstance(value, dict):
+            return "{" + ",".join(f"{key!r}:{describe(item)}" for key, item in sorted(value.items(), key=repr)) + "}"
+        kind = f"{type(value).__module__}.{type(value).__qualname__}"
+        if hasattr(value, "__props__"):
+            return kind + describe({name: getattr(value, name) for name in value.__props__})
+        if isinstance(value, (str, int, float, bool, complex, np.generic)) or value is None:
+            return repr(value)
+        if hasattr(value, "perform") or callable(value):
+            return f"{kind}@{id(value)}"
+        if hasattr(value, "__dict__"):  # a transform: its class and settings
+            return kind + describe(vars(value))
+        return repr(value)
+
+    def token(variable) -> int:
+        if variable in tokens:
+            return tokens[variable]
+        if variable.owner is not None:
+            node = variable.owner
+            arguments = [token(item) for item in node.inputs]
+            line = f"apply {describe(node.op)} {arguments} out{node.outputs.index(variable)} {variable.type}"
+        elif isinstance(variable, Constant):
+            line = f"constant {variable.type} {describe(np.asarray(variable.data))}"
+        elif isinstance(variable, SharedVariable):
+            value = np.asarray(variable.get_value(borrow=True))
+            shown = "input" if variable.name in inputs or value.dtype == object else describe(value)
+            line = f"shared {variable.name} {variable.type} {value.shape} {shown}"
+        else:
+            line = f"input {variable.name} {variable.type}"
+        tokens[variable] = len(lines)
+        lines.append(line)
+        return tokens[variable]
+
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    for output in outputs:
+        token(output)
+    lines.append(describe({rv.name: model.rvs_to_transforms.get(rv) for rv in model.free_RVs}))
+    lines.append(describe({rv.name: model.rvs_to_initial_values.get(rv) for rv in model.free_RVs}))
+    lines.append(describe({name: None if values is None else list(values) for name, values in model.coords.items()}))
+    lines.append(f"check_bounds={model.check_bounds} inputs={sorted(inputs)}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+class Compiled:
+    """The compiled models of a run by structure; ``compilations`` counts the models compiled."""
+
+    def __init__(self):
+        self.models: dict[str, object] = {}
+        self.compilations = 0
+
+    def get(self, model, inputs: Sequence[str] = ()):
+        """The compiled ``model``, with the values of its ``inputs`` containers set."""
+        key = structure_key(model, inputs)
+        if key not in self.models:
+            self.models[key] = compile_model(model, inputs)
+            self.compilations += 1
+            return self.models[key]
+        return self.models[key].with_data(**{name: model[name].get_value() for name in inputs})

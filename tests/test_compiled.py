@@ -1,0 +1,155 @@
+"""Compile once: a model structure is compiled once per run and reused with other data, a frozen model is
+never reused for other data, and nutpie's callbacks cached on disk compute the model's own log density."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from conftest import ROOT
+
+SAMPLER = {"draws": 400, "tune": 300, "chains": 2}
+
+
+def counts(purchases: list[int], sessions: list[int]) -> xr.Dataset:
+    segment = ["a", "b"]
+    return xr.Dataset({"purchases": ("segment", np.array(purchases)), "sessions": ("segment", np.array(sessions))},
+                      coords={"segment": segment})
+
+
+@pytest.fixture
+def compile_count(monkeypatch):
+    """Counts the calls of nutpie's compile function."""
+    import nutpie
+
+    calls = []
+    plain = nutpie.compile_pymc_model
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", counted)
+    return calls
+
+
+def rates_model(data: xr.Dataset):
+    from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+    from shopper_bayes.analyses.purchase_rates.model import build_model
+
+    return build_model(data, RatesConfig(), "independent")
+
+
+def test_two_fits_of_one_structure_with_other_data_compile_once(compile_count, tmp_path, monkeypatch):
+    """The independent Beta-binomial model (data in ``pm.Data``) fitted by NUTS to two sets of counts
+    through one FitCache, its containers named as inputs: one compilation, and each posterior matches its
+    own closed form Beta(1 + k, 1 + n - k), so the second fit really used the second data."""
+    from shopper_bayes.config import SamplerConfig
+    from shopper_bayes.inference.fit import FitCache
+
+    monkeypatch.setenv("SHOPPER_BAYES_CACHE_DIR", str(tmp_path))
+    fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
+    data = [counts([30, 5], [100, 80]), counts([70, 40], [120, 90])]
+    inputs = ("sessions", "observed_purchases")
+    trees = [fits.fit(lambda d=d: rates_model(d), f"test|{i}", predictive=False, inputs=inputs) for i, d in enumerate(data)]
+    assert len(compile_count) == 1 and fits.compiled.compilations == 1
+    for tree, d in zip(trees, data):
+        k, n = d["purchases"].values, d["sessions"].values
+        draws = tree.posterior["rate"].values.reshape(-1, 2)
+        exact = stats.beta(1 + k, 1 + n - k)
+        ess = 200  # far below the 800 draws: a loose Monte Carlo error for the check
+        assert np.all(np.abs(draws.mean(axis=0) - exact.mean()) < 4 * exact.std() / np.sqrt(ess))
+        assert list(tree.posterior["rate"].coords["segment"].values) == ["a", "b"]
+        assert list(tree.observed_data["purchases"].values) == list(k)
+
+
+def test_frozen_models_with_other_data_are_compiled_apart(compile_count, tmp_path, monkeypatch):
+    """Without inputs the data are frozen into the code: other counts are another structure (two
+    compilations), the same counts with other sampler settings the same one."""
+    from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+    from shopper_bayes.analyses.purchase_rates.model import build_model
+    from shopper_bayes.config import SamplerConfig
+    from shopper_bayes.inference.compiled import structure_key
+    from shopper_bayes.inference.fit import FitCache
+
+    monkeypatch.setenv("SHOPPER_BAYES_CACHE_DIR", str(tmp_path))
+    first, second = counts([30, 5], [100, 80]), counts([70, 40], [120, 90])
+    assert structure_key(rates_model(first)) == structure_key(rates_model(first))
+    assert structure_key(rates_model(first)) != structure_key(rates_model(second))
+    inputs = ("sessions", "observed_purchases")
+    assert structure_key(rates_model(first), inputs) == structure_key(rates_model(second), inputs)
+    hierarchical = [build_model(data, RatesConfig(), "hierarchical", {"segment": True}) for data in (first, second)]
+    assert structure_key(hierarchical[0], inputs) == structure_key(hierarchical[1], inputs)  # its transforms too
+    assert structure_key(hierarchical[0]) != structure_key(hierarchical[1])
+    fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
+    fits.fit(lambda: rates_model(first), "a", predictive=False)
+    fits.fit(lambda: rates_model(first), "b", predictive=False, draws=200)
+    tree = fits.fit(lambda: rates_model(second), "c", predictive=False)
+    assert len(compile_count) == 2
+    k, n = second["purchases"].values, second["sessions"].values
+    assert np.all(np.abs(tree.posterior["rate"].values.reshape(-1, 2).mean(axis=0) - (1 + k) / (2 + n)) < 0.03)
+
+
+CALLBACKS = textwrap.dedent("""
+    import ctypes, json, sys
+    import numpy as np, pymc as pm
+    from shopper_bayes.inference.compiled import compile_model
+
+    y = np.array(json.loads(sys.argv[1]))
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 2)
+        sigma = pm.HalfNormal("sigma", 1)
+        pm.Normal("y", mu, sigma, observed=y)
+    compiled = compile_model(model)
+    values = {"mu": 0.3, "sigma_log__": -0.2}
+    point = np.array([values[name] for name in compiled.shape_info[0][:2]])  # nutpie's order of the free variables
+    grad, logp = np.zeros(2), np.zeros(1)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                                                logp.ctypes.data_as(pointer),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
+    reference = model.compile_logp()(values)
+    dlogp = dict(zip(["mu", "sigma_log__"], model.compile_dlogp()(values)))
+    print(json.dumps({"status": status, "logp": float(logp[0]), "grad": grad.tolist(), "reference": float(reference),
+                      "dlogp": [float(dlogp[name]) for name in compiled.shape_info[0][:2]],
+                      "hits": compiled.compiled_logp_func._cache_hits + compiled.compiled_expand_func._cache_hits}))
+""")
+
+
+def callbacks(cache, y) -> dict:
+    env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-c", CALLBACKS, json.dumps(y)], env=env, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_callbacks_cached_on_disk_are_reused_across_processes_and_compute_their_own_model(tmp_path):
+    """A second process loads both callbacks from the cache folder and writes nothing; a model with other
+    data (other constants) gets a log density of its own, not the first one's code. Each process's log
+    density and gradient equal PyMC's own at the same point."""
+    def files():
+        return {path.name: path.stat().st_mtime_ns for path in (tmp_path / "numba").glob("*")}
+
+    first = callbacks(tmp_path, [1.0, 2.0, 0.5])
+    written = files()
+    again = callbacks(tmp_path, [1.0, 2.0, 0.5])
+    assert files() == written and again["hits"] == 2
+    other = callbacks(tmp_path, [5.0, 7.0, 6.5, 9.0])
+    def data_files(callback):
+        return sum(name.endswith(".nbc") and callback in name for name in files())
+
+    # the log density embeds the data: a file of its own; the expansion to (mu, sigma) does not: shared
+    assert (data_files("logp_numba"), data_files("expand_numba")) == (2, 1)
+    for result in (first, again, other):
+        assert result["status"] == 0
+        assert result["logp"] == pytest.approx(result["reference"], rel=1e-9)
+        assert result["grad"] == pytest.approx(result["dlogp"], rel=1e-9)
+    assert other["logp"] != pytest.approx(first["logp"])
