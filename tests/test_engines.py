@@ -147,3 +147,17 @@ def test_a_spark_table_needs_the_spark_engine(tmp_path):
     assert done.returncode == 2
     assert "names a Spark table but the engine is duckdb" in done.stderr
     assert np.char.count(done.stderr.strip(), "\n") == 0
+
+
+def test_a_run_over_a_glob_of_parquet_parts_records_their_checksum(generated, tmp_path):
+    import json
+
+    table = pq.read_table(generated)
+    for i, start in enumerate(range(0, table.num_rows, 7_000)):
+        pq.write_table(table.slice(start, 7_000), tmp_path / f"part-{i}.parquet")
+    off = "".join(f"{name}: {{enabled: false}}\n" for name in ("campaign", "correlations", "session_behaviour", "drivers"))
+    done = run_cli(tmp_path, "sessions: {path: 'part-*.parquet', filter: {}}\nrates: {compare_models: false}\n" + off)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "reports" / "summary.json").read_text())
+    assert summary["data"]["sessions"]["analyses"]["purchase_rates"]["rows_used"] == 20_000
+    assert len(summary["data"]["sessions"]["sha256"]) == 64
