@@ -12,12 +12,15 @@ from shopper_bayes.inference.diagnostics import Diagnostics
 
 
 class ClvParams(BaseModel):
-    """BG/NBD r, alpha (rate in time units), a, b; Gamma-Gamma p, q, v (None without repeat spend)."""
+    """Purchase rate r, alpha (in time units); BG/NBD dropout a, b or Pareto/NBD dropout s, beta (in time
+    units), the other model's None; Gamma-Gamma p, q, v (None without repeat spend)."""
 
     r: Estimate
     alpha: Estimate
-    a: Estimate
-    b: Estimate
+    a: Estimate | None = None
+    b: Estimate | None = None
+    s: Estimate | None = None
+    beta: Estimate | None = None
     p: Estimate | None = None
     q: Estimate | None = None
     v: Estimate | None = None
@@ -83,9 +86,11 @@ class TopCustomer(BaseModel):
 class ClvResult(Result):
     """``alive``: expected number of customers still active; ``next_quarter``: expected repeat purchases
     in the next 3 months; ``purchases``: over ``horizon_months``; ``total_clv``: CLV summed over customers
-    (``None`` when no customer has a repeat purchase with positive spend). ``no_repeat``: customers
-    without a repeat purchase, alive by the BG/NBD's assumption (dropout happens only after a purchase). ``draws``: posterior draws
-    behind every per-customer number and total (1 for MAP)."""
+    (``None`` when no customer has a repeat purchase with positive spend). ``model``: ``bg_nbd`` or
+    ``pareto_nbd``. ``no_repeat``: customers without a repeat purchase (alive by the BG/NBD's
+    assumption, as dropout happens only after a purchase; not so under the Pareto/NBD). ``triples``:
+    distinct (frequency, recency, T) fitted, on the ``time_grid``. ``draws``: posterior draws behind
+    every per-customer number and total (1 for MAP)."""
 
     model: str
     method: str
@@ -98,6 +103,7 @@ class ClvResult(Result):
     customers: int
     no_repeat: int
     triples: int
+    time_grid: str = "day"
     spend_customers: int
     draws: int
     priors: dict[str, dict[str, float]]

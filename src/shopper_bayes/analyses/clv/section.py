@@ -8,6 +8,20 @@ from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table, Warning, num, num_range
 
 
+TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
+ACTIVE = {"bg_nbd": "the BG/NBD counts a customer as active until a purchase after which they drop out",
+          "pareto_nbd": "the Pareto/NBD lets a customer drop out at any time, before buying again too"}
+MODELS = {
+    "bg_nbd": "Purchases: BG/NBD (Fader, Hardie & Lee 2005). While alive a customer buys at a Poisson rate lambda ~ "
+              "Gamma(r, alpha); after each repeat purchase they drop out for good with probability p ~ Beta(a, b).",
+    "pareto_nbd": "Purchases: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; expressions of Fader & Hardie 2005). "
+                  "While alive a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); their lifetime from the "
+                  "first purchase is Exponential(mu), mu ~ Gamma(s, beta), so dropout can happen at any time. The "
+                  "likelihood's integral over the time of dropout is computed by Gauss-Legendre quadrature.",
+}
+PARAMS = {"bg_nbd": "r, alpha in {unit}s, a, b", "pareto_nbd": "r, alpha in {unit}s, s, beta in {unit}s"}
+
+
 def _est(value: Estimate | None, digits: int = 2) -> str:
     if value is None or value.mean is None:
         return "n/a" if value is None else f"n/a ({value.note})"
@@ -33,8 +47,7 @@ def section(result: ClvResult) -> Section:
     top = next(iter(result.segments), None)
     blocks.append(
         f"Of {result.customers:,} customers seen up to {result.calibration_end}, about {_est(result.alive, 0)} are "
-        f"probably still active ({result.no_repeat:,} of them have not bought again, and the BG/NBD counts a customer "
-        f"as active until a purchase after which they drop out). They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
+        f"probably still active ({result.no_repeat:,} have not bought again, and {ACTIVE[result.model]}). They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
         f"3 months and {_est(result.purchases, 0)} in the next {result.horizon_months} months. Their value over "
         f"{result.horizon_months} months, discounted at {result.discount_rate:.1%} a month, is {_est(result.total_clv, 0)}"
         + (f"; the {top.segment} of customers by CLV account for {_est(top.clv, 0)} of it ({top.share:.0%})." if top else "."))
@@ -47,11 +60,12 @@ def section(result: ClvResult) -> Section:
             f"made {h.actual:,}, {verdict} the interval.")
         blocks.append(Figure("clv_holdout"))
     params = result.params
-    rows = [[name, _est(getattr(params, name), 3)] for name in ("r", "alpha", "a", "b", "p", "q", "v")
+    rows = [[name, _est(getattr(params, name), 3)] for name in ("r", "alpha", "a", "b", "s", "beta", "p", "q", "v")
             if getattr(params, name) is not None]
     d = result.diagnostics
     blocks.append(Table(["parameter", _method(result)], rows, name="clv_parameters",
-                        caption=f"BG/NBD (r, alpha in {unit}s, a, b) and Gamma-Gamma (p, q, v). Diagnostics: "
+                        caption=f"{TITLES[result.model]} ({PARAMS[result.model].format(unit=unit)}) and Gamma-Gamma "
+                                f"(p, q, v). Diagnostics: "
                                 + ("not sampled (MAP)" if d.method == "map" else
                                    f"max R-hat {num(d.max_rhat, 3)}, min ESS {num(d.min_ess_bulk, 0)}, "
                                    f"{d.divergences} divergences")))
@@ -72,11 +86,12 @@ def section(result: ClvResult) -> Section:
     blocks.append(Figure("clv_alive"))
     blocks.append(Figure("clv_prior"))
     blocks.extend(result.notes)
+    grid = ("" if result.time_grid == "day" else
+            f" (recency and T rounded to whole {unit}s, clv.time_grid: unit: each moves by at most half a {unit})")
     methods = [
-        f"Purchases: BG/NBD (Fader, Hardie & Lee 2005). While alive a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); "
-        f"after each repeat purchase they drop out for good with probability p ~ Beta(a, b). Fitted on the calibration period "
-        f"(up to {result.calibration_end}, time in {unit}s), on {result.triples:,} distinct (frequency, recency, T) triples "
-        f"weighted by the number of customers sharing each (the same likelihood as one term per customer).",
+        MODELS[result.model] + f" Fitted on the calibration period (up to {result.calibration_end}, time in {unit}s), on "
+        f"{result.triples:,} distinct (frequency, recency, T) triples{grid} weighted by the number of customers sharing "
+        "each (the same likelihood as one term per customer).",
         f"Spend: Gamma-Gamma (Fader, Hardie & Lee 2005, 'RFM and CLV') on the mean repeat-purchase value of "
         f"{result.spend_customers:,} repeat buyers with positive spend.",
         "Priors: independent LogNormal on every parameter ("
@@ -89,7 +104,7 @@ def section(result: ClvResult) -> Section:
         "one simulated holdout per posterior draw.",
     ]
     return Section("Customer value", blocks, methods=methods,
-                   terms=["BG/NBD", "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv")
+                   terms=[TITLES[result.model], "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv")
 
 
 def console(result: ClvResult) -> list[str]:
