@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytensor
+import pytensor.tensor as pt
 import pytest
 from scipy import integrate
 from scipy.special import betaln, gammaln, hyp2f1
@@ -169,7 +170,7 @@ def test_weighted_triples_give_the_per_customer_log_likelihood():
     """The weighted fit's log density equals one BG/NBD term per customer (scipy, written out) plus one
     Gamma-Gamma term per customer: the same posterior, exactly, not only within Monte Carlo error."""
     customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    model = models.build_model(models.triples(customers), models.spend_pairs(customers), ClvSettings().priors)
+    model = models.build_model(models.triples(customers), models.spend_statistics(customers), ClvSettings().priors)
     inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
     outputs = model.replace_rvs_by_values([model["purchases_loglik"], model["spend_loglik"]])
     function = pytensor.function(inputs, outputs, mode="FAST_COMPILE")
@@ -194,7 +195,7 @@ def test_weighted_triples_give_the_per_customer_pareto_log_likelihood():
     """The Pareto/NBD's weighted log density (quadrature) equals one term per customer written with
     scipy's hyp2f1, at points around the published estimates and far from them."""
     customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    model = models.build_model(models.triples(customers), models.spend_pairs(customers), ClvSettings().priors,
+    model = models.build_model(models.triples(customers), models.spend_statistics(customers), ClvSettings().priors,
                                "pareto_nbd")
     inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
     function = pytensor.function(inputs, model.replace_rvs_by_values([model["purchases_loglik"]]), mode="FAST_COMPILE")
@@ -207,15 +208,29 @@ def test_weighted_triples_give_the_per_customer_pareto_log_likelihood():
         assert purchases == pytest.approx(expected, rel=1e-9)
 
 
-def test_time_grid_unit_rounds_recency_and_age():
+def test_binned_statistics_round_times_and_bin_spend_within_the_stated_error():
     customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    cells = models.triples(customers, "unit")
+    cells = models.triples(customers, "binned")
     assert cells["customers"].sum() == 2357 and len(cells) < 1016
     assert (cells["recency"] == cells["recency"].round()).all() and (cells["T"] == cells["T"].round()).all()
     assert (cells["recency"] <= cells["T"]).all()
-    # same customers per frequency and per rounded age as counted with pandas
-    rounded = customers.assign(T=customers["T"].round())
+    rounded = customers.assign(T=customers["T"].round())  # customers per rounded age, counted with pandas
     pd.testing.assert_series_equal(cells.groupby("T")["customers"].sum(), rounded.groupby("T").size().rename("customers"))
+    # Gamma-Gamma on 1% bins of total spend against one scipy term per customer: within (1%)^3 / 3 each
+    buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
+    exact, binned = models.spend_statistics(customers), models.spend_statistics(customers, "binned")
+    assert exact.customers == binned.customers == len(buyers) and len(binned) < len(exact)
+    p, q, v = (pt.scalar(name) for name in "pqv")
+    functions = [pytensor.function([p, q, v], models.gamma_gamma_loglik(stats, p, q, v)) for stats in (exact, binned)]
+    x, z = buyers["frequency"].to_numpy(float), buyers["monetary_value"].to_numpy(float)
+    for theta in ((6.25, 3.74, 15.44), (1.0, 1.5, 200.0), (20.0, 10.0, 2.0)):
+        pp, qq, vv = theta
+        reference = np.sum(gammaln(pp * x + qq) - gammaln(pp * x) - gammaln(qq) + qq * np.log(vv) + (pp * x - 1) * np.log(z)
+                           + pp * x * np.log(x) - (pp * x + qq) * np.log(x * z + vv))
+        assert functions[0](*theta) == pytest.approx(reference, rel=1e-12)
+        bound = len(x) * (pp * x.max() + qq) * 0.0101**3 / 3
+        assert abs(functions[1](*theta) - reference) < bound, theta
+        assert functions[1](*theta) != reference
 
 
 def test_prediction_chunks_give_the_same_numbers(monkeypatch):

@@ -23,10 +23,11 @@ from shopper_bayes.inference.diagnostics import Diagnostics, check
 MAP_NOTE = "MAP point estimate: no posterior interval"
 
 
-def fit_key(cells: pd.DataFrame, pairs: pd.DataFrame, settings: ClvSettings) -> str:
-    """What the fit depends on: the weighted triples and pairs, the model, the priors, the draws."""
+def fit_key(cells: pd.DataFrame, spend: models.SpendStatistics, settings: ClvSettings) -> str:
+    """What the fit depends on: the weighted triples, the spend statistics, the model, the priors, the draws."""
     digest = hashlib.sha256()
-    for table in (cells, pairs):
+    digest.update(np.array([spend.sum_log_z, spend.sum_x_log_z]).tobytes())
+    for table in (cells, spend.bins):
         digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
     digest.update(json.dumps([settings.model, used_priors(settings), settings.draws, settings.tune,
                               settings.target_accept]).encode())
@@ -121,8 +122,9 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
     """Fit (MCMC through ``fit(model, key, **overrides)``, or MAP) and predict."""
     customers = tables.customers
     purchases = MODELS[settings.model]
-    cells, pairs = models.triples(customers, settings.time_grid), models.spend_pairs(customers)
-    model = models.build_model(cells, pairs, settings.priors, settings.model)
+    cells = models.triples(customers, settings.statistics)
+    spend = models.spend_statistics(customers, settings.statistics)
+    model = models.build_model(cells, spend, settings.priors, settings.model)
     if settings.method == "map":
         tree = models.fit_map(model, settings.priors)
         diagnostics = Diagnostics.not_sampled("map", "MAP point estimate (clv.method: map): no posterior draws, "
@@ -130,12 +132,12 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
     else:
         def whitened():
             whitening = models.posterior_mode(model, settings.priors)
-            return models.build_model(cells, pairs, settings.priors, settings.model, whitening)
+            return models.build_model(cells, spend, settings.priors, settings.model, whitening)
 
-        tree = fit(whitened, fit_key(cells, pairs, settings), draws=settings.draws, tune=settings.tune,
+        tree = fit(whitened, fit_key(cells, spend, settings), draws=settings.draws, tune=settings.tune,
                    target_accept=settings.target_accept)
         diagnostics = check(tree, limits)
-    names = purchases.params + (models.SPEND_PARAMS if len(pairs) else ())
+    names = purchases.params + (models.SPEND_PARAMS if len(spend) else ())
     params = predict.thin(tree["posterior"], names, settings.prediction_draws)
     prob = settings.interval_prob
     terms = predict.pair_terms(purchases, customers, params, tables.time_unit, settings.horizon_months,
@@ -153,12 +155,12 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
             simulated = {name: np.repeat(value, settings.holdout_draws) for name, value in simulated.items()}
         holdout = holdout_check(purchases, tables, simulated, prob, seed)
     total = preds.totals["clv"]
-    total_estimate = estimate(total, prob) if len(pairs) else Estimate(mean=None, interval=(None, None),
+    total_estimate = estimate(total, prob) if len(spend) else Estimate(mean=None, interval=(None, None),
                                                                         note="no repeat purchase with positive spend")
     segments = [Segment(segment=name, customers=preds.segment_sizes[name], clv=estimate(values, prob),
-                        share=float(np.mean(values / total)) if len(pairs) and np.all(total > 0) else 0.0)
+                        share=float(np.mean(values / total)) if len(spend) and np.all(total > 0) else 0.0)
                 for name, values in preds.segments.items()]
-    top = table.nlargest(settings.top_customers, "clv_mean") if len(pairs) else table.head(0)
+    top = table.nlargest(settings.top_customers, "clv_mean") if len(spend) else table.head(0)
     top_customers = [TopCustomer(customer_id=str(row.customer_id), frequency=int(row.frequency), recency=float(row.recency),
                                  T=float(row.T), monetary_value=float(row.monetary_value), p_alive=float(row.p_alive_mean),
                                  expected_purchases=float(row.purchases_mean), expected_spend=float(row.spend_mean),
@@ -178,8 +180,8 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
         calibration_end=str(tables.calibration_end), observation_end=str(tables.observation_end),
         horizon_months=settings.horizon_months, discount_rate=settings.discount_rate, interval_prob=prob,
         customers=len(customers), no_repeat=int((customers["frequency"] == 0).sum()), triples=len(cells),
-        spend_customers=int(pairs["customers"].sum()) if len(pairs) else 0,
-        time_grid=settings.time_grid, draws=draws, priors=used_priors(settings),
+        spend_customers=spend.customers, spend_groups=len(spend),
+        statistics=settings.statistics, draws=draws, priors=used_priors(settings),
         params=ClvParams(**{name: estimate(all_draws[name], prob) for name in names}),
         alive=estimate(preds.totals["alive"], prob), next_quarter=estimate(preds.totals["quarter"], prob),
         purchases=estimate(preds.totals["purchases"], prob), total_clv=total_estimate, segments=segments,

@@ -5,10 +5,13 @@ The purchase likelihood depends on a customer only through (frequency x, recency
 customers sharing a triple share one term, weighted by their number. Gamma-Gamma (Fader, Hardie &
 Lee 2005, 'RFM and CLV'): a customer's repeat purchases are Gamma(p, nu) values with
 nu ~ Gamma(q, v); its likelihood depends on (x, mean spend z), summed over the distinct pairs with
-their counts. The two models share no parameter.
+their counts (or over bins of total spend: :func:`spend_statistics`). The two models share no
+parameter.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,34 +27,70 @@ from shopper_bayes.analyses.clv.purchases import MODELS
 SPEND_PARAMS = ("p", "q", "v")
 
 
-def triples(customers: pd.DataFrame, time_grid: str = "day") -> pd.DataFrame:
-    """Distinct (frequency, recency, T) with the number of customers sharing each. ``time_grid: unit``
-    rounds recency and T to whole time units first (``day``: as measured, whole days in time units)."""
-    if time_grid == "unit":
+SPEND_BIN_WIDTH = 0.01  # binned statistics: total repeat spend in bins 1% wide (on the log scale)
+
+
+def triples(customers: pd.DataFrame, statistics: str = "exact") -> pd.DataFrame:
+    """Distinct (frequency, recency, T) with the number of customers sharing each. ``binned`` rounds
+    recency and T to whole time units first (``exact``: as measured, whole days in time units)."""
+    if statistics == "binned":
         customers = customers.assign(recency=customers["recency"].round(), T=customers["T"].round())
     return customers.groupby(["frequency", "recency", "T"], sort=True).size().rename("customers").reset_index()
 
 
-def spend_pairs(customers: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (frequency, monetary_value) of repeat buyers with positive mean spend, with counts."""
+@dataclass
+class SpendStatistics:
+    """What the Gamma-Gamma likelihood needs of the repeat buyers with positive mean spend z over x
+    repeat purchases. ``bins``: per frequency, groups of total spend S = x z with their number of
+    ``customers`` n, mean S (``total``) and sum of squared deviations from it (``spread``): one group
+    per distinct (x, z) (spread 0) for ``exact`` statistics, S in bins 1% wide for ``binned``.
+    ``sum_log_z`` and ``sum_x_log_z``: sums over the customers of log z and x log z (exact either way)."""
+
+    bins: pd.DataFrame
+    sum_log_z: float
+    sum_x_log_z: float
+
+    @property
+    def customers(self) -> int:
+        return int(self.bins["customers"].sum())
+
+    def __len__(self) -> int:
+        return len(self.bins)
+
+
+def spend_statistics(customers: pd.DataFrame, statistics: str = "exact") -> SpendStatistics:
+    """The :class:`SpendStatistics` of the repeat buyers with positive mean spend."""
     buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
-    return buyers.groupby(["frequency", "monetary_value"], sort=True).size().rename("customers").reset_index()
+    x = buyers["frequency"].to_numpy("float64")
+    z = buyers["monetary_value"].to_numpy("float64")
+    total = x * z
+    key = np.floor(np.log(total) / SPEND_BIN_WIDTH) if statistics == "binned" else total
+    frame = pd.DataFrame({"frequency": buyers["frequency"].to_numpy(), "key": key, "total": total})
+    groups = frame.groupby(["frequency", "key"], sort=True)["total"]
+    frame["deviation"] = (frame["total"] - groups.transform("mean")) ** 2
+    bins = frame.groupby(["frequency", "key"], sort=True).agg(customers=("total", "size"), total=("total", "mean"),
+                                                                spread=("deviation", "sum"))
+    return SpendStatistics(bins.reset_index("key", drop=True).reset_index(), float(np.log(z).sum()),
+                           float((x * np.log(z)).sum()))
 
 
-def gamma_gamma_loglik(pairs: pd.DataFrame, p, q, v):
-    """Sum over the pairs of count x log density of a mean spend z over x purchases (Fader & Hardie
+def gamma_gamma_loglik(spend: SpendStatistics, p, q, v):
+    """Sum over the customers of the log density of a mean spend z over x purchases (Fader & Hardie
     2013, eq. 1a): log Gamma(p x + q) - log Gamma(p x) - log Gamma(q) + q log v + (p x - 1) log z
-    + p x log x - (p x + q) log(x z + v). Terms of x alone are computed per distinct x; only
-    log(x z + v) per pair."""
-    w = pairs["customers"].to_numpy("float64")
-    x = pairs["frequency"].to_numpy("float64")
-    z = pairs["monetary_value"].to_numpy("float64")
+    + p x log x - (p x + q) log(S + v), S = x z. Terms of x alone are computed per distinct x, the
+    log z terms are fixed sums, and log(S + v) is summed per group of S: n log(m + v) - D / (2 (m +
+    v)^2) for n values of mean m and squared deviations D: exact for one distinct S, within
+    (1%)^3 / 3 per customer for the 1% bins (the next term of the expansion)."""
+    bins = spend.bins
+    n = bins["customers"].to_numpy("float64")
+    x = bins["frequency"].to_numpy("float64")
     distinct, index = np.unique(x, return_inverse=True)
     per_x = (pt.gammaln(p * distinct + q) - pt.gammaln(p * distinct) - pt.gammaln(q) + q * pt.log(v)
              + p * distinct * np.log(distinct))
-    log_total = pt.log(x * z + v)
-    return (pt.dot(np.bincount(index, weights=w), per_x) + p * np.sum(w * x * np.log(z)) - np.sum(w * np.log(z))
-            - p * pt.dot(w * x, log_total) - q * pt.dot(w, log_total))
+    shifted = bins["total"].to_numpy("float64") + v
+    log_total = n * pt.log(shifted) - bins["spread"].to_numpy("float64") / (2 * shifted**2)
+    return (pt.dot(np.bincount(index, weights=n), per_x) + p * spend.sum_x_log_z - spend.sum_log_z
+            - p * pt.dot(x, log_total) - q * pt.sum(log_total))
 
 
 def parameter_names(model: str, spend: bool) -> tuple[str, ...]:
@@ -64,7 +103,7 @@ def prior_moments(priors: ClvPriors, names) -> tuple[np.ndarray, np.ndarray]:
             np.array([getattr(priors, name).sigma for name in names], dtype="float64"))
 
 
-def build_model(cells: pd.DataFrame, pairs: pd.DataFrame, priors: ClvPriors, model: str = "bg_nbd",
+def build_model(cells: pd.DataFrame, spend: SpendStatistics, priors: ClvPriors, model: str = "bg_nbd",
                 whitening: tuple[np.ndarray, np.ndarray] | None = None) -> pm.Model:
     """The joint model: theta = the log-parameters (``model``'s, then Gamma-Gamma's when some repeat buyer
     spent something) ~ independent Normals from the config, the weighted purchase and Gamma-Gamma terms
@@ -77,7 +116,7 @@ def build_model(cells: pd.DataFrame, pairs: pd.DataFrame, priors: ClvPriors, mod
     steps per draw and gives nearly independent draws however correlated the parameters are (the
     Pareto/NBD's s and beta are, strongly).
     """
-    names = parameter_names(model, len(pairs) > 0)
+    names = parameter_names(model, len(spend) > 0)
     mean, sd = prior_moments(priors, names)
     with pm.Model(coords={"parameter": list(names)}) as built:
         if whitening is None:
@@ -89,8 +128,8 @@ def build_model(cells: pd.DataFrame, pairs: pd.DataFrame, priors: ClvPriors, mod
             theta = mode + pt.dot(np.linalg.inv(chol.T), z)
         values = {name: pm.Deterministic(name, pt.exp(theta[i])) for i, name in enumerate(names)}
         pm.Potential("purchases_loglik", MODELS[model].loglik(cells, values))
-        if len(pairs):
-            pm.Potential("spend_loglik", gamma_gamma_loglik(pairs, values["p"], values["q"], values["v"]))
+        if len(spend):
+            pm.Potential("spend_loglik", gamma_gamma_loglik(spend, values["p"], values["q"], values["v"]))
     return built
 
 

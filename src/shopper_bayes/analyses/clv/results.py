@@ -89,8 +89,9 @@ class ClvResult(Result):
     (``None`` when no customer has a repeat purchase with positive spend). ``model``: ``bg_nbd`` or
     ``pareto_nbd``. ``no_repeat``: customers without a repeat purchase (alive by the BG/NBD's
     assumption, as dropout happens only after a purchase; not so under the Pareto/NBD). ``triples``:
-    distinct (frequency, recency, T) fitted, on the ``time_grid``. ``draws``: posterior draws behind
-    every per-customer number and total (1 for MAP)."""
+    distinct (frequency, recency, T) fitted; ``spend_groups``: Gamma-Gamma terms fitted (distinct
+    pairs, or bins of spend); ``statistics``: ``exact`` or ``binned``. ``draws``: posterior draws
+    behind every per-customer number and total (1 for MAP)."""
 
     model: str
     method: str
@@ -103,8 +104,9 @@ class ClvResult(Result):
     customers: int
     no_repeat: int
     triples: int
-    time_grid: str = "day"
+    statistics: str = "exact"
     spend_customers: int
+    spend_groups: int = 0
     draws: int
     priors: dict[str, dict[str, float]]
     params: ClvParams

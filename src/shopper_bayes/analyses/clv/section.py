@@ -86,19 +86,23 @@ def section(result: ClvResult) -> Section:
     blocks.append(Figure("clv_alive"))
     blocks.append(Figure("clv_prior"))
     blocks.extend(result.notes)
-    grid = ("" if result.time_grid == "day" else
-            f" (recency and T rounded to whole {unit}s, clv.time_grid: unit: each moves by at most half a {unit})")
+    binned = result.statistics == "binned"
+    grid = f" (clv.statistics: binned: recency and T rounded to whole {unit}s)" if binned else ""
     methods = [
         MODELS[result.model] + f" Fitted on the calibration period (up to {result.calibration_end}, time in {unit}s), on "
         f"{result.triples:,} distinct (frequency, recency, T) triples{grid} weighted by the number of customers sharing "
         "each (the same likelihood as one term per customer).",
         f"Spend: Gamma-Gamma (Fader, Hardie & Lee 2005, 'RFM and CLV') on the mean repeat-purchase value of "
-        f"{result.spend_customers:,} repeat buyers with positive spend.",
+        f"{result.spend_customers:,} repeat buyers with positive spend"
+        + (f", their total repeat spend grouped in {result.spend_groups:,} bins 1% wide (second-order correction)."
+           if binned else "."),
         "Priors: independent LogNormal on every parameter ("
         + ", ".join(f"{name} LogNormal({p['mu']:g}, {p['sigma']:g})" for name, p in result.priors.items())
         + "), wide enough that the data decide.",
-        ("Fit: MAP (pm.find_MAP), a point estimate." if result.method == "map" else
-         f"Fit: NUTS (nutpie); per-customer numbers from {result.draws:,} posterior draws."),
+        ("Fit: MAP (the posterior mode by L-BFGS), a point estimate." if result.method == "map" else
+         "Fit: NUTS (nutpie) in whitened coordinates (the log-parameters centred at the posterior mode and scaled "
+         f"by the curvature there: an exact linear change of variables); per-customer numbers from {result.draws:,} "
+         "posterior draws."),
         f"CLV: expected purchases per month (30.4375 days) times the expected spend per purchase, discounted at "
         f"{result.discount_rate:.1%} a month, over {result.horizon_months} months. Holdout intervals are posterior predictive: "
         "one simulated holdout per posterior draw.",
