@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
 
@@ -125,6 +127,17 @@ def summarise(records: list[dict]) -> None:
     print("\n*: outside the margin")
 
 
+def one(model: str, customers: int, seed: int, k: int) -> dict:
+    """Data set k: planted parameters, both views simulated and fitted."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+    truth = planted(model, rng)
+    views = simulate(model, truth, customers, rng)
+    record = {"k": k, "model": model, "customers": customers, "truth": truth}
+    for view in VIEWS:
+        record[view] = fit(model, views[view], seed + k)
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=["bg_nbd", "pareto_nbd"], default="bg_nbd")
@@ -132,7 +145,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--out", help="append one JSON line per data set here (and resume from it)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(one(args.model, args.customers, args.seed, args.child)))
+        return
     records = []
     if args.out:
         try:
@@ -142,12 +159,10 @@ def main() -> None:
             pass
     started = time.perf_counter()
     for k in range(len(records), args.datasets):
-        rng = np.random.default_rng(np.random.SeedSequence(args.seed, spawn_key=(k,)))
-        truth = planted(args.model, rng)
-        views = simulate(args.model, truth, args.customers, rng)
-        record = {"k": k, "model": args.model, "customers": args.customers, "truth": truth}
-        for view in VIEWS:
-            record[view] = fit(args.model, views[view], args.seed + k)
+        # each data set in a fresh process: compiled models of earlier fits do not pile up in memory
+        done = subprocess.run([sys.executable, __file__, "--model", args.model, "--customers", str(args.customers),
+                               "--seed", str(args.seed), "--child", str(k)], capture_output=True, text=True, check=True)
+        record = json.loads(done.stdout.strip().splitlines()[-1])
         records.append(record)
         if args.out:
             with open(args.out, "a", encoding="utf-8") as handle:

@@ -91,7 +91,7 @@ def section(result: ClvResult) -> Section:
     methods = [
         MODELS[result.model] + f" Fitted on the calibration period (up to {result.calibration_end}, time in {unit}s), on "
         f"{result.triples:,} distinct (frequency, recency, T) triples{grid} weighted by the number of customers sharing "
-        "each (the same likelihood as one term per customer).",
+        f"each (the same likelihood as one term per customer{' at the rounded times' if binned else ''}).",
         f"Spend: Gamma-Gamma (Fader, Hardie & Lee 2005, 'RFM and CLV') on the mean repeat-purchase value of "
         f"{result.spend_customers:,} repeat buyers with positive spend"
         + (f", their total repeat spend grouped in {result.spend_groups:,} bins 1% wide (second-order correction)."
