@@ -1,11 +1,15 @@
 """Mock transaction logs from a stated customer model, written beside their ground truth.
 
-Model (time in days from ``start``; BG/NBD purchases and dropout, Gamma-Gamma spend):
+Model (time in days from ``start``; purchases and dropout of the BG/NBD family, Gamma-Gamma spend):
 
 - customer i makes a first purchase at a uniform time in [0, acquisition_days);
-- purchase rate lambda_i ~ Gamma(shape r, rate alpha) per day; after each purchase the customer drops
-  out for good with probability p_i ~ Beta(a, b); while active, the time to the next purchase is
-  Exponential(lambda_i); purchases after ``observation_days`` are not observed;
+- purchase rate lambda_i ~ Gamma(shape r, rate alpha) per day; while active, the time to the next
+  purchase is Exponential(lambda_i); purchases after ``observation_days`` are not observed;
+- dropout (``dropout``): ``every_purchase`` (the default): after each purchase, the first included,
+  the customer drops out for good with probability p_i ~ Beta(a, b) (the MBG/NBD of Batislam,
+  Denizel & Filiztekin 2007); ``repeat_purchase``: the same after each repeat purchase only (the
+  BG/NBD of Fader, Hardie & Lee 2005); ``any_time``: a lifetime from the first purchase
+  ~ Exponential(mu_i), mu_i ~ Gamma(shape s, rate beta) per day (the Pareto/NBD);
 - spend per purchase ~ Gamma(shape spend_shape, rate nu_i), nu_i ~ Gamma(shape spend_q, rate
   spend_gamma) (mean spend_shape x spend_gamma / (spend_q - 1)), rounded to cents;
 - the category of each purchase ~ Categorical(category_shares), independent of everything else.
@@ -54,6 +58,9 @@ class TransactionsGenerator:
     alpha: float = 30.0
     a: float = 1.0
     b: float = 4.0
+    dropout: str = "every_purchase"
+    s: float = 0.6
+    beta: float = 60.0
     spend_shape: float = 6.0
     spend_q: float = 4.0
     spend_gamma: float = 15.0
@@ -67,20 +74,38 @@ class TransactionsGenerator:
 
     def simulate(self, customers: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """(customer index, day of purchase) of every observed purchase, purchase by purchase."""
+        who, when = self.times(customers, rng)
+        return who, np.floor(when).astype(np.int64)
+
+    def times(self, customers: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(customer index, time in days) of every observed purchase, purchase by purchase, before the
+        times are cut to days (purchases on the same day are then one purchase day in the log)."""
+        if self.dropout not in ("every_purchase", "repeat_purchase", "any_time"):
+            raise ValueError(f"dropout {self.dropout!r}: every_purchase, repeat_purchase or any_time")
         rate = rng.gamma(self.r, 1 / self.alpha, customers)
-        dropout = rng.beta(self.a, self.b, customers)
+        if self.dropout == "any_time":
+            dropout = np.zeros(customers)
+            death = rng.gamma(self.s, 1 / self.beta, customers)
+        else:
+            dropout = rng.beta(self.a, self.b, customers)
         time = rng.uniform(0, self.acquisition_days, customers)
+        end = np.full(customers, float(self.observation_days))
+        if self.dropout == "any_time":
+            end = np.minimum(end, time + rng.exponential(1 / death))
         who, when = [np.arange(customers)], [time]
         active = np.arange(customers)
+        first = True
         while active.size:
-            stays = rng.random(active.size) >= dropout[active]
-            active, time = active[stays], time[stays]
+            if not (first and self.dropout == "repeat_purchase"):
+                stays = rng.random(active.size) >= dropout[active]
+                active, time = active[stays], time[stays]
+            first = False
             time = time + rng.exponential(1 / rate[active])
-            seen = time < self.observation_days
+            seen = time < end[active]
             active, time = active[seen], time[seen]
             who.append(active)
             when.append(time)
-        return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+        return np.concatenate(who), np.concatenate(when)
 
     def chunk(self, seed: int, first: int, customers: int) -> pa.Table:
         """Customers ``first`` to ``first + customers - 1`` (ids C0000001 ...), purchases by customer and date."""

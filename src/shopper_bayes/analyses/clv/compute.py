@@ -14,6 +14,7 @@ from shopper_bayes.analyses.base import Estimate
 from shopper_bayes.analyses.clv import model as models
 from shopper_bayes.analyses.clv import predict
 from shopper_bayes.analyses.clv.config import ClvSettings
+from shopper_bayes.analyses.clv.purchases import MODELS
 from shopper_bayes.analyses.clv.results import (ClvArrays, ClvParams, ClvResult, Holdout, HoldoutGroup, HoldoutPeriod,
                                                 Segment, TopCustomer)
 from shopper_bayes.analyses.clv.rfm import RfmTables
@@ -22,14 +23,21 @@ from shopper_bayes.inference.diagnostics import Diagnostics, check
 MAP_NOTE = "MAP point estimate: no posterior interval"
 
 
-def fit_key(cells: pd.DataFrame, pairs: pd.DataFrame, settings: ClvSettings) -> str:
-    """What the fit depends on: the weighted triples and pairs, the model, the priors, the draws."""
+def fit_key(cells: pd.DataFrame, spend: models.SpendStatistics, settings: ClvSettings) -> str:
+    """What the fit depends on: the weighted triples, the spend statistics, the model, the priors, the draws."""
     digest = hashlib.sha256()
-    for table in (cells, pairs):
+    digest.update(np.array([spend.sum_log_z, spend.sum_x_log_z]).tobytes())
+    for table in (cells, spend.bins):
         digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
-    digest.update(json.dumps([settings.model, settings.priors.model_dump(), settings.draws, settings.tune,
+    digest.update(json.dumps([settings.model, used_priors(settings), settings.draws, settings.tune,
                               settings.target_accept]).encode())
-    return f"clv-{settings.model}-{digest.hexdigest()[:16]}"
+    return f"clv-{settings.model}-whitened-{digest.hexdigest()[:16]}"
+
+
+def used_priors(settings: ClvSettings) -> dict[str, dict[str, float]]:
+    """The configured priors of the fitted model's parameters (purchase model and Gamma-Gamma)."""
+    names = MODELS[settings.model].params + models.SPEND_PARAMS
+    return {name: getattr(settings.priors, name).model_dump() for name in names}
 
 
 def estimate(values: np.ndarray, prob: float) -> Estimate:
@@ -47,11 +55,11 @@ def _interval(values: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def holdout_check(tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int) -> Holdout:
+def holdout_check(model, tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int) -> Holdout:
     """Simulated holdout repeat purchases (one data set per draw) against the actual ones."""
     customers = tables.customers
     periods = len(tables.holdout_periods)
-    sim = predict.simulate_holdout(customers, params, tables.holdout_length, periods, seed)
+    sim = predict.simulate_holdout(model, customers, params, tables.holdout_length, periods, seed)
     cumulative_sim = np.cumsum(sim.by_period, axis=1)
     cumulative_actual = np.cumsum(tables.holdout_periods["purchases"].to_numpy())
     cumulative = [HoldoutPeriod(period=k, predicted=float(cumulative_sim[:, k].mean()),
@@ -75,20 +83,18 @@ def holdout_check(tables: RfmTables, params: dict[str, np.ndarray], prob: float,
 
 def prior_shares(tree: xr.DataTree | None, customers: pd.DataFrame, settings: ClvSettings, seed: int) -> xr.DataArray:
     """Prior predictive share of customers by calibration repeat purchases (0..6, 7+), from prior
-    draws of (r, alpha, a, b) and the customers' own ages T (a sample of at most 2,000)."""
+    draws of the purchase model's parameters and the customers' own ages T (a sample of at most 2,000)."""
     rng = np.random.default_rng(seed)
     draws = 200
+    model = MODELS[settings.model]
     if tree is not None and "prior" in tree.children:
-        params = predict.thin(tree["prior"], models.PURCHASE_PARAMS, draws)
+        params = predict.thin(tree["prior"], model.params, draws)
     else:
         params = {name: np.exp(rng.normal(getattr(settings.priors, name).mu, getattr(settings.priors, name).sigma, draws))
-                  for name in models.PURCHASE_PARAMS}
+                  for name in model.params}
     T = customers["T"].to_numpy("float64")
     T = T[rng.choice(len(T), size=min(len(T), 2000), replace=False)][None, :]
-    r, alpha, a, b = (params[name][:, None] for name in models.PURCHASE_PARAMS)
-    rate = rng.gamma(np.broadcast_to(r, (len(r), T.shape[1]))) / alpha
-    drop = rng.beta(np.broadcast_to(a, rate.shape), np.broadcast_to(b, rate.shape))
-    x = np.minimum(rng.poisson(np.minimum(rate * T, 1e7)), rng.geometric(np.clip(drop, 1e-12, 1)))
+    x = model.prior_counts(rng, T, params)
     groups = np.minimum(x, predict.FREQUENCY_GROUPS - 1)
     shares = np.stack([(groups == g).mean(axis=1) for g in range(predict.FREQUENCY_GROUPS)], axis=1)
     return xr.DataArray(shares, dims=("draw", "group"), coords={"group": _group_names()})
@@ -115,21 +121,28 @@ class Computed:
 def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) -> Computed:
     """Fit (MCMC through ``fit(model, key, **overrides)``, or MAP) and predict."""
     customers = tables.customers
-    cells, pairs = models.triples(customers), models.spend_pairs(customers)
-    model = models.build_model(cells, pairs, settings.priors)
+    purchases = MODELS[settings.model]
+    cells = models.triples(customers, settings.statistics)
+    spend = models.spend_statistics(customers, settings.statistics)
+    model = models.build_model(cells, spend, settings.priors, settings.model)
     if settings.method == "map":
-        tree = models.fit_map(model, seed)
+        tree = models.fit_map(model, settings.priors)
         diagnostics = Diagnostics.not_sampled("map", "MAP point estimate (clv.method: map): no posterior draws, "
                                               "no intervals, no convergence check", limits)
     else:
-        tree = fit(model, fit_key(cells, pairs, settings), draws=settings.draws, tune=settings.tune,
+        def whitened():
+            whitening = models.posterior_mode(model, settings.priors)
+            return models.build_model(cells, spend, settings.priors, settings.model, whitening)
+
+        tree = fit(whitened, fit_key(cells, spend, settings), draws=settings.draws, tune=settings.tune,
                    target_accept=settings.target_accept)
         diagnostics = check(tree, limits)
-    names = models.PURCHASE_PARAMS + (models.SPEND_PARAMS if len(pairs) else ())
+    names = purchases.params + (models.SPEND_PARAMS if len(spend) else ())
     params = predict.thin(tree["posterior"], names, settings.prediction_draws)
     prob = settings.interval_prob
-    terms = predict.pair_terms(customers, params, tables.time_unit, settings.horizon_months, settings.discount_rate)
-    preds = predict.customer_predictions(customers, params, terms, prob, settings.segments)
+    terms = predict.pair_terms(purchases, customers, params, tables.time_unit, settings.horizon_months,
+                               settings.discount_rate)
+    preds = predict.customer_predictions(purchases, customers, params, terms, prob, settings.segments)
     table = preds.table
     if tables.holdout is not None:
         table["holdout_purchases"] = tables.holdout.to_numpy()
@@ -140,14 +153,14 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
         simulated = predict.thin(tree["posterior"], names, settings.holdout_draws)
         if draws == 1:  # MAP: the point repeated; the interval is then the process noise alone
             simulated = {name: np.repeat(value, settings.holdout_draws) for name, value in simulated.items()}
-        holdout = holdout_check(tables, simulated, prob, seed)
+        holdout = holdout_check(purchases, tables, simulated, prob, seed)
     total = preds.totals["clv"]
-    total_estimate = estimate(total, prob) if len(pairs) else Estimate(mean=None, interval=(None, None),
+    total_estimate = estimate(total, prob) if len(spend) else Estimate(mean=None, interval=(None, None),
                                                                         note="no repeat purchase with positive spend")
     segments = [Segment(segment=name, customers=preds.segment_sizes[name], clv=estimate(values, prob),
-                        share=float(np.mean(values / total)) if len(pairs) and np.all(total > 0) else 0.0)
+                        share=float(np.mean(values / total)) if len(spend) and np.all(total > 0) else 0.0)
                 for name, values in preds.segments.items()]
-    top = table.nlargest(settings.top_customers, "clv_mean") if len(pairs) else table.head(0)
+    top = table.nlargest(settings.top_customers, "clv_mean") if len(spend) else table.head(0)
     top_customers = [TopCustomer(customer_id=str(row.customer_id), frequency=int(row.frequency), recency=float(row.recency),
                                  T=float(row.T), monetary_value=float(row.monetary_value), p_alive=float(row.p_alive_mean),
                                  expected_purchases=float(row.purchases_mean), expected_spend=float(row.spend_mean),
@@ -167,13 +180,13 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
         calibration_end=str(tables.calibration_end), observation_end=str(tables.observation_end),
         horizon_months=settings.horizon_months, discount_rate=settings.discount_rate, interval_prob=prob,
         customers=len(customers), no_repeat=int((customers["frequency"] == 0).sum()), triples=len(cells),
-        spend_customers=int(pairs["customers"].sum()) if len(pairs) else 0,
-        draws=draws, priors={name: prior.model_dump() for name, prior in settings.priors},
+        spend_customers=spend.customers, spend_groups=len(spend),
+        statistics=settings.statistics, draws=draws, priors=used_priors(settings),
         params=ClvParams(**{name: estimate(all_draws[name], prob) for name in names}),
         alive=estimate(preds.totals["alive"], prob), next_quarter=estimate(preds.totals["quarter"], prob),
         purchases=estimate(preds.totals["purchases"], prob), total_clv=total_estimate, segments=segments,
         holdout=holdout, top_customers=top_customers, notes=notes, diagnostics=diagnostics)
-    arrays = ClvArrays(alive=predict.alive_matrix(customers, params),
+    arrays = ClvArrays(alive=predict.alive_matrix(purchases, customers, params),
                        prior_shares=prior_shares(tree if settings.method == "mcmc" else None, customers, settings, seed),
                        observed_shares=observed_shares(customers))
     return Computed(result, arrays, table, tree)

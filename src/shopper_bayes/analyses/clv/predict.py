@@ -2,8 +2,9 @@
 
 Everything is computed on arrays of (customers in a chunk) x (draws), never on the whole
 customers x draws array: per-customer summaries are reduced chunk by chunk, totals are summed per
-draw. The hypergeometric part of the BG/NBD expectation depends on a customer only through
-(frequency, T), so it is computed once per distinct pair.
+draw. The expected purchases of a customer alive at T depend on the customer only through
+(frequency, T), so they are computed once per distinct pair. ``model`` is the purchase model
+(``purchases.BgNbd`` or ``purchases.ParetoNbd``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shopper_bayes.analyses.clv.model import expected_spend, odds_dead, p_alive, purchases_if_alive
+from shopper_bayes.analyses.clv.model import expected_spend
 from shopper_bayes.analyses.clv.rfm import DAYS_PER_UNIT
 
 DAYS_PER_MONTH = 30.4375
@@ -28,6 +29,11 @@ def thin(posterior: xr.DataTree | xr.Dataset, names, count: int) -> dict[str, np
     total = len(next(iter(stacked.values())))
     keep = np.unique(np.linspace(0, total - 1, min(count, total)).round().astype(int))
     return {name: values[keep] for name, values in stacked.items()}
+
+
+def _draws(params: dict[str, np.ndarray], names, axis: int = 0) -> dict[str, np.ndarray]:
+    """The parameters ``names`` with draws along ``axis`` of a 2-d array, ready to broadcast."""
+    return {name: np.expand_dims(params[name], 1 - axis) for name in names}
 
 
 def _chunks(total: int, draws: int):
@@ -47,7 +53,7 @@ class PairTerms:
     discounted: np.ndarray
 
 
-def pair_terms(customers: pd.DataFrame, params: dict[str, np.ndarray], time_unit: str, horizon_months: int,
+def pair_terms(model, customers: pd.DataFrame, params: dict[str, np.ndarray], time_unit: str, horizon_months: int,
                discount_rate: float) -> PairTerms:
     """CLV = sum over months m = 1..H of (purchases in month m) x spend / (1 + discount_rate)^m,
     with months of 30.4375 days (PyMC-Marketing's ``customer_lifetime_value`` convention)."""
@@ -58,13 +64,13 @@ def pair_terms(customers: pd.DataFrame, params: dict[str, np.ndarray], time_unit
     out = {key: np.empty((len(pairs), draws)) for key in ("horizon", "quarter", "discounted")}
     x_all = pairs.get_level_values("frequency").to_numpy("float64")[:, None]
     T_all = pairs.get_level_values("T").to_numpy("float64")[:, None]
-    r, alpha, a, b = (params[name][None, :] for name in ("r", "alpha", "a", "b"))
+    v = _draws(params, model.params, axis=1)
     for part in _chunks(len(pairs), draws):
         x, T = x_all[part], T_all[part]
         previous = np.zeros((len(x), draws))
         discounted = np.zeros((len(x), draws))
         for month in range(1, months + 1):
-            current = purchases_if_alive(month * unit, x, T, r, alpha, a, b)
+            current = model.if_alive(month * unit, x, T, v)
             if month <= horizon_months:
                 discounted += (current - previous) / (1 + discount_rate) ** month
             if month == horizon_months:
@@ -111,7 +117,7 @@ def segment_names(shares: list[float]) -> list[str]:
     return names
 
 
-def customer_predictions(customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
+def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
                          prob: float, shares: list[float]) -> CustomerPredictions:
     """Per customer: P(alive), expected purchases over the horizon, expected spend per purchase and CLV
     (mean and central interval over draws); per draw: totals and segment totals."""
@@ -121,13 +127,13 @@ def customer_predictions(customers: pd.DataFrame, params: dict[str, np.ndarray],
     tx_all = customers["recency"].to_numpy("float64")[:, None]
     T_all = customers["T"].to_numpy("float64")[:, None]
     z_all = customers["monetary_value"].to_numpy("float64")[:, None]
-    r, alpha, a, b = (params[name][None, :] for name in ("r", "alpha", "a", "b"))
+    theta = _draws(params, model.params, axis=1)
     has_spend = "p" in params
     p, q, v = ((params[name][None, :] for name in ("p", "q", "v")) if has_spend else (None, None, None))
 
     def chunk(part):
         x, tx, T, z, at = x_all[part], tx_all[part], T_all[part], z_all[part], position[part]
-        alive = 1 / (1 + odds_dead(x, tx, T, r, alpha, a, b))
+        alive = model.p_alive(x, tx, T, theta)
         spend = expected_spend(np.where(z > 0, x, 0), z, p, q, v) if has_spend else np.full(alive.shape, np.nan)
         return {"p_alive": alive, "quarter": terms.quarter[at] * alive, "purchases": terms.horizon[at] * alive,
                 "spend": spend, "clv": terms.discounted[at] * alive * spend}
@@ -159,7 +165,7 @@ def customer_predictions(customers: pd.DataFrame, params: dict[str, np.ndarray],
     return CustomerPredictions(table, totals, segments, sizes)
 
 
-def alive_matrix(customers: pd.DataFrame, params: dict[str, np.ndarray], cells: int = 40) -> xr.DataArray:
+def alive_matrix(model, customers: pd.DataFrame, params: dict[str, np.ndarray], cells: int = 40) -> xr.DataArray:
     """Posterior mean P(alive) on a grid of frequency x recency, for customers of the largest age T."""
     T = float(customers["T"].max())
     top = int(max(1, np.ceil(customers["frequency"].quantile(0.99))))
@@ -167,24 +173,10 @@ def alive_matrix(customers: pd.DataFrame, params: dict[str, np.ndarray], cells: 
     recency = np.linspace(0, T, cells)
     x = frequency[:, None, None].astype("float64")
     tx = recency[None, :, None]
-    r, alpha, a, b = (params[name][None, None, :] for name in ("r", "alpha", "a", "b"))
-    mean = p_alive(x, tx, T, r, alpha, a, b).mean(axis=2)
+    v = {name: params[name][None, None, :] for name in model.params}
+    mean = model.p_alive(x, tx, T, v).mean(axis=2)
     return xr.DataArray(mean, coords={"frequency": frequency, "recency": recency}, dims=("frequency", "recency"),
                         attrs={"T": T})
-
-
-def simulate_repeat_purchases(rng: np.random.Generator, length: float, x, alive, r, alpha, a, b, T):
-    """Purchases in a window of ``length`` by customers alive at its start with probability ``alive``:
-    lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) (their posteriors given survival), then a
-    Poisson(lambda) process stopped after a Geometric(p) number of purchases. Returns (purchases,
-    Poisson events) per element of the broadcast arrays."""
-    shape = np.broadcast_shapes(np.shape(x), np.shape(alive), np.shape(r), np.shape(T))
-    is_alive = rng.random(shape) < alive
-    rate = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
-    drop = rng.beta(np.broadcast_to(a, shape), np.broadcast_to(b + x, shape))
-    events = np.where(is_alive, rng.poisson(rate * length), 0)
-    stop = rng.geometric(np.clip(drop, 1e-12, 1))
-    return np.minimum(events, stop), events
 
 
 @dataclass
@@ -195,11 +187,12 @@ class HoldoutSimulation:
     by_frequency: np.ndarray  # (draws, FREQUENCY_GROUPS)
 
 
-def simulate_holdout(customers: pd.DataFrame, params: dict[str, np.ndarray], length: float, periods: int,
+def simulate_holdout(model, customers: pd.DataFrame, params: dict[str, np.ndarray], length: float, periods: int,
                      seed: int) -> HoldoutSimulation:
     """Posterior predictive holdout purchases: one simulated holdout per posterior draw. The times of a
-    customer's y purchases are the first y of the Poisson process's n uniform event times, drawn as
-    order statistics (cumulated exponentials over a Gamma(n + 1) total)."""
+    customer's y purchases are the first y of the Poisson process's n event times, uniform over the
+    window in which the customer can buy, drawn as order statistics (cumulated exponentials over a
+    Gamma(n + 1) total)."""
     rng = np.random.default_rng(seed)
     draws = len(params["r"])
     by_period = np.zeros((draws, periods), dtype=np.int64)
@@ -208,19 +201,19 @@ def simulate_holdout(customers: pd.DataFrame, params: dict[str, np.ndarray], len
     tx_all = customers["recency"].to_numpy("float64")
     T_all = customers["T"].to_numpy("float64")
     group_all = np.minimum(customers["frequency"].to_numpy(), FREQUENCY_GROUPS - 1)
-    r, alpha, a, b = (params[name][:, None] for name in ("r", "alpha", "a", "b"))
+    v = _draws(params, model.params)
     draw_index = np.arange(draws)[:, None]
     for part in _chunks(len(customers), draws):
         x, tx, T = x_all[None, part], tx_all[None, part], T_all[None, part]
-        alive = p_alive(x, tx, T, r, alpha, a, b)
-        bought, events = simulate_repeat_purchases(rng, length, x, alive, r, alpha, a, b, T)
+        alive = model.p_alive(x, tx, T, v)
+        bought, events, window = model.simulate(rng, length, x, alive, T, v)
         rows = np.broadcast_to(draw_index, bought.shape)
         cell = rows * FREQUENCY_GROUPS + group_all[None, part]
         by_frequency += np.bincount(cell.reshape(-1), weights=bought.reshape(-1),
                                     minlength=draws * FREQUENCY_GROUPS).reshape(draws, FREQUENCY_GROUPS).astype(np.int64)
         flat_bought, flat_events, flat_rows = bought.reshape(-1), events.reshape(-1), rows.reshape(-1)
         some = flat_bought > 0
-        count, total_events, row = flat_bought[some], flat_events[some], flat_rows[some]
+        count, total_events, row, span = flat_bought[some], flat_events[some], flat_rows[some], window.reshape(-1)[some]
         gaps = rng.standard_exponential(int(count.sum()))
         sums = np.cumsum(gaps)
         ends = np.cumsum(count)
@@ -228,7 +221,7 @@ def simulate_holdout(customers: pd.DataFrame, params: dict[str, np.ndarray], len
         before = np.where(starts > 0, sums[np.maximum(starts - 1, 0)], 0.0)
         within = sums - np.repeat(before, count)
         total = within[ends - 1] + rng.standard_gamma(total_events - count + 1)
-        times = within / np.repeat(total, count) * length
+        times = within / np.repeat(total, count) * np.repeat(span, count)
         period = np.minimum(times.astype(np.int64), periods - 1)
         by_period += np.bincount(np.repeat(row, count) * periods + period, minlength=draws * periods).reshape(draws, periods)
     return HoldoutSimulation(by_period, by_frequency)

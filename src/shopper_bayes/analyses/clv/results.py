@@ -12,12 +12,15 @@ from shopper_bayes.inference.diagnostics import Diagnostics
 
 
 class ClvParams(BaseModel):
-    """BG/NBD r, alpha (rate in time units), a, b; Gamma-Gamma p, q, v (None without repeat spend)."""
+    """Purchase rate r, alpha (in time units); BG/NBD dropout a, b or Pareto/NBD dropout s, beta (in time
+    units), the other model's None; Gamma-Gamma p, q, v (None without repeat spend)."""
 
     r: Estimate
     alpha: Estimate
-    a: Estimate
-    b: Estimate
+    a: Estimate | None = None
+    b: Estimate | None = None
+    s: Estimate | None = None
+    beta: Estimate | None = None
     p: Estimate | None = None
     q: Estimate | None = None
     v: Estimate | None = None
@@ -83,8 +86,11 @@ class TopCustomer(BaseModel):
 class ClvResult(Result):
     """``alive``: expected number of customers still active; ``next_quarter``: expected repeat purchases
     in the next 3 months; ``purchases``: over ``horizon_months``; ``total_clv``: CLV summed over customers
-    (``None`` when no customer has a repeat purchase with positive spend). ``no_repeat``: customers
-    without a repeat purchase, alive by the BG/NBD's assumption (dropout happens only after a purchase). ``draws``: posterior draws
+    (``None`` when no customer has a repeat purchase with positive spend). ``model``: ``bg_nbd`` or
+    ``pareto_nbd``. ``no_repeat``: customers without a repeat purchase (alive by the BG/NBD's
+    assumption, as dropout happens only after a purchase; not so under the Pareto/NBD). ``triples``:
+    distinct (frequency, recency, T) fitted; ``spend_groups``: Gamma-Gamma terms fitted (distinct
+    pairs, or bins of spend); ``statistics``: ``exact`` or ``binned``. ``draws``: posterior draws
     behind every per-customer number and total (1 for MAP)."""
 
     model: str
@@ -98,7 +104,9 @@ class ClvResult(Result):
     customers: int
     no_repeat: int
     triples: int
+    statistics: str = "exact"
     spend_customers: int
+    spend_groups: int = 0
     draws: int
     priors: dict[str, dict[str, float]]
     params: ClvParams

@@ -20,7 +20,8 @@ def run(ctx: Context) -> Output:
     calibration_end, observation_end, time_unit = _periods(ctx.config)
     ctx.step("per-customer recency, frequency and spend")
     tables = rfm_tables(loaded, calibration_end, observation_end, time_unit)
-    ctx.step("fitting BG/NBD and Gamma-Gamma" + (" (MAP)" if ctx.settings.method == "map" else ""))
+    title = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}[ctx.settings.model]
+    ctx.step(f"fitting {title} and Gamma-Gamma" + (" (MAP)" if ctx.settings.method == "map" else ""))
     done = compute(tables, ctx.settings, ctx.fit, ctx.config.diagnostics, ctx.seed)
     result, arrays, table = done.result, done.arrays, done.table
     figures = [FigureSpec("clv_alive", lambda: alive_figure(arrays, time_unit),

@@ -8,6 +8,20 @@ from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table, Warning, num, num_range
 
 
+TITLES = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
+ACTIVE = {"bg_nbd": "the BG/NBD counts a customer as active until a purchase after which they drop out",
+          "pareto_nbd": "the Pareto/NBD lets a customer drop out at any time, before buying again too"}
+MODELS = {
+    "bg_nbd": "Purchases: BG/NBD (Fader, Hardie & Lee 2005). While alive a customer buys at a Poisson rate lambda ~ "
+              "Gamma(r, alpha); after each repeat purchase they drop out for good with probability p ~ Beta(a, b).",
+    "pareto_nbd": "Purchases: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; expressions of Fader & Hardie 2005). "
+                  "While alive a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); their lifetime from the "
+                  "first purchase is Exponential(mu), mu ~ Gamma(s, beta), so dropout can happen at any time. The "
+                  "likelihood's integral over the time of dropout is computed by Gauss-Legendre quadrature.",
+}
+PARAMS = {"bg_nbd": "r, alpha in {unit}s, a, b", "pareto_nbd": "r, alpha in {unit}s, s, beta in {unit}s"}
+
+
 def _est(value: Estimate | None, digits: int = 2) -> str:
     if value is None or value.mean is None:
         return "n/a" if value is None else f"n/a ({value.note})"
@@ -33,8 +47,7 @@ def section(result: ClvResult) -> Section:
     top = next(iter(result.segments), None)
     blocks.append(
         f"Of {result.customers:,} customers seen up to {result.calibration_end}, about {_est(result.alive, 0)} are "
-        f"probably still active ({result.no_repeat:,} of them have not bought again, and the BG/NBD counts a customer "
-        f"as active until a purchase after which they drop out). They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
+        f"probably still active ({result.no_repeat:,} have not bought again, and {ACTIVE[result.model]}). They are expected to make {_est(result.next_quarter, 0)} repeat purchases in the next "
         f"3 months and {_est(result.purchases, 0)} in the next {result.horizon_months} months. Their value over "
         f"{result.horizon_months} months, discounted at {result.discount_rate:.1%} a month, is {_est(result.total_clv, 0)}"
         + (f"; the {top.segment} of customers by CLV account for {_est(top.clv, 0)} of it ({top.share:.0%})." if top else "."))
@@ -47,11 +60,12 @@ def section(result: ClvResult) -> Section:
             f"made {h.actual:,}, {verdict} the interval.")
         blocks.append(Figure("clv_holdout"))
     params = result.params
-    rows = [[name, _est(getattr(params, name), 3)] for name in ("r", "alpha", "a", "b", "p", "q", "v")
+    rows = [[name, _est(getattr(params, name), 3)] for name in ("r", "alpha", "a", "b", "s", "beta", "p", "q", "v")
             if getattr(params, name) is not None]
     d = result.diagnostics
     blocks.append(Table(["parameter", _method(result)], rows, name="clv_parameters",
-                        caption=f"BG/NBD (r, alpha in {unit}s, a, b) and Gamma-Gamma (p, q, v). Diagnostics: "
+                        caption=f"{TITLES[result.model]} ({PARAMS[result.model].format(unit=unit)}) and Gamma-Gamma "
+                                f"(p, q, v). Diagnostics: "
                                 + ("not sampled (MAP)" if d.method == "map" else
                                    f"max R-hat {num(d.max_rhat, 3)}, min ESS {num(d.min_ess_bulk, 0)}, "
                                    f"{d.divergences} divergences")))
@@ -72,24 +86,29 @@ def section(result: ClvResult) -> Section:
     blocks.append(Figure("clv_alive"))
     blocks.append(Figure("clv_prior"))
     blocks.extend(result.notes)
+    binned = result.statistics == "binned"
+    grid = f" (clv.statistics: binned: recency and T rounded to whole {unit}s)" if binned else ""
     methods = [
-        f"Purchases: BG/NBD (Fader, Hardie & Lee 2005). While alive a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); "
-        f"after each repeat purchase they drop out for good with probability p ~ Beta(a, b). Fitted on the calibration period "
-        f"(up to {result.calibration_end}, time in {unit}s), on {result.triples:,} distinct (frequency, recency, T) triples "
-        f"weighted by the number of customers sharing each (the same likelihood as one term per customer).",
+        MODELS[result.model] + f" Fitted on the calibration period (up to {result.calibration_end}, time in {unit}s), on "
+        f"{result.triples:,} distinct (frequency, recency, T) triples{grid} weighted by the number of customers sharing "
+        f"each (the same likelihood as one term per customer{' at the rounded times' if binned else ''}).",
         f"Spend: Gamma-Gamma (Fader, Hardie & Lee 2005, 'RFM and CLV') on the mean repeat-purchase value of "
-        f"{result.spend_customers:,} repeat buyers with positive spend.",
+        f"{result.spend_customers:,} repeat buyers with positive spend"
+        + (f", their total repeat spend grouped in {result.spend_groups:,} bins 1% wide (second-order correction)."
+           if binned else "."),
         "Priors: independent LogNormal on every parameter ("
         + ", ".join(f"{name} LogNormal({p['mu']:g}, {p['sigma']:g})" for name, p in result.priors.items())
         + "), wide enough that the data decide.",
-        ("Fit: MAP (pm.find_MAP), a point estimate." if result.method == "map" else
-         f"Fit: NUTS (nutpie); per-customer numbers from {result.draws:,} posterior draws."),
+        ("Fit: MAP (the posterior mode by L-BFGS), a point estimate." if result.method == "map" else
+         "Fit: NUTS (nutpie) in whitened coordinates (the log-parameters centred at the posterior mode and scaled "
+         f"by the curvature there: an exact linear change of variables); per-customer numbers from {result.draws:,} "
+         "posterior draws."),
         f"CLV: expected purchases per month (30.4375 days) times the expected spend per purchase, discounted at "
         f"{result.discount_rate:.1%} a month, over {result.horizon_months} months. Holdout intervals are posterior predictive: "
         "one simulated holdout per posterior draw.",
     ]
     return Section("Customer value", blocks, methods=methods,
-                   terms=["BG/NBD", "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv")
+                   terms=[TITLES[result.model], "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv")
 
 
 def console(result: ClvResult) -> list[str]:
