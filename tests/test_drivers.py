@@ -16,7 +16,8 @@ from scipy.special import expit
 
 from shopper_bayes.analyses import drivers
 from shopper_bayes.analyses.base import Context
-from shopper_bayes.analyses.drivers.compute import auc, baseline_loo, delong_interval, holdout, marginal_effects
+from shopper_bayes.analyses.drivers.compute import (auc, baseline_loo, delong_interval, holdout, joint_band,
+                                                    marginal_effects)
 from shopper_bayes.analyses.drivers.config import DriversSettings
 from shopper_bayes.analyses.drivers.design import build, split
 from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
@@ -57,7 +58,11 @@ def test_held_out_auc_brier_and_calibration_on_the_bundled_data(bundled):
     assert holdout_.auc_interval[0] < holdout_.auc < holdout_.auc_interval[1]
     assert holdout_.brier < holdout_.brier_base_rate
     assert len(holdout_.calibration) == 10 and sum(b.sessions for b in holdout_.calibration) == holdout_.sessions
-    assert sum(b.inside for b in holdout_.calibration) >= 9
+    assert holdout_.calibrated and all(b.inside_band for b in holdout_.calibration)
+    assert 0.95 < holdout_.band_pointwise_prob < 1
+    for b in holdout_.calibration:
+        assert b.band[0] <= b.predicted.interval[0] <= b.predicted.mean <= b.predicted.interval[1] <= b.band[1]
+        assert b.inside == (b.predicted.interval[0] <= b.observed <= b.predicted.interval[1])
     predicted = [b.predicted.mean for b in holdout_.calibration]
     assert predicted == sorted(predicted)
 
@@ -69,7 +74,10 @@ def test_bundled_fit_reports_effects_comparison_and_prior_check(bundled):
     page_value = terms["PageValues"]
     assert page_value.odds_ratio.interval[0] > 1 and page_value.prob_positive.value > 0.999
     assert page_value.marginal_effect.mean > 0 and page_value.unit.startswith("per sd of log(1 + PageValues)")
-    assert terms["ExitRates"].odds_ratio.interval[1] < 1
+    assert terms["ExitRates"].marginal_effect.interval[1] < 0  # over all sessions, exits go with less buying
+    slope = terms["ExitRates × PageValues > 0: positive"]  # the extra slope among sessions with a page value
+    assert slope.marginal_effect.mean is None and "ExitRates's marginal effect" in slope.marginal_effect.note
+    assert terms["ProductRelated_Duration²"].unit.startswith("per sd of the square of standardised log(1 + ")
     assert terms["month: Nov"].reference == "May"  # the most frequent month
     interaction = terms["month: Nov × PageValues > 0: positive"]
     assert interaction.marginal_effect.mean is None and interaction.marginal_effect.note
@@ -97,8 +105,8 @@ def test_planted_coefficients_are_recovered_and_a_constant_column_is_a_note(tmp_
     planted = json.loads(truth_path(out).read_text())["parameters"]["purchase_coefficients"]
     months = ["Mar", "June", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     result, _ = run(SessionsConfig(path=out, filter={"month": months}), use_sessions_filter=True,
-                    numeric=[*DURATIONS, "BounceRates", "ExitRates", "SpecialDay"], log=DURATIONS, positive=[],
-                    interactions=[], draws=500, loo_sessions=300)
+                    numeric=[*DURATIONS, "BounceRates", "ExitRates", "SpecialDay"], log=DURATIONS, squared=[],
+                    positive=[], interactions=[], draws=500, loo_sessions=300)
     assert result.notes == ["SpecialDay is constant (0) in the sessions used: left out of the model"]
     assert result.diagnostics.divergences == 0 and result.diagnostics.max_rhat < 1.03
     terms = {effect.term: effect for effect in result.effects}
@@ -160,7 +168,7 @@ def frame_for_design(n: int = 400, seed: int = 4) -> pd.DataFrame:
 
 def test_design_split_standardisation_and_constant_columns():
     frame = frame_for_design()
-    settings = DriversSettings(numeric=["PageValues", "ExitRates", "SpecialDay"], log=["PageValues"],
+    settings = DriversSettings(numeric=["PageValues", "ExitRates", "SpecialDay"], log=["PageValues"], squared=[],
                                categorical=["segment", "month"], positive=["PageValues"], interactions=[])
     design = build(frame, settings, seed=9)
     train, test, used = split(len(frame), 0.2, 10_000, 9)
@@ -174,12 +182,40 @@ def test_design_split_standardisation_and_constant_columns():
     assert design.terms[2].reference == "Returning"  # the most frequent level
     assert np.allclose(design.train[:, 4] + design.terms[4].center, frame["PageValues"].to_numpy()[train] > 0)
     sampled = build(frame, settings.model_copy(update={"max_rows": 100}), seed=9)
-    assert len(sampled.y_train) + len(sampled.y_test) == 100 and "random sample of 100" in sampled.notes[0]
+    assert len(sampled.y_train) + len(sampled.y_test) == 100
+    assert sampled.notes[0] == "fitted on a random sample of 100 of 400 sessions (drivers.max_rows; seed 9)"
+    again = build(frame, settings.model_copy(update={"max_rows": 100}), seed=9)
+    assert again.y_test.tolist() == sampled.y_test.tolist() and np.array_equal(again.test, sampled.test)
+
+
+def test_design_squares_and_slopes_per_level_against_a_direct_computation():
+    frame = frame_for_design()
+    settings = DriversSettings(numeric=["PageValues", "ExitRates"], log=["PageValues"], squared=["ExitRates"],
+                               categorical=["segment"], positive=["PageValues"],
+                               interactions=[["ExitRates", "PageValues > 0"], ["segment", "ExitRates"]])
+    design = build(frame, settings, seed=9)
+    train, _, _ = split(len(frame), 0.2, 10_000, 9)
+    names = [term.name for term in design.terms]
+    assert names == ["PageValues", "ExitRates", "ExitRates²", "segment: New", "PageValues > 0: positive",
+                     "ExitRates × PageValues > 0: positive", "ExitRates × segment: New"]
+    exit_rate = frame["ExitRates"].to_numpy()[train]
+    z = (exit_rate - exit_rate.mean()) / exit_rate.std(ddof=1)
+    assert design.train[:, 1] == pytest.approx(z, abs=1e-12)
+    square = (z**2 - (z**2).mean()) / (z**2).std(ddof=1)
+    assert design.train[:, 2] == pytest.approx(square)
+    positive = frame["PageValues"].to_numpy()[train] > 0
+    assert design.train[:, 5] == pytest.approx(z * positive - (z * positive).mean())
+    new = frame["segment"].to_numpy()[train] == "New"
+    assert design.train[:, 6] == pytest.approx(z * new - (z * new).mean())
+    test_rows = split(len(frame), 0.2, 10_000, 9)[1]
+    z_test = (frame["ExitRates"].to_numpy()[test_rows] - exit_rate.mean()) / exit_rate.std(ddof=1)
+    assert design.test[:, 2] == pytest.approx((z_test**2 - (z**2).mean()) / (z**2).std(ddof=1))
 
 
 def test_marginal_effects_against_a_direct_computation():
     frame = frame_for_design(300, 5)
-    settings = DriversSettings(numeric=["ExitRates"], log=[], categorical=["segment"], positive=[], interactions=[])
+    settings = DriversSettings(numeric=["ExitRates"], log=[], squared=[], categorical=["segment"], positive=[],
+                               interactions=[])
     design = build(frame, settings, seed=1)
     intercept, beta = np.array([-1.0, -0.5]), np.array([[0.8, 0.6], [0.2, -0.4]])
     ame = marginal_effects(design, intercept, beta)
@@ -194,9 +230,62 @@ def test_marginal_effects_against_a_direct_computation():
         assert ame[s, 1] == pytest.approx((at_new - at_returning).mean(), rel=1e-12)
 
 
+def test_marginal_effect_of_a_column_with_a_square_and_a_slope_per_level_against_finite_differences():
+    frame = frame_for_design(300, 7)
+    settings = DriversSettings(numeric=["ExitRates"], log=[], squared=["ExitRates"], categorical=["segment"],
+                               positive=[], interactions=[["ExitRates", "segment"]])
+    design = build(frame, settings, seed=1)
+    assert [term.name for term in design.terms] == ["ExitRates", "ExitRates²", "segment: New", "ExitRates × segment: New"]
+    intercept, beta = np.array([-1.0, 0.3]), np.array([[0.8, -0.3, 0.6, 0.5], [0.2, 0.4, -0.4, -0.7]])
+    ame = marginal_effects(design, intercept, beta)
+    train = design.train_frame
+    sd = design.terms[0].base[1]
+
+    def probability(part) -> np.ndarray:
+        x = np.column_stack([term.values(part) for term in design.terms])
+        return expit(intercept[:, None] + beta @ x.T)
+
+    h = 1e-6 * sd  # one millionth of an sd of ExitRates, both ways
+    up, down = train.assign(ExitRates=train["ExitRates"] + h), train.assign(ExitRates=train["ExitRates"] - h)
+    slope = (probability(up) - probability(down)) / (2 * h) * sd  # per sd
+    assert ame[:, 0] == pytest.approx(slope.mean(axis=1), rel=1e-6)
+    level = probability(train.assign(segment="New")) - probability(train.assign(segment="Returning"))
+    assert ame[:, 2] == pytest.approx(level.mean(axis=1), rel=1e-12)
+    assert np.isnan(ame[:, [1, 3]]).all()
+
+
+def test_joint_band_against_sidak_for_independent_deciles_and_the_plain_interval_for_identical_ones():
+    rng = np.random.default_rng(8)
+    independent = rng.normal(size=(200_000, 10))
+    low, high, level = joint_band(independent, 0.95)
+    assert level == pytest.approx(0.95 ** (1 / 10), abs=5e-4)  # Sidak: each of 10 independent intervals
+    assert np.mean(np.all((independent >= low) & (independent <= high), axis=1)) == pytest.approx(0.95, abs=1e-3)
+    identical = np.repeat(rng.normal(size=(200_000, 1)), 10, axis=1)
+    assert joint_band(identical, 0.95)[2] == pytest.approx(0.95, abs=1e-3)
+
+
+def test_calibration_passes_for_the_true_probabilities_and_fails_for_a_slope_too_flat():
+    """Held-out outcomes drawn from invlogit(-2 + 2 x): draws around the truth are calibrated, draws
+    of a slope of 0.7 (too flat: low deciles over-, high deciles under-predicted) are not."""
+    rng = np.random.default_rng(11)
+    frame = frame_for_design(20_000, 9)
+    settings = DriversSettings(numeric=["ExitRates"], log=[], squared=[], categorical=[], positive=[],
+                               interactions=[], baseline="segment")
+    design = build(frame, settings, seed=3)
+    x = design.test[:, 0]
+    design.y_test = (rng.random(len(x)) < expit(-2 + 2 * x)).astype(np.int64)
+    draws = 400
+    truth = holdout(design, rng.normal(-2, 0.02, draws), rng.normal(2, 0.02, (draws, 1)), 10, 0.95, 0)
+    assert truth.calibrated
+    flat = holdout(design, rng.normal(-2, 0.02, draws), rng.normal(0.7, 0.02, (draws, 1)), 10, 0.95, 0)
+    assert not flat.calibrated
+    assert not flat.calibration[0].inside_band and not flat.calibration[-1].inside_band
+
+
 def test_auc_of_held_out_sessions_without_a_buyer_is_a_note():
     frame = frame_for_design(200, 6)
-    settings = DriversSettings(numeric=["ExitRates"], log=[], categorical=["segment"], positive=[], interactions=[])
+    settings = DriversSettings(numeric=["ExitRates"], log=[], squared=[], categorical=["segment"], positive=[],
+                               interactions=[])
     design = build(frame, settings, seed=2)
     design.y_test = np.zeros_like(design.y_test)
     result = holdout(design, np.array([-1.0]), np.array([[0.5, 0.1]]), 5, 0.95, 0)
@@ -206,7 +295,7 @@ def test_auc_of_held_out_sessions_without_a_buyer_is_a_note():
 
 def test_an_input_column_not_in_the_file_is_a_user_error_naming_it():
     with pytest.raises(UserError, match="NoSuchColumn"):
-        run(SessionsConfig(path=BUNDLED), numeric=["NoSuchColumn"], log=[], positive=[], interactions=[])
+        run(SessionsConfig(path=BUNDLED), numeric=["NoSuchColumn"], log=[], squared=[], positive=[], interactions=[])
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -214,6 +303,9 @@ def test_an_input_column_not_in_the_file_is_a_user_error_naming_it():
     ({"positive": ["Nope"]}, "positive column 'Nope' is not in numeric"),
     ({"interactions": [["month", "Nope"]]}, "interaction column 'Nope'"),
     ({"categorical": ["PageValues"]}, "both numeric and categorical"),
+    ({"squared": ["Nope"]}, "squared column 'Nope' is not in numeric"),
+    ({"interactions": [["ExitRates", "BounceRates"]]}, "two numeric columns"),
+    ({"interactions": [["PageValues", "PageValues > 0"]]}, "its own positive values"),
 ])
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ValidationError, match=message):
@@ -224,4 +316,4 @@ def test_above_max_rows_the_engine_draws_the_sample_and_the_notes_say_so():
     result, _ = run(SessionsConfig(path=BUNDLED), max_rows=2000, draws=200, loo_sessions=200)
     assert result.sessions == 12_054  # every session in scope, counted by the engine
     assert result.train_sessions == 1600  # 80% of the 2,000 drawn
-    assert result.notes[0] == "fitted on a random sample of 2,000 of 12,054 sessions (drivers.max_rows)"
+    assert result.notes[0] == f"fitted on a random sample of 2,000 of 12,054 sessions (drivers.max_rows; seed {SEED})"

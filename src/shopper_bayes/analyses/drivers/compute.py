@@ -11,7 +11,7 @@ from scipy import stats
 from scipy.special import expit
 
 from shopper_bayes.analyses.base import Estimate, Probability
-from shopper_bayes.analyses.drivers.design import Design
+from shopper_bayes.analyses.drivers.design import Design, Term
 from shopper_bayes.analyses.drivers.results import (CalibrationBin, Effect, Holdout, ModelComparison, ModelScore,
                                                     PriorCheck)
 
@@ -40,23 +40,30 @@ def _blocks(n: int, draws: int):
         yield slice(start, min(start + size, n))
 
 
+def _own(term: Term) -> bool:
+    """A term with a marginal effect of its own: a numeric column's linear term, or a label's level."""
+    return term.transform not in ("square", "interaction")
+
+
 def marginal_effects(design: Design, intercept: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Average marginal effect per draw and term (S, terms), averaged over the training sessions.
 
-    Numeric input: the mean over sessions of dp/dx for one sd, beta_j p (1 - p). Level of a label
+    Numeric input: the mean over sessions of dp/dz for one sd, (sum of beta_k d term_k / dz) p (1 - p)
+    over every term built from the column (its square and its slopes per level too). Level of a label
     column: the mean over sessions of p(at that level) - p(at the reference level), every term the
-    column enters (interactions too) recomputed, the session's other inputs as they are. Interaction
-    terms have none of their own (NaN): their effect is part of their columns' levels."""
+    column enters (interactions too) recomputed, the session's other inputs as they are. Squares and
+    interaction terms have none of their own (NaN): their effect is part of their columns'."""
     x, terms, frame = design.train, design.terms, design.train_frame
     out = np.zeros((len(intercept), len(terms)))
+    mains = {term.column: j for j, term in enumerate(terms) if term.numeric and _own(term)}
     for rows in _blocks(len(x), len(intercept)):
         eta = intercept[:, None] + beta @ x[rows].T
         p = expit(eta)
-        slope = (p * (1 - p)).sum(axis=1)
-        for j, term in enumerate(terms):
-            if not term.factors:
-                out[:, j] += beta[:, j] * slope
         part = frame.iloc[rows]
+        for column, main in mains.items():
+            built = [j for j, term in enumerate(terms) if term.numeric and term.column == column]
+            slope = beta[:, built] @ np.column_stack([terms[j].per_sd(part) for j in built]).T
+            out[:, main] += (slope * p * (1 - p)).sum(axis=1)
         for column, reference in design.references.items():
             affected = [j for j, term in enumerate(terms) if column in term.factors]
 
@@ -70,7 +77,7 @@ def marginal_effects(design: Design, intercept: np.ndarray, beta: np.ndarray) ->
                 if terms[j].transform == "indicator":
                     out[:, j] += (shifted(terms[j].level) - at_reference).sum(axis=1)
     out /= len(x)
-    out[:, [j for j, term in enumerate(terms) if term.transform == "interaction"]] = np.nan
+    out[:, [j for j, term in enumerate(terms) if not _own(term)]] = np.nan
     return out
 
 
@@ -81,16 +88,25 @@ def effects(design: Design, intercept: np.ndarray, beta: np.ndarray, interval_pr
     ame = marginal_effects(design, intercept[keep], beta[keep])
     out = []
     for j, term in enumerate(design.terms):
-        if not term.factors:
-            unit = f"per sd of {term.transform.replace('x', term.column)} (1 sd = {term.scale:.3g})"
+        if term.numeric:
+            input_ = term.transform.replace("x", term.column) if _own(term) else (
+                "log(1 + x)".replace("x", term.column) if term.logged else term.column)
+            sd = f"(1 sd = {term.base[1]:.3g})"
+            unit = {"square": f"per sd of the square of standardised {input_}",
+                    "interaction": f"extra odds factor per sd of {input_} {sd} at {term.level}"}.get(
+                        term.transform, f"per sd of {input_} {sd}")
         elif term.transform == "interaction":
             unit = "extra odds factor of the combination"
         else:
             unit = f"{term.level} against {term.reference}"
-        marginal = (Estimate(mean=None, interval=(None, None), note="an interaction: part of its columns' level effects")
-                    if term.transform == "interaction" else _estimate(ame[:, j], interval_prob))
+        note = {"square": f"the square of {term.column}: part of its marginal effect",
+                "interaction": (f"a slope at one level: part of {term.column}'s marginal effect" if term.numeric
+                                else "an interaction: part of its columns' level effects")}.get(term.transform)
+        marginal = (Estimate(mean=None, interval=(None, None), note=note) if note
+                    else _estimate(ame[:, j], interval_prob))
         out.append(Effect(term=term.name, column=term.column, level=term.level, reference=term.reference, unit=unit,
-                          scale=term.scale, odds_ratio=_estimate(np.exp(beta[:, j]), interval_prob),
+                          scale=term.base[1] if term.numeric else 1.0,
+                          odds_ratio=_estimate(np.exp(beta[:, j]), interval_prob),
                           prob_positive=Probability(value=float((beta[:, j] > 0).mean()), draws=len(beta)),
                           marginal_effect=marginal))
     return out
@@ -118,6 +134,23 @@ def delong_interval(scores: np.ndarray, y: np.ndarray, interval_prob: float) -> 
     return float(max(0.0, area - z * se)), float(min(1.0, area + z * se))
 
 
+def joint_band(replicated: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Central intervals of every column of ``replicated`` (draws x columns) at one common level, the
+    smallest at which a share ``prob`` of the draws lies inside all of them at once (bisection on the
+    level). Returns (low, high, that level). Of a calibrated model's deciles all fall inside together
+    with probability ``prob``; each decile's own interval at ``prob`` misses one of ten far more often."""
+    inner, outer = (1 - prob) / 2, 0.0  # tails: inside all at `outer`, maybe not at `inner`
+    for _ in range(40):
+        tail = (inner + outer) / 2
+        low, high = np.quantile(replicated, [tail, 1 - tail], axis=0)
+        if np.mean(np.all((replicated >= low) & (replicated <= high), axis=1)) >= prob:
+            outer = tail
+        else:
+            inner = tail
+    low, high = np.quantile(replicated, [outer, 1 - outer], axis=0)
+    return low, high, 1 - 2 * outer
+
+
 def holdout(design: Design, intercept: np.ndarray, beta: np.ndarray, bins: int, interval_prob: float,
             seed: int) -> Holdout:
     """AUC, Brier score and calibration on the held-out sessions, from the posterior predictive."""
@@ -125,16 +158,20 @@ def holdout(design: Design, intercept: np.ndarray, beta: np.ndarray, bins: int, 
     p = expit(intercept[:, None] + beta @ design.test.T)  # draws x sessions
     mean = p.mean(axis=0)
     rng = np.random.default_rng(seed)
-    order = np.argsort(mean, kind="stable")
-    calibration = []
+    groups = np.array_split(np.argsort(mean, kind="stable"), bins)
+    replicated = np.column_stack([(rng.random((len(p), len(rows))) < p[:, rows]).mean(axis=1) for rows in groups])
     tail = (1 - interval_prob) / 2
-    for number, rows in enumerate(np.array_split(order, bins), start=1):
-        replicated = (rng.random((len(p), len(rows))) < p[:, rows]).mean(axis=1)
-        low, high = np.quantile(replicated, [tail, 1 - tail])
+    low, high = np.quantile(replicated, [tail, 1 - tail], axis=0)
+    band_low, band_high, band_prob = joint_band(replicated, interval_prob)
+    calibration = []
+    for number, rows in enumerate(groups, start=1):
+        k = number - 1
         observed = float(y[rows].mean())
-        calibration.append(CalibrationBin(bin=number, sessions=len(rows),
-                                          predicted=Estimate(mean=float(mean[rows].mean()), interval=(float(low), float(high))),
-                                          observed=observed, inside=bool(low <= observed <= high)))
+        calibration.append(CalibrationBin(
+            bin=number, sessions=len(rows),
+            predicted=Estimate(mean=float(mean[rows].mean()), interval=(float(low[k]), float(high[k]))),
+            band=(float(band_low[k]), float(band_high[k])), observed=observed,
+            inside=bool(low[k] <= observed <= high[k]), inside_band=bool(band_low[k] <= observed <= band_high[k])))
     base = design.y_train.mean()
     purchases = int(y.sum())
     defined = 0 < purchases < len(y)
@@ -142,7 +179,8 @@ def holdout(design: Design, intercept: np.ndarray, beta: np.ndarray, bins: int, 
                    auc_interval=delong_interval(mean, y, interval_prob) if defined else (None, None),
                    note=None if defined else "AUC undefined: the held-out sessions are all buyers or all non-buyers",
                    brier=float(((mean - y) ** 2).mean()), brier_base_rate=float(((base - y) ** 2).mean()),
-                   calibration=calibration, calibrated=all(b.inside for b in calibration))
+                   calibration=calibration, band_pointwise_prob=band_prob,
+                   calibrated=all(b.inside_band for b in calibration))
 
 
 def baseline_loo(levels: np.ndarray, y: np.ndarray) -> np.ndarray:

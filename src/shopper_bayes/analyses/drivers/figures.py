@@ -41,9 +41,11 @@ def plot_calibration(result: DriversResult) -> Figure:
         ax = fig.subplots()
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, label="perfect calibration")
         for b in bins:
+            ax.plot([b.predicted.mean] * 2, b.band, color=PREDICTIVE, linewidth=1.0)
             ax.plot([b.predicted.mean] * 2, b.predicted.interval, color=PREDICTIVE, linewidth=2.5, alpha=0.6)
         ax.plot(predicted, predicted, "_", color=PREDICTIVE, markersize=10,
-                label=f"predicted rate and {result.interval_prob:.0%} interval of the observed rate")
+                label=f"predicted rate; {result.interval_prob:.0%} interval of the observed rate (thick) "
+                      f"and joint {result.interval_prob:.0%} band of all deciles (thin)")
         ax.plot(predicted, [b.observed for b in bins], "o", color=PLUGIN, label="observed rate")
         ax.set_xlabel("predicted purchase probability (decile mean)")
         ax.set_ylabel("purchase rate")

@@ -22,14 +22,17 @@ class Effect(Result):
 
 
 class CalibrationBin(Result):
-    """Held-out sessions of one decile of predicted probability: the predicted purchase rate and the
-    interval the observed rate should fall in (posterior predictive), and the observed rate."""
+    """Held-out sessions of one decile of predicted probability: the predicted purchase rate, the
+    interval its observed rate should fall in (posterior predictive: parameter uncertainty and binomial
+    noise), the joint band (all deciles inside together with that probability), and the observed rate."""
 
     bin: int
     sessions: int
     predicted: Estimate
+    band: tuple[float, float]
     observed: float
-    inside: bool
+    inside: bool  # inside this decile's own interval
+    inside_band: bool
 
 
 class Holdout(Result):
@@ -40,7 +43,8 @@ class Holdout(Result):
     brier: float
     brier_base_rate: float
     calibration: list[CalibrationBin]
-    calibrated: bool
+    band_pointwise_prob: float  # the joint band is every decile's central interval at this probability
+    calibrated: bool  # every decile inside the joint band
     note: str | None = None
 
 

@@ -20,7 +20,9 @@ def _methods(result: DriversResult) -> list[str]:
         "built in PyMC directly (not Bambi: one dependency fewer, and the standardised design, the held-out split and "
         "the whitened parametrisation stay in our hands). Numeric inputs are standardised with the training sessions' "
         "mean and sd (durations and page values as log(1 + x) first, for their heavy tails), so a coefficient is per "
-        "sd; each level of a label column is an indicator against its most frequent level. Priors: intercept ~ "
+        "sd; the configured columns also enter squared (time on a page type goes with buying at both ends); each "
+        "level of a label column is an indicator against its most frequent level; configured pairs get their own "
+        "terms (by default every input has its own slope for sessions with a page value). Priors: intercept ~ "
         f"Normal({prior['intercept_loc']}, {prior['intercept_scale']}), every coefficient ~ Normal(0, "
         f"{prior['slope_scale']}); checked with a prior predictive plot. Sampled with NUTS (nutpie) in coordinates "
         "whitened by the curvature at the posterior mode, an exact linear change of variables; the diagnostics gate "
@@ -29,7 +31,9 @@ def _methods(result: DriversResult) -> list[str]:
         "held out and never seen by the fit. Held-out AUC from ranks (Mann-Whitney) of the posterior mean probability, "
         "with DeLong's interval; Brier score = mean squared error of that probability; calibration: held-out sessions "
         "in deciles of predicted probability, each decile's observed purchase rate against the posterior predictive "
-        "interval of that rate (parameter uncertainty and binomial noise).",
+        "interval of that rate (parameter uncertainty and binomial noise), and against the joint band: every decile's "
+        "interval at the one level at which all deciles of a posterior predictive draw fall inside together with the "
+        "stated probability.",
         "Average marginal effect: the mean over training sessions of the change in purchase probability, for one sd "
         "(derivative times one sd) or for a level against the reference, per posterior draw. Model comparison: "
         "PSIS-LOO of the behaviour model against the rates-only model (purchase rate by one label, Beta(1, 1) prior), "
@@ -72,18 +76,26 @@ def section(result: DriversResult) -> Section:
     out.blocks.append(Figure("drivers_forest"))
     auc = ("AUC undefined: " + holdout.note) if holdout.auc is None else (
         f"AUC {holdout.auc:.3f} ({num_range(holdout.auc_interval, 3)})")
+    bins = len(holdout.calibration)
     inside = sum(b.inside for b in holdout.calibration)
+    in_band = sum(b.inside_band for b in holdout.calibration)
     out.blocks.append(
         f"On held-out sessions: {auc}: a buyer is ranked above a non-buyer that often. Brier score "
-        f"{holdout.brier:.3f} (predicting the base rate for everyone: {holdout.brier_base_rate:.3f}). Calibration: in "
-        f"{inside} of {len(holdout.calibration)} deciles the observed purchase rate lies inside its predicted interval.")
+        f"{holdout.brier:.3f} (predicting the base rate for everyone: {holdout.brier_base_rate:.3f}). Calibration: "
+        f"{in_band} of {bins} deciles' observed purchase rates lie inside the joint {result.interval_prob:.0%} band, "
+        f"which all deciles of a calibrated model fall inside together {result.interval_prob:.0%} of the time "
+        f"(each decile's {holdout.band_pointwise_prob:.1%} interval); {inside} of {bins} inside their own "
+        f"{result.interval_prob:.0%} interval (of {bins} such intervals a calibrated model misses at least one in up "
+        f"to {1 - result.interval_prob ** bins:.0%} of held-out samples).")
     if not holdout.calibrated:
-        out.blocks.append(Warning("Some deciles' observed purchase rates fall outside their predicted intervals: the "
-                                  "predicted probabilities are off there (see the calibration table)."))
+        out.blocks.append(Warning("Some deciles' observed purchase rates fall outside the joint band: the predicted "
+                                  "probabilities are off there (see the calibration table)."))
     out.blocks.append(Table(
-        ["decile", "sessions", "predicted rate", "interval of the observed rate", "observed rate", "inside"],
+        ["decile", "sessions", "predicted rate", "interval of the observed rate", "joint band", "observed rate",
+         "inside band"],
         [[str(b.bin), f"{b.sessions:,}", pct(b.predicted.mean), f"{pct(b.predicted.interval[0])}–{pct(b.predicted.interval[1])}",
-          pct(b.observed), "yes" if b.inside else "no"] for b in holdout.calibration],
+          f"{pct(b.band[0])}–{pct(b.band[1])}", pct(b.observed), "yes" if b.inside_band else "no"]
+         for b in holdout.calibration],
         name="drivers_calibration", caption="Held-out sessions by decile of predicted purchase probability."))
     out.blocks.append(Figure("drivers_calibration"))
     comparison = result.model_comparison
@@ -112,7 +124,8 @@ def console(result: DriversResult) -> list[str]:
     auc = "n/a" if holdout.auc is None else f"{holdout.auc:.3f} ({num_range(holdout.auc_interval, 3)})"
     lines = [f"Drivers of conversion: {result.train_sessions:,} sessions fitted, {holdout.sessions:,} held out; "
              f"held-out AUC {auc}, Brier {holdout.brier:.3f}, "
-             f"{sum(b.inside for b in holdout.calibration)}/{len(holdout.calibration)} deciles calibrated"]
+             f"{sum(b.inside_band for b in holdout.calibration)}/{len(holdout.calibration)} deciles inside the joint "
+             f"{result.interval_prob:.0%} band"]
     lines += [f"  note: {one_line(note)}" for note in result.notes]
     for effect in _strongest(result)[:3]:
         lines.append(f"  {one_line(effect.term)}: odds ratio {num(effect.odds_ratio.mean)} "
