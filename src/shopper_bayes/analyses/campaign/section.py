@@ -5,7 +5,7 @@ from __future__ import annotations
 from shopper_bayes.analyses.campaign.compute import describe_boost
 from shopper_bayes.analyses.campaign.results import CampaignResult
 from shopper_bayes.errors import one_line
-from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table, pct, pct_prob, prob_text
+from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table, pct, prob_text
 
 METHODS = [
     "Campaign: sales ~ Binomial(sessions, boosted rate), the rate drawn from the purchase-rate posterior of the "
@@ -64,7 +64,8 @@ def section(result: CampaignResult) -> Section:
             out.blocks.append(Table(
                 ["boost"] + [f"{volume:,} sessions" for volume in volumes],
                 [[describe_boost(b, result.boost_type, result.boost_sd, digits=1)]
-                 + [f"{pct_prob(table[(b, v, target)].prob)} ({pct_prob(table[(b, v, target)].prob_plugin)})" for v in volumes]
+                 + [f"{shown_prob(table[(b, v, target)].prob, result.draws)} ({shown_prob(table[(b, v, target)].prob_plugin)})"
+                    for v in volumes]
                  for b in boosts], name=f"campaign_scenarios_{target}"))
         out.blocks.append(Figure("campaign_scenarios"))
     out.methods = list(METHODS)
