@@ -125,7 +125,7 @@ CALLBACKS = textwrap.dedent("""
 
 
 def callbacks(cache, y) -> dict:
-    env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT / "src")}
+    env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(cache), "SHOPPER_BAYES_DISK_CACHE": "1", "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run([sys.executable, "-c", CALLBACKS, json.dumps(y)], env=env, capture_output=True, text=True,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

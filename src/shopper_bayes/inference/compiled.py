@@ -133,14 +133,16 @@ def _cached(plain):
 
 
 def compile_model(model, inputs: Sequence[str] = ()):
-    """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and the
-    numba callbacks taken from the disk cache when they are there. nutpie looks ``cfunc`` up on the
+    """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and, with
+    ``SHOPPER_BAYES_DISK_CACHE=1``, the numba callbacks taken from the disk cache when they are there. nutpie looks ``cfunc`` up on the
     numba module when it compiles, so it is swapped there for the duration."""
     import numba
     import nutpie
     from pymc.model.transform.optimization import freeze_dims_and_data
 
     frozen = freeze_dims_and_data(model, data=[name for name in _data_names(model) if name not in inputs])
+    if os.environ.get("SHOPPER_BAYES_DISK_CACHE") != "1":  # opt-in: see the README ("Speed")
+        return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
     with _LOCK:
         plain = numba.cfunc
         numba.cfunc = _cached(plain)
