@@ -10,6 +10,7 @@ analysis needs them and says so.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 import os
 import shutil
 import subprocess
@@ -49,7 +50,7 @@ def literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-class Engine:
+class Engine(ABC):
     """Runs DuckDB-dialect SQL over registered views; results come back as pandas frames."""
 
     name: str = "engine"
@@ -58,31 +59,33 @@ class Engine:
     def view_name(self, stem: str) -> str:
         return f"{stem}_{next(self._views)}"
 
+    @abstractmethod
     def scan(self, source: Source, columns: list[str], name: str) -> dict[str, str]:
         """Register ``columns`` of ``source``, with a row ordinal ``_row``, as the view ``name``.
 
         Returns each column's kind: ``text`` (every CSV column: parsing stays with the cleaning
         rules), ``number``, ``boolean`` or ``other`` (typed Parquet columns and tables, which
         the rules then take as they are, without a round trip through text)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def columns(self, source: Source) -> list[str]:
         """The column names of ``source`` (``column1``, ``column2``, ... for a CSV without a header)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def lines(self, source: Source, name: str) -> str:
         """Register the text lines of ``source``'s files, in file order, as a view (``_row``, ``line``); its name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def create_view(self, name: str, query: str) -> str:
-        raise NotImplementedError
+        """Register ``query`` as the view ``name`` (computed again by every query that reads it)."""
 
+    @abstractmethod
     def create_table(self, name: str, query: str) -> str:
         """Compute ``query`` once and keep its result in the engine (on disk when it is large)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sql(self, query: str) -> pd.DataFrame:
-        raise NotImplementedError
+        """Run a DuckDB-dialect query; its (small) result as a pandas frame."""
 
     def close(self) -> None:
         pass
