@@ -18,7 +18,7 @@ import pytest
 
 from shopper_bayes.config import load_config
 from shopper_bayes.datasets.sessions import SessionsConfig, load_sessions
-from shopper_bayes.engine.base import DuckDBEngine, SparkEngine
+from shopper_bayes.engine.base import DuckDBEngine, SparkEngine, exact_sum
 from shopper_bayes.engine.cells import segment_counts
 from shopper_bayes.generate import write
 
@@ -82,6 +82,29 @@ def test_engine_counts_equal_a_plain_pandas_groupby(generated):
     assert got == {key: (int(row["size"]), int(row["sum"])) for key, row in want.iterrows()}
     sums = frame.groupby("CustomerType")["Administrative_Duration"].sum().round(6)
     assert cells["sums"]["a"] == pytest.approx(sums.tolist(), rel=1e-9)
+
+
+def test_exact_sum_does_not_depend_on_the_order_of_the_rows(spark):
+    """A DOUBLE sum of these values depends on the order they are added in; the exact sum is one
+    value in every order, and within rounding each term to 10 decimals of the exact decimal sum."""
+    from decimal import Decimal
+
+    values = np.random.default_rng(3).lognormal(3, 2, 50_000) * np.random.default_rng(4).choice([1, 1e-7], 50_000)
+    expected = float(sum(Decimal(float(v)) for v in values))
+    orders = [np.arange(len(values)), np.argsort(values), np.argsort(-values)]
+    assert len({float(values[order].cumsum()[-1]) for order in orders}) > 1  # not associative on these values
+    duck, sums = DuckDBEngine(), set()
+    try:
+        for order in orders:
+            duck.con.register("v", pd.DataFrame({"x": values[order]}))
+            sums.add(float(duck.sql(f"SELECT {exact_sum('x')} AS s FROM v")["s"].iloc[0]))
+    finally:
+        duck.close()
+    frame = spark.spark.createDataFrame(pd.DataFrame({"x": values[orders[1]]}))
+    frame.createOrReplaceTempView("v")
+    on_spark = float(spark.sql(f"SELECT {exact_sum('x')} AS s FROM v")["s"].iloc[0])
+    assert len(sums) == 1
+    assert abs(sums.pop() - expected) <= len(values) * 1e-10 and abs(on_spark - expected) <= len(values) * 1e-10
 
 
 def test_a_glob_a_folder_and_hive_partitions_equal_the_single_file(generated, tmp_path):

@@ -43,6 +43,13 @@ def quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def exact_sum(expression: str, scale: int = 10) -> str:
+    """SQL summing a floating-point ``expression`` the same way in every run: each term rounded to ``scale`` decimals and
+    added in DECIMAL, then returned as DOUBLE. A DOUBLE ``sum`` depends on the order the engine's threads add in, and a
+    last-bit difference in a model's statistics sends MCMC down other draws (the same seed must give the same numbers)."""
+    return f"CAST(sum(CAST(({expression}) AS DECIMAL(38, {scale}))) AS DOUBLE)"
+
+
 def literal(value) -> str:
     """A Python string or number as an SQL literal."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

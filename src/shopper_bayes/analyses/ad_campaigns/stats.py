@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from shopper_bayes.engine.base import literal, quote
+from shopper_bayes.engine.base import exact_sum, literal, quote
 
 SUMS = ["ads", "impressions", "clicks", "spend", "leads", "conversions"]
 ALL = "all ads"
@@ -53,7 +53,7 @@ def statistics(table, by: list[str]) -> Stats:
     ads = f"(SELECT *, {audience_label(by)} AS audience FROM {{rows}})"
     keys = ", ".join(quote(name) for name in ["campaign", "audience", *by])
     groups = table.sql(f"SELECT {keys}, count(*) AS ads, sum(impressions) AS impressions, sum(clicks) AS clicks, "
-                       f"sum(spend) AS spend, sum(leads) AS leads, sum(conversions) AS conversions FROM {ads} "
+                       f"{exact_sum('spend')} AS spend, sum(leads) AS leads, sum(conversions) AS conversions FROM {ads} "
                        f"GROUP BY {keys}")
     groups = groups.astype({name: np.int64 for name in ["ads", "impressions", "clicks", "leads", "conversions"]})
     campaigns = sorted(groups["campaign"].unique(), key=_natural)

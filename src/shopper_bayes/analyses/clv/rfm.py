@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from shopper_bayes.engine.base import exact_sum
 from shopper_bayes.errors import UserError
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
@@ -66,7 +67,7 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
     run = _runner(data)
     days = ("(SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day, "
-            "sum(CAST(amount AS DOUBLE)) AS amount FROM {rows} GROUP BY 1, 2)")
+            f"{exact_sum('amount')} AS amount FROM {{rows}} GROUP BY 1, 2)")
     bounds = run(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
     first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
     observation_end = last if observation_end is None else _day(observation_end)

@@ -15,7 +15,7 @@ from scipy import stats
 
 from shopper_bayes.analyses.base import Estimate, Probability
 from shopper_bayes.analyses.demographics.result import Check, Cross, Level, Share, ZoneShare
-from shopper_bayes.engine.base import quote
+from shopper_bayes.engine.base import exact_sum, quote
 
 
 def _columns(names) -> str:
@@ -25,7 +25,7 @@ def _columns(names) -> str:
 def profiles_sql(profile_columns: list[str]) -> str:
     """SQL of one row per customer profile (id + demographic labels): its spend and orders summed."""
     keys = _columns(["customer", *profile_columns])
-    return f"SELECT {keys}, sum(amount) AS spend, sum(orders) AS orders FROM {{rows}} GROUP BY {keys}"
+    return f"SELECT {keys}, {exact_sum('amount')} AS spend, sum(orders) AS orders FROM {{rows}} GROUP BY {keys}"
 
 
 def profiles(table, profile_columns: list[str]) -> pd.DataFrame:
@@ -40,8 +40,8 @@ def cell_statistics(table, profile_columns: list[str], by: list[str]) -> pd.Data
     Σ log y, Σ (log y)² of spend y and Σ (orders - 1)."""
     keys = _columns(by) if by else "'all' AS cell"
     grouped = f" GROUP BY {_columns(by)} ORDER BY {_columns(by)}" if by else ""
-    cells = table.sql(f"SELECT {keys}, count(*) AS n, sum(spend) AS sum_y, sum(ln(spend)) AS sum_log, "
-                      f"sum(ln(spend) * ln(spend)) AS sum_log2, sum(orders - 1) AS extra_orders "
+    cells = table.sql(f"SELECT {keys}, count(*) AS n, {exact_sum('spend')} AS sum_y, {exact_sum('ln(spend)')} AS sum_log, "
+                      f"{exact_sum('ln(spend) * ln(spend)')} AS sum_log2, sum(orders - 1) AS extra_orders "
                       f"FROM ({profiles_sql(profile_columns)}){grouped}")
     cells = cells.astype({"n": np.int64, "extra_orders": np.int64})
     if by:
@@ -195,7 +195,7 @@ def share_table(table, key: str, alpha: float, prob: float, rng: np.random.Gener
     """Per value of ``key`` (sums by the engine): orders, revenue, order shares (Dirichlet) and
     revenue shares (bootstrap)."""
     column = quote(key)
-    totals = table.sql(f"SELECT {column} AS name, sum(orders) AS orders, sum(amount) AS revenue FROM {{rows}} "
+    totals = table.sql(f"SELECT {column} AS name, sum(orders) AS orders, {exact_sum('amount')} AS revenue FROM {{rows}} "
                        f"GROUP BY {column} ORDER BY {column}")
     names = totals["name"].astype(str).to_numpy(dtype=object)
     amounts = table.sql(f"SELECT {column} AS name, amount, count(*) AS n FROM {{rows}} GROUP BY {column}, amount "
