@@ -35,6 +35,16 @@ def write_config(folder: Path, **sections) -> Path:
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One Spark engine (local mode) per test process: the JVM starts once, not once per test file."""
+    from shopper_bayes.engine.base import SparkEngine
+
+    engine = SparkEngine()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
 def bundled(tmp_path_factory):
     """The session analyses (purchase rates, campaign, correlations) of the bundled data with the default
     config (as `make run` does them): ``(config, run, fits)``; ``run`` is a

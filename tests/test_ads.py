@@ -189,15 +189,6 @@ def test_generated_campaign_ctr_and_roi_recovered(tmp_path):
 
 # ---------------------------------------------------------------- engines
 
-@pytest.fixture(scope="module")
-def spark():
-    from shopper_bayes.engine.base import SparkEngine
-
-    engine = SparkEngine()
-    yield engine
-    engine.close()
-
-
 def test_duckdb_and_spark_give_the_same_checks_and_statistics(spark, tmp_path):
     from shopper_bayes.analyses.ad_campaigns.stats import statistics
 

@@ -18,19 +18,12 @@ import pytest
 
 from shopper_bayes.config import load_config
 from shopper_bayes.datasets.sessions import SessionsConfig, load_sessions
-from shopper_bayes.engine.base import DuckDBEngine, SparkEngine, exact_sum
+from shopper_bayes.engine.base import DuckDBEngine, exact_sum
 from shopper_bayes.engine.cells import segment_counts
 from shopper_bayes.generate import write
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERIC = ("Administrative_Duration", "ProductRelated_Duration")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    engine = SparkEngine()
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

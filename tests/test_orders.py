@@ -221,15 +221,6 @@ def test_generator_is_reproducible(tmp_path):
 
 # ---------------------------------------------------------------- engines
 
-@pytest.fixture(scope="module")
-def spark():
-    from shopper_bayes.engine.base import SparkEngine
-
-    engine = SparkEngine()
-    yield engine
-    engine.close()
-
-
 def engine_statistics(loaded) -> dict:
     """Everything the demographics analysis takes from the engine, for one loaded dataset."""
     from shopper_bayes.analyses.demographics import compute

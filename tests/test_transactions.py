@@ -418,15 +418,6 @@ def test_generator_is_reproducible_and_checks_its_arguments(tmp_path):
 # ---------------------------------------------------------------- engines
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from shopper_bayes.engine.base import SparkEngine
-
-    engine = SparkEngine()
-    yield engine
-    engine.close()
-
-
 def same_in_both_engines(settings: TransactionsSettings, spark, needs=()) -> Loaded:
     """Load ``settings`` in DuckDB and in Spark: the same cleaning report, scope and per-customer summary."""
     duck = DATASET.load(settings, needs)
