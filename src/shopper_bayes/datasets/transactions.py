@@ -396,10 +396,10 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
     new_day = "previous IS DISTINCT FROM day"  # the first purchase of its day (several on one day are one purchase day)
     holdout = ""
     if calibration_end is not None:
-        holdout = (", count(*) FILTER (WHERE day > {c} AND {n}) AS purchase_days_holdout"
-                   ", CAST(coalesce(sum(amount) FILTER (WHERE day > {c}), 0) AS DOUBLE) AS revenue_holdout"
-                   ", count(*) FILTER (WHERE day > {c} AND {n}) AS frequency_holdout"
-                   ", CAST({d} AS DOUBLE) / {u} AS duration_holdout").format(c=calibration, n=new_day, d=(end - cut).days, u=unit)
+        holdout = (f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS purchase_days_holdout"
+                   f", CAST(coalesce(sum(amount) FILTER (WHERE day > {calibration}), 0) AS DOUBLE) AS revenue_holdout"
+                   f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS frequency_holdout"
+                   f", CAST({(end - cut).days} AS DOUBLE) / {unit} AS duration_holdout")
     days = f"count(*) FILTER (WHERE {calib} AND {new_day})"
     # One pass over the purchases: a window ordered by day within each customer marks the first purchase
     # of each day and the customer's first day, then one aggregation per customer. Amounts are summed as

@@ -105,11 +105,13 @@ class DuckDBEngine(Engine):
         """Tables live in a database file in a temporary folder (deleted on close), so cleaned rows
         larger than ``memory_limit`` spill to disk instead of growing the process.
 
-        The limit covers DuckDB's buffers only; a large result handed to pandas comes on top (the
-        per-customer summary of 10 million purchases: 2.3 million rows, 196 MiB), so 500MB keeps that
-        summary under 1 GiB (benchmarks/README.md). Memory DuckDB frees goes back to the system
-        (allocator background threads, flush thresholds of 16MB) rather than staying with DuckDB's
-        allocator, where pandas and Arrow cannot reuse it."""
+        The limit covers DuckDB's buffers only: the interpreter, the libraries and a large result
+        handed to pandas come on top (the per-customer summary of 10 million purchases: 2.3 million
+        rows, 196 MiB). 500MB keeps a run on 10 million purchases, loading with every cleaning rule
+        and then that summary, under 1 GiB; with 1GB the load alone peaks at 1.1 GiB
+        (benchmarks/README.md). Memory DuckDB frees goes back to the system (allocator background
+        threads, flush thresholds of 16MB) rather than staying with DuckDB's allocator, where pandas
+        and Arrow cannot reuse it."""
         import duckdb
 
         self._folder = tempfile.mkdtemp(prefix="shopper-bayes-")
