@@ -25,7 +25,8 @@ Each measurement runs in a fresh child process that reports its wall times (impo
 peak resident size (VmHWM in /proc/self/status, read before it writes its summary to disk for the
 check), so no two share a high-water mark. A child that only imports a side's modules gives its
 fixed part. Each side runs ``--repeats`` times, the order rotating; the best time and the largest
-peak are kept.
+peak are kept, and each rotation's time ratios are printed too (runs close in time, so under the
+same load of a shared machine).
 Check: the three summaries have the same customers, first and last purchase, purchase days and
 transactions (equal) and revenue (equal to the cent). No assertions on times.
 """
@@ -68,7 +69,11 @@ def child(kind: str, data: str, out: str, end: str, limit: str) -> None:
     import pandas as pd
 
     if kind in ("ours", "engine", "imports-ours", "imports-engine"):
-        from shopper_bayes.datasets.transactions import TransactionsSettings, customer_summary, load
+        from shopper_bayes.datasets.transactions import (
+            TransactionsSettings,
+            customer_summary,
+            load,
+        )
         from shopper_bayes.engine.base import DuckDBEngine
     steps = {}
     if kind == "ours":
@@ -198,6 +203,12 @@ def main() -> None:
         print(f"summary step:   peer groupby of the loaded frame {peer['summary'][0]:.1f} s; "
               f"peer / ours: time {peer['summary'][0] / engine['summary'][0]:.2f}x, "
               f"peak memory (whole run) {peer_peak / engine_peak:.2f}x")
+        # The load of a shared machine moves between rotations; each rotation's ratios compare runs close in time.
+        file_ratios = [(p["read"]["seconds"] + p["summary"]["seconds"]) / o["summary"]["seconds"]
+                       for o, p in zip(runs["ours"], runs["peer"])]
+        step_ratios = [p["summary"]["seconds"] / e["summary"]["seconds"] for e, p in zip(runs["engine"], runs["peer"])]
+        print(f"per rotation, peer / ours: from the file {', '.join(f'{r:.2f}' for r in file_ratios)}; "
+              f"summary step {', '.join(f'{r:.2f}' for r in step_ratios)}")
         print(f"load average at the end {load_average()}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
