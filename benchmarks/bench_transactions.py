@@ -1,26 +1,33 @@
-"""Per-customer summary of 10 million transactions: the project's DuckDB query against a pandas groupby.
+"""Per-customer summary of 10 million transactions: the project's DuckDB engine against a pandas groupby.
 
 Run from the repository root: .venv/bin/python benchmarks/bench_transactions.py [--customers N] [--repeats R]
-                             [--duckdb-memory-limit 300MB]
+                             [--memory-limit 1GB]
 
 1. Generate: shopper_bayes.generate.transactions.write (seed 1) writes a transaction log of
    CUSTOMERS customers (about 4.3 transactions each: 10.0 million rows) to Parquet in a temporary
    folder under /tmp, deleted at the end. Timed, reported apart.
-2. Ours: shopper_bayes.datasets.transactions.customer_summary on a DuckDB relation over the Parquet
-   file (customer_id renamed customer), observation_end the generator's last day, time unit day.
-   One SQL aggregation: purchases per customer and day, then per customer first and last purchase,
-   purchase days, transactions, revenue, and frequency, recency, T and monetary value besides.
-   DuckDB's settings are its defaults (all cores, memory limit 80% of RAM), as in the project;
-   ``--duckdb-memory-limit`` sets ``memory_limit`` on the connection (DuckDB then spills to disk).
-3. Peer: plain pandas. pandas.read_parquet of the three columns, dates parsed with pd.to_datetime,
-   one DataFrame.groupby("customer_id").agg: first and last purchase (min, max of the day),
-   purchase days (nunique of the day), transactions (size) and revenue (sum of the amount).
-Each measurement runs in a fresh child process that reports the wall time of the call (imports
-excluded) and its own peak resident size (VmHWM in /proc/self/status, read before it writes its
-summary to disk for the check), so the two never share a high-water mark. A child that
-only imports a side's modules gives its fixed part. Each side runs ``--repeats`` times, the order of the
-two alternating; the best time and the largest peak are kept.
-Check: the two summaries have the same customers, first and last purchase, purchase days and
+2. Ours, from the file: the project's engine (``DuckDBEngine()``, its own settings: memory limit
+   500MB, spilling to a temporary folder, freed memory returned to the system) runs
+   shopper_bayes.datasets.transactions.customer_summary over the Parquet file (a relation of the
+   engine's connection, customer_id renamed customer), observation_end the generator's last day, time
+   unit day: one SQL query (a window ordered by day within each customer, one aggregation per customer,
+   amounts summed as DECIMAL), the result fetched through Arrow. It also computes frequency, recency,
+   T and monetary value, which the peer does not.
+3. Ours, a user's run: the engine loads the file as the transactions dataset (shopper_bayes.datasets.
+   transactions.load: the date format sniffed, every cleaning rule, the cleaned rows kept as a table
+   in the engine's database file), then customer_summary of the loaded table. Each step timed; peak of
+   each step (the high-water mark is reset between them through /proc/self/clear_refs).
+4. Peer: plain pandas. pandas.read_parquet of the three columns, dates parsed with pd.to_datetime
+   (the read), then one DataFrame.groupby("customer_id").agg (the summary): first and last purchase
+   (min, max of the day), purchase days (nunique of the day), transactions (size) and revenue (sum of
+   the amount). Each step timed.
+Each measurement runs in a fresh child process that reports its wall times (imports excluded) and
+peak resident size (VmHWM in /proc/self/status, read before it writes its summary to disk for the
+check), so no two share a high-water mark. A child that only imports a side's modules gives its
+fixed part. Each side runs ``--repeats`` times, the order rotating; the best time and the largest
+peak are kept, and each rotation's time ratios are printed too (runs close in time, so under the
+same load of a shared machine).
+Check: the three summaries have the same customers, first and last purchase, purchase days and
 transactions (equal) and revenue (equal to the cent). No assertions on times.
 """
 
@@ -39,6 +46,7 @@ from pathlib import Path
 
 CUSTOMERS = 2_335_000  # 10,001,301 transactions with seed 1
 SEED = 1
+KINDS = ("ours", "engine", "peer")
 
 
 def peak_resident_mib() -> float:
@@ -50,39 +58,65 @@ def peak_resident_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (this benchmark needs Linux)")
 
 
+def reset_peak() -> None:
+    """Start a new high-water mark at the current resident size (Linux: 5 to /proc/self/clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def child(kind: str, data: str, out: str, end: str, limit: str) -> None:
-    """Run one measurement in this process and print it as JSON. Each side imports only what it uses;
-    ``imports-ours`` and ``imports-peer`` stop after the imports."""
+    """Run one measurement in this process and print it as JSON: seconds and peak MiB per step (``read``
+    or ``load``, then ``summary``). Each side imports only what it uses; ``imports-*`` stop there."""
     import pandas as pd
 
-    if kind in ("ours", "imports-ours"):
-        import duckdb
-
-        from shopper_bayes.datasets.transactions import customer_summary
-    start = time.perf_counter()
+    if kind in ("ours", "engine", "imports-ours", "imports-engine"):
+        from shopper_bayes.datasets.transactions import (
+            TransactionsSettings,
+            customer_summary,
+            load,
+        )
+        from shopper_bayes.engine.base import DuckDBEngine
+    steps = {}
     if kind == "ours":
-        con = duckdb.connect()
-        if limit:
-            con.execute("SET memory_limit = $limit", {"limit": limit})
-        relation = con.sql("SELECT customer_id AS customer, date, amount FROM read_parquet($path)", params={"path": data})
+        engine = DuckDBEngine(*[limit] if limit else [])
+        start = time.perf_counter()
+        relation = engine.con.sql("SELECT customer_id AS customer, date, amount FROM read_parquet($path)",
+                                  params={"path": data})
         summary = customer_summary(relation, end, "day")
-        con.close()
-        summary = summary.rename(columns={"customer": "customer_id"}).set_index("customer_id")
+        steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
+        engine.close()
+    elif kind == "engine":
+        settings = TransactionsSettings(path=Path(data), observation_end=end, time_unit="day", columns={
+            "customer": "customer_id", "date": "date", "amount": "amount", "category": "category"})
+        engine = DuckDBEngine(*[limit] if limit else [])
+        start = time.perf_counter()
+        loaded = load(settings, engine=engine)
+        steps["load"] = (time.perf_counter() - start, peak_resident_mib())
+        reset_peak()
+        start = time.perf_counter()
+        summary = customer_summary(loaded, end, "day")
+        steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
+        engine.close()
     elif kind == "peer":
+        start = time.perf_counter()
         frame = pd.read_parquet(data, columns=["customer_id", "date", "amount"])
         frame["day"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
+        steps["read"] = (time.perf_counter() - start, peak_resident_mib())
+        start = time.perf_counter()
         summary = frame.groupby("customer_id").agg(first_purchase=("day", "min"), last_purchase=("day", "max"),
                                                    purchase_days=("day", "nunique"), transactions=("day", "size"),
                                                    revenue=("amount", "sum"))
-    seconds = time.perf_counter() - start
-    peak_mib = peak_resident_mib()
-    if kind in ("ours", "peer"):
+        steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
+    else:
+        steps["imports"] = (0.0, peak_resident_mib())
+    if kind in KINDS:
+        if kind != "peer":
+            summary = summary.rename(columns={"customer": "customer_id"}).set_index("customer_id")
         columns = ["first_purchase", "last_purchase", "purchase_days", "transactions", "revenue"]
         frame = summary[columns].reset_index()
         frame["customer_id"] = frame["customer_id"].astype(str)
         frame["revenue"] = frame["revenue"].astype(float)
         frame.to_parquet(out, index=False)
-    print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
+    print(json.dumps({step: {"seconds": seconds, "peak_mib": peak} for step, (seconds, peak) in steps.items()}))
 
 
 def run_child(kind: str, data: Path, out: Path, end: str, limit: str = "") -> dict:
@@ -110,15 +144,19 @@ def check(ours: Path, peer: Path) -> str:
     return f"{len(a):,} customers equal in every column (revenue: largest difference {cents:.2g})"
 
 
-def load() -> str:
+def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def shown(result: dict) -> str:
+    return "; ".join(f"{step} {r['seconds']:.1f} s, peak {r['peak_mib']:.0f} MiB" for step, r in result.items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=CUSTOMERS)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--duckdb-memory-limit", default="", help="e.g. 300MB; default: DuckDB's own (80%% of RAM)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-limit", default="", help="DuckDB's memory_limit, e.g. 1GB; default: the engine's own (500MB)")
     args = parser.parse_args()
 
     import duckdb
@@ -129,7 +167,7 @@ def main() -> None:
     from shopper_bayes.generate.transactions import TransactionsGenerator, write
 
     print(f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, pandas {pd.__version__}, "
-          f"pyarrow {pa.__version__}, numpy {np.__version__}; {os.cpu_count()} CPUs; load average {load()}")
+          f"pyarrow {pa.__version__}, numpy {np.__version__}; {os.cpu_count()} CPUs; load average {load_average()}")
     folder = Path(tempfile.mkdtemp(prefix="bench-transactions-", dir="/tmp"))
     try:
         data = folder / "transactions.parquet"
@@ -140,21 +178,38 @@ def main() -> None:
         end = TransactionsGenerator().parameters()["observation_end"]
         for kind in ("ours", "peer"):
             base = run_child(f"imports-{kind}", data, folder / "none.parquet", end)
-            print(f"{kind}, imports only: peak resident size {base['peak_mib']:.0f} MiB")
-        runs = {"ours": [], "peer": []}
+            print(f"{kind}, imports only: peak resident size {base['imports']['peak_mib']:.0f} MiB")
+        runs = {kind: [] for kind in KINDS}
         for repeat in range(args.repeats):
-            for kind in (("ours", "peer") if repeat % 2 == 0 else ("peer", "ours")):
-                result = run_child(kind, data, folder / f"{kind}.parquet", end, args.duckdb_memory_limit)
+            for kind in KINDS[repeat % 3:] + KINDS[:repeat % 3]:
+                result = run_child(kind, data, folder / f"{kind}.parquet", end, args.memory_limit)
                 runs[kind].append(result)
-                print(f"  {kind}: {result['seconds']:.1f} s, peak {result['peak_mib']:.0f} MiB (load average {load()})")
-        best = {kind: (min(r["seconds"] for r in results), max(r["peak_mib"] for r in results))
-                for kind, results in runs.items()}
-        print(f"check: {check(folder / 'ours.parquet', folder / 'peer.parquet')}")
-        limit = f", memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else ""
-        print(f"ours, DuckDB customer_summary{limit}: {best['ours'][0]:6.1f} s  peak {best['ours'][1]:6.0f} MiB")
-        print(f"peer, pandas groupby:          {best['peer'][0]:6.1f} s  peak {best['peer'][1]:6.0f} MiB")
-        print(f"peer / ours: time {best['peer'][0] / best['ours'][0]:.2f}x, peak memory {best['peer'][1] / best['ours'][1]:.2f}x")
-        print(f"load average at the end {load()}")
+                print(f"  {kind}: {shown(result)} (load average {load_average()})")
+        best = {kind: {step: (min(r[step]["seconds"] for r in results), max(r[step]["peak_mib"] for r in results))
+                       for step in results[0]} for kind, results in runs.items()}
+        for kind in ("ours", "engine"):
+            print(f"check {kind} against peer: {check(folder / f'{kind}.parquet', folder / 'peer.parquet')}")
+        ours, engine, peer = best["ours"]["summary"], best["engine"], best["peer"]
+        peer_total = min(r["read"]["seconds"] + r["summary"]["seconds"] for r in runs["peer"])
+        peer_peak = max(peer["read"][1], peer["summary"][1])
+        engine_peak = max(engine["load"][1], engine["summary"][1])
+        limit = args.memory_limit or "the engine's (500MB)"
+        print(f"DuckDB memory limit: {limit}")
+        print(f"from the file:  ours, customer_summary over the Parquet file  {ours[0]:6.1f} s  peak {ours[1]:6.0f} MiB")
+        print(f"                peer, read_parquet + groupby                 {peer_total:6.1f} s  peak {peer_peak:6.0f} MiB")
+        print(f"                peer / ours: time {peer_total / ours[0]:.2f}x, peak memory {peer_peak / ours[1]:.2f}x")
+        print(f"a user's run:   load (cleaning) {engine['load'][0]:6.1f} s  peak {engine['load'][1]:6.0f} MiB; "
+              f"customer_summary of the loaded table {engine['summary'][0]:6.1f} s  peak {engine['summary'][1]:6.0f} MiB")
+        print(f"summary step:   peer groupby of the loaded frame {peer['summary'][0]:.1f} s; "
+              f"peer / ours: time {peer['summary'][0] / engine['summary'][0]:.2f}x, "
+              f"peak memory (whole run) {peer_peak / engine_peak:.2f}x")
+        # The load of a shared machine moves between rotations; each rotation's ratios compare runs close in time.
+        file_ratios = [(p["read"]["seconds"] + p["summary"]["seconds"]) / o["summary"]["seconds"]
+                       for o, p in zip(runs["ours"], runs["peer"])]
+        step_ratios = [p["summary"]["seconds"] / e["summary"]["seconds"] for e, p in zip(runs["engine"], runs["peer"])]
+        print(f"per rotation, peer / ours: from the file {', '.join(f'{r:.2f}' for r in file_ratios)}; "
+              f"summary step {', '.join(f'{r:.2f}' for r in step_ratios)}")
+        print(f"load average at the end {load_average()}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

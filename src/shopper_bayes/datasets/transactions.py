@@ -46,7 +46,7 @@ from shopper_bayes.datasets.read import (
     check_file,
     scan_table,
 )
-from shopper_bayes.engine.base import DuckDBEngine, Engine, literal, quote
+from shopper_bayes.engine.base import DuckDBEngine, Engine, arrow_frame, literal, quote
 from shopper_bayes.engine.clean import WHITESPACE, SqlCleaner, Table
 from shopper_bayes.engine.source import Source, resolve
 from shopper_bayes.errors import MissingColumn, UserError
@@ -336,17 +336,22 @@ def _reasons(report: CleaningReport) -> str:
 
 
 def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
-              columns: list[str]) -> pd.DataFrame:
+              columns: list[str], large: bool = False) -> pd.DataFrame:
     """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases) where the purchases are: in the
-    engine holding loaded transactions (DuckDB or Spark), or in DuckDB over a frame's ``columns`` or a relation."""
+    engine holding loaded transactions (DuckDB or Spark), or in DuckDB over a frame's ``columns`` or a relation.
+    ``large``: the result is large and its columns are text, integers, DOUBLE or TIMESTAMP, so it comes
+    back through Arrow (:meth:`Engine.fetch`)."""
     table = data.table if isinstance(data, Loaded) else data
     if isinstance(table, Table):
-        return table.sql(query)
+        query = query.replace("{rows}", table.rows)
+        return table.engine.fetch(query) if large else table.engine.sql(query)
     frame = data.frame if isinstance(data, Loaded) else data
     if isinstance(frame, duckdb.DuckDBPyRelation):
-        return frame.query("purchases", query.replace("{rows}", "purchases")).df()
+        relation = frame.query("purchases", query.replace("{rows}", "purchases"))
+        return arrow_frame(relation) if large else relation.df()
     with duckdb.connect() as con:
-        return con.from_df(frame[columns]).query("purchases", query.replace("{rows}", "purchases")).df()
+        relation = con.from_df(frame[columns]).query("purchases", query.replace("{rows}", "purchases"))
+        return arrow_frame(relation) if large else relation.df()
 
 
 def has_column(data: Loaded | pd.DataFrame, name: str) -> bool:
@@ -387,40 +392,47 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
         raise UserError("calibration_end", f"{cut} is after observation_end {end}", "choose an earlier calibration_end")
     unit = UNIT_DAYS[time_unit]
     calibration = f"DATE '{cut.isoformat()}'"
+    calib = f"day <= {calibration}"
+    new_day = "previous IS DISTINCT FROM day"  # the first purchase of its day (several on one day are one purchase day)
     holdout = ""
     if calibration_end is not None:
-        holdout = (", count(*) FILTER (WHERE day > {c}) AS purchase_days_holdout"
-                   ", coalesce(sum(day_revenue) FILTER (WHERE day > {c}), 0) AS revenue_holdout"
-                   ", count(*) FILTER (WHERE day > {c}) AS frequency_holdout"
-                   ", CAST({d} AS DOUBLE) / {u} AS duration_holdout").format(c=calibration, d=(end - cut).days, u=unit)
-    calib = f"day <= {calibration}"
+        holdout = (f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS purchase_days_holdout"
+                   f", CAST(coalesce(sum(amount) FILTER (WHERE day > {calibration}), 0) AS DOUBLE) AS revenue_holdout"
+                   f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS frequency_holdout"
+                   f", CAST({(end - cut).days} AS DOUBLE) / {unit} AS duration_holdout")
+    days = f"count(*) FILTER (WHERE {calib} AND {new_day})"
+    # One pass over the purchases: a window ordered by day within each customer marks the first purchase
+    # of each day and the customer's first day, then one aggregation per customer. Amounts are summed as
+    # DECIMAL, exactly, so the sums do not depend on the order the engine adds them in.
+    window = "OVER (PARTITION BY customer ORDER BY day)"
     sql = f"""
         SELECT customer,
-               min(day) FILTER (WHERE {calib}) AS first_purchase,
-               max(day) FILTER (WHERE {calib}) AS last_purchase,
-               count(*) FILTER (WHERE {calib}) AS purchase_days,
-               sum(day_transactions) FILTER (WHERE {calib}) AS transactions,
-               sum(day_revenue) FILTER (WHERE {calib}) AS revenue,
-               count(*) FILTER (WHERE {calib}) - 1 AS frequency,
+               CAST(min(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS first_purchase,
+               CAST(max(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS last_purchase,
+               {days} AS purchase_days,
+               count(*) FILTER (WHERE {calib}) AS transactions,
+               CAST(sum(amount) FILTER (WHERE {calib}) AS DOUBLE) AS revenue,
+               {days} - 1 AS frequency,
                CAST(datediff('day', min(day) FILTER (WHERE {calib}), max(day) FILTER (WHERE {calib})) AS DOUBLE) / {unit}
                    AS recency,
                CAST(datediff('day', min(day) FILTER (WHERE {calib}), {calibration}) AS DOUBLE) / {unit} AS T,
-               CASE WHEN count(*) FILTER (WHERE {calib}) > 1
-                    THEN CAST(sum(day_revenue) FILTER (WHERE {calib}) - arg_min(day_revenue, day) AS DOUBLE)
-                         / (count(*) FILTER (WHERE {calib}) - 1)
+               CASE WHEN {days} > 1
+                    THEN CAST(sum(amount) FILTER (WHERE {calib} AND day > first_day) AS DOUBLE) / ({days} - 1)
                     ELSE 0 END AS monetary_value
                {holdout}
-        FROM (SELECT customer, CAST(date AS DATE) AS day, count(*) AS day_transactions, sum(CAST(amount AS DECIMAL(38, 8))) AS day_revenue
-              FROM {{rows}} WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}' GROUP BY customer, CAST(date AS DATE))
+        FROM (SELECT customer, day, CAST(amount AS DECIMAL(38, 8)) AS amount, previous, first_day
+              FROM (SELECT customer, day, amount, lag(day) {window} AS previous, first_value(day) {window} AS first_day
+                    FROM (SELECT customer, CAST(date AS DATE) AS day, amount FROM {{rows}}
+                          WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}')))
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0
         ORDER BY customer"""
-    summary = aggregate(data, sql, ["customer", "date", "amount"])
+    summary = aggregate(data, sql, ["customer", "date", "amount"], large=True)
     summary["customer"] = summary["customer"].astype("string")
     for column in ("revenue", "monetary_value", *(["revenue_holdout"] if calibration_end is not None else [])):
         summary[column] = summary[column].astype("float64")
     for column in ("first_purchase", "last_purchase"):
-        summary[column] = pd.to_datetime(summary[column]).astype("datetime64[us]")  # the same unit from every engine
+        summary[column] = summary[column].astype("datetime64[us]")  # the same unit from every engine
     for column in ("purchase_days", "transactions", "frequency", *(["purchase_days_holdout", "frequency_holdout"]
                                                                    if calibration_end is not None else [])):
         summary[column] = summary[column].astype("int64")
