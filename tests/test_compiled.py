@@ -1,5 +1,6 @@
 """Compile once: a model structure is compiled once per run and reused with other data, a frozen model is
-never reused for other data, and nutpie's callbacks cached on disk compute the model's own log density."""
+never reused for other data, and nutpie's callbacks cached on disk compute the model's own log density.
+A fit runs BLAS on one thread."""
 
 from __future__ import annotations
 
@@ -96,6 +97,32 @@ def test_frozen_models_with_other_data_are_compiled_apart(compile_count, tmp_pat
     assert len(compile_count) == 2
     k, n = second["purchases"].values, second["sessions"].values
     assert np.all(np.abs(tree.posterior["rate"].values.reshape(-1, 2).mean(axis=0) - (1 + k) / (2 + n)) < 0.03)
+
+
+def test_a_fit_runs_blas_on_one_thread_and_restores_it(monkeypatch, tmp_path):
+    """nutpie runs the chains on the cores: its sampling and the predictive draws see one BLAS thread; the
+    process's setting (two threads here) is back afterwards."""
+    import nutpie
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from shopper_bayes.config import SamplerConfig
+    from shopper_bayes.inference import fit
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen = {}
+    for owner, name in ((nutpie, "sample"), (fit, "_predictive")):
+        def recorded(*args, _plain=getattr(owner, name), _name=name, **kwargs):
+            seen[_name] = blas_threads()
+            return _plain(*args, **kwargs)
+        monkeypatch.setattr(owner, name, recorded)
+    monkeypatch.setenv("SHOPPER_BAYES_CACHE_DIR", str(tmp_path))
+    with threadpool_limits(2, user_api="blas"):
+        assert blas_threads() == {2}
+        fit.sample(rates_model(counts([30, 5], [100, 80])), SamplerConfig(draws=100, tune=100, chains=2), seed=1)
+        assert blas_threads() == {2}
+    assert seen == {"sample": {1}, "_predictive": {1}}
 
 
 CALLBACKS = textwrap.dedent("""

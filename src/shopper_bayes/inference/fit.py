@@ -42,6 +42,16 @@ def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, predictive: bool 
     return tree
 
 
+def one_blas_thread():
+    """Matrix products on one thread while a model is fitted. nutpie runs the chains on the cores already,
+    and a run may run two analyses at once: a product split over BLAS threads then only waits for them
+    (the drivers model on 16,000 sessions x 40 columns: NUTS took 12-13 times the wall time and 11 times the
+    CPU time with two OpenBLAS threads on two cores; benchmarks/README.md)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool = True,
            compiled: Compiled | None = None, inputs: Sequence[str] = ()) -> xr.DataTree:
     """NUTS: posterior, sample stats, log-likelihood, prior and posterior predictive, observed data.
@@ -49,16 +59,18 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool 
     With nutpie the model is compiled by ``compiled`` (:mod:`~shopper_bayes.inference.compiled`: once per
     structure, its data frozen into the code except the ``inputs`` containers, the machine code cached
     across runs) and sampled as ``pm.sample`` would (the same chain seeds and settings), its chains on
-    every core this process may use (the draws do not depend on the number of threads).
+    every core this process may use (the draws do not depend on the number of threads). BLAS runs on one
+    thread meanwhile (:func:`one_blas_thread`).
     """
-    if sampler.backend == "nutpie":
-        tree = _nutpie(model, sampler, seed, compiled or Compiled(), inputs)
-    else:
-        with model:
-            tree = pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains, random_seed=seed,
-                             nuts_sampler="pymc", target_accept=sampler.target_accept, progressbar=False,
-                             compute_convergence_checks=False)  # diagnostics.check reports convergence in full
-    tree = _predictive(model, tree, seed, predictive)
+    with one_blas_thread():
+        if sampler.backend == "nutpie":
+            tree = _nutpie(model, sampler, seed, compiled or Compiled(), inputs)
+        else:
+            with model:
+                tree = pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains, random_seed=seed,
+                                 nuts_sampler="pymc", target_accept=sampler.target_accept, progressbar=False,
+                                 compute_convergence_checks=False)  # diagnostics.check reports convergence in full
+        tree = _predictive(model, tree, seed, predictive)
     tree.attrs["inference"] = "mcmc"
     return tree
 
@@ -90,7 +102,8 @@ def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int) -> xr.Da
     dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in posterior}
     coords = {dim: list(values) for dim, values in model.coords.items()}
     tree = azb.from_dict({"posterior": posterior}, coords=coords, dims=dims)
-    tree = _predictive(model, tree, seed)
+    with one_blas_thread():
+        tree = _predictive(model, tree, seed)
     tree.attrs["inference"] = "exact"
     return tree
 
