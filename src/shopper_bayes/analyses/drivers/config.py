@@ -65,7 +65,8 @@ class DriversSettings(Settings):
     calibration_bins: int = Field(10, ge=2, le=50)
     interval_prob: float = Field(0.95, gt=0, lt=1)
     prior: LogitPrior = LogitPrior()
-    draws: int = Field(1000, ge=100)  # per chain: at 500 and 750 the R-hat of ~80 quantities passed 1.01 by chance for 2 of 5 and 1 of 15 fits
+    draws: int = Field(1000, ge=100)  # per chain: 500 and 750 put the R-hat of ~80 quantities above 1.01 by chance
+    # for 2 of 5 and 1 of 15 fits of the bundled data (benchmarks/drivers_draws.py)
     tune: int = Field(200, ge=50)
     target_accept: float = Field(0.8, gt=0, lt=1)
 
