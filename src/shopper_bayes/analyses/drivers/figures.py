@@ -44,8 +44,8 @@ def plot_calibration(result: DriversResult) -> Figure:
             ax.plot([b.predicted.mean] * 2, b.band, color=PREDICTIVE, linewidth=1.0)
             ax.plot([b.predicted.mean] * 2, b.predicted.interval, color=PREDICTIVE, linewidth=2.5, alpha=0.6)
         ax.plot(predicted, predicted, "_", color=PREDICTIVE, markersize=10,
-                label=f"predicted rate; {result.interval_prob:.0%} interval of the observed rate (thick) "
-                      f"and joint {result.interval_prob:.0%} band of all deciles (thin)")
+                label=f"predicted rate; {result.interval_prob:.0%} interval of the\nobserved rate (thick), joint "
+                      f"{result.interval_prob:.0%} band\nof all deciles (thin)")
         ax.plot(predicted, [b.observed for b in bins], "o", color=PLUGIN, label="observed rate")
         ax.set_xlabel("predicted purchase probability (decile mean)")
         ax.set_ylabel("purchase rate")
