@@ -92,7 +92,7 @@ def fit(model: str, customers: pd.DataFrame, seed: int) -> dict:
     plain = models.build_model(cells, spend, settings.priors, model)
     whitened = models.build_model(cells, spend, settings.priors, model, models.posterior_mode(plain, settings.priors))
     tree = sample(whitened, SamplerConfig(draws=settings.draws, tune=settings.tune, target_accept=settings.target_accept),
-                  seed, predictive=False)
+                  seed, groups=("log_likelihood",))
     gate = check(tree, DiagnosticsConfig())
     post = tree["posterior"]
     out = {"ok": gate.ok, "problems": gate.problems, "params": {}}

@@ -103,7 +103,7 @@ def main() -> None:
                 sampler = config.sampler.model_copy(update={"draws": draws, "tune": config.drivers.tune,
                                                             "target_accept": config.drivers.target_accept})
                 started = time.perf_counter()
-                tree = sample(model, sampler, seed + 1000 * other, predictive=False, compiled=fits.compiled)
+                tree = sample(model, sampler, seed + 1000 * other, groups=("log_likelihood",), compiled=fits.compiled)
                 seconds = time.perf_counter() - started
                 verdict = check(tree, config.diagnostics)
                 extra[draws].append((verdict.ok, verdict.max_rhat, seconds))

@@ -60,7 +60,7 @@ def test_two_fits_of_one_structure_with_other_data_compile_once(compile_count, t
     fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
     data = [counts([30, 5], [100, 80]), counts([70, 40], [120, 90])]
     inputs = ("sessions", "observed_purchases")
-    trees = [fits.fit(lambda d=d: rates_model(d), f"test|{i}", predictive=False, inputs=inputs) for i, d in enumerate(data)]
+    trees = [fits.fit(lambda d=d: rates_model(d), f"test|{i}", groups=("log_likelihood",), inputs=inputs) for i, d in enumerate(data)]
     assert len(compile_count) == 1 and fits.compiled.compilations == 1
     for tree, d in zip(trees, data):
         k, n = d["purchases"].values, d["sessions"].values
@@ -91,9 +91,9 @@ def test_frozen_models_with_other_data_are_compiled_apart(compile_count, tmp_pat
     assert structure_key(hierarchical[0], inputs) == structure_key(hierarchical[1], inputs)  # its transforms too
     assert structure_key(hierarchical[0]) != structure_key(hierarchical[1])
     fits = FitCache(SamplerConfig(**SAMPLER), seed=3)
-    fits.fit(lambda: rates_model(first), "a", predictive=False)
-    fits.fit(lambda: rates_model(first), "b", predictive=False, draws=200)
-    tree = fits.fit(lambda: rates_model(second), "c", predictive=False)
+    fits.fit(lambda: rates_model(first), "a", groups=("log_likelihood",))
+    fits.fit(lambda: rates_model(first), "b", groups=("log_likelihood",), draws=200)
+    tree = fits.fit(lambda: rates_model(second), "c", groups=("log_likelihood",))
     assert len(compile_count) == 2
     k, n = second["purchases"].values, second["sessions"].values
     assert np.all(np.abs(tree.posterior["rate"].values.reshape(-1, 2).mean(axis=0) - (1 + k) / (2 + n)) < 0.03)
@@ -180,3 +180,49 @@ def test_callbacks_cached_on_disk_are_reused_across_processes_and_compute_their_
         assert result["logp"] == pytest.approx(result["reference"], rel=1e-9)
         assert result["grad"] == pytest.approx(result["dlogp"], rel=1e-9)
     assert other["logp"] != pytest.approx(first["logp"])
+
+
+FORCED = textwrap.dedent("""
+    import ctypes, hashlib, json, sys
+    import numpy as np, pymc as pm
+    from shopper_bayes.inference import compiled as module
+
+    module.callback_key = lambda function, signature: hashlib.sha256(function.__qualname__.encode()).hexdigest()
+    if sys.argv[2] == "trust":
+        module._agrees = lambda compiled: True
+    y = np.array(json.loads(sys.argv[1]))
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 2)
+        sigma = pm.HalfNormal("sigma", 1)
+        pm.Normal("y", mu, sigma, observed=y)
+    compiled = module.compile_model(model)
+    values = {"mu": 0.3, "sigma_log__": -0.2}
+    point = np.array([values[name] for name in compiled.shape_info[0][:2]])
+    grad, logp = np.zeros(2), np.zeros(1)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                                                logp.ctypes.data_as(pointer),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
+    print(json.dumps({"status": status, "logp": float(logp[0]), "reference": float(model.compile_logp()(values)),
+                      "from_cache": module._from_cache(compiled)}))
+""")
+
+
+def test_a_cached_callback_of_another_model_is_refused_and_compiled_afresh(tmp_path):
+    """With every model's callbacks forced under one disk key, a second process compiling another model
+    loads the first one's code: the check against PyTensor's own functions refuses it and compiles afresh,
+    so the log density is the second model's. Trusting the loaded code (the check switched off) gives the
+    first model's log density for the second model."""
+    def run(y, check):
+        env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+        done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(y), check], env=env, capture_output=True,
+                              text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = run([1.0, 2.0, 0.5], "check")
+    assert not first["from_cache"] and first["logp"] == pytest.approx(first["reference"], rel=1e-9)
+    checked = run([5.0, 7.0, 6.5], "check")
+    assert not checked["from_cache"] and checked["logp"] == pytest.approx(checked["reference"], rel=1e-9)
+    trusted = run([5.0, 7.0, 6.5], "trust")
+    assert trusted["from_cache"] and trusted["logp"] == pytest.approx(first["logp"], rel=1e-9)
+    assert trusted["logp"] != pytest.approx(trusted["reference"])

@@ -17,9 +17,10 @@ from scipy.special import expit
 from shopper_bayes.analyses import drivers
 from shopper_bayes.analyses.base import Context
 from shopper_bayes.analyses.drivers.compute import (auc, baseline_loo, delong_interval, holdout, joint_band,
-                                                    marginal_effects)
+                                                    log_likelihood, marginal_effects)
 from shopper_bayes.analyses.drivers.config import DriversSettings
 from shopper_bayes.analyses.drivers.design import build, split
+from shopper_bayes.analyses.drivers.model import build_model
 from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.errors import UserError
@@ -152,6 +153,33 @@ def test_baseline_loo_is_exact_leave_one_out():
         rate = (y[same].sum() + 1) / (same.sum() + 2)  # Beta(1, 1) posterior mean = predictive
         brute.append(np.log(rate if y[i] else 1 - rate))
     assert baseline_loo(levels, y) == pytest.approx(np.array(brute), rel=1e-12)
+
+
+def test_subsample_log_likelihood_equals_the_models_own():
+    """The LOO subsample's log-likelihood, computed from the draws, is PyMC's compute_log_likelihood of the
+    model at the same draws (which the fit no longer computes for every training session)."""
+    import arviz_base as azb
+    import pymc as pm
+
+    frame = frame_for_design(300, 6)
+    settings = DriversSettings(numeric=["ExitRates", "PageValues"], log=["PageValues"], squared=[],
+                               categorical=["segment"], positive=[], interactions=[])
+    design = build(frame, settings, seed=2)
+    names = [term.name for term in design.terms]
+    model = build_model(design.train, design.y_train, names, settings.prior)
+    rng = np.random.default_rng(3)
+    whitened = rng.normal(0, 0.5, size=(2, 5, len(names) + 1))
+    tree = azb.from_dict({"posterior": {"whitened": whitened}}, dims={"whitened": ["coef"]},
+                         coords={"coef": ["intercept", *names]})
+    with model:
+        tree = pm.compute_log_likelihood(tree, progressbar=False)
+        deterministic = pm.sample_posterior_predictive(tree, var_names=["intercept", "beta"], progressbar=False)
+    intercept = deterministic.posterior_predictive["intercept"].values.reshape(-1)
+    beta = deterministic.posterior_predictive["beta"].values.reshape(10, -1)
+    rows = np.array([0, 5, 17, len(design.y_train) - 1])
+    ours = log_likelihood(design, intercept, beta, rows)
+    theirs = tree.log_likelihood["purchase"].values.reshape(10, -1)[:, rows]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
 
 
 def frame_for_design(n: int = 400, seed: int = 4) -> pd.DataFrame:

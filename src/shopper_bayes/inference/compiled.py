@@ -19,6 +19,7 @@ and code loaded from the cache may round differently in the last bits, as with P
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -66,8 +67,19 @@ def callback_key(function, signature) -> str | None:
         return None
     sizes = sorted((name, value) for name, value in cells.items() if isinstance(value, int))
     shared = [(array.dtype.str, array.ndim) for array in extract.get("shared_tuple", ())]
-    text = repr((function.__qualname__, str(signature), sizes, shared, graph))
+    layout = _layout(extract.get("record_dtype"))
+    text = repr((function.__qualname__, str(signature), sizes, shared, layout, graph))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _layout(record) -> str | None:
+    """The user-data record's layout (offsets, types, shapes) without its field names, which nutpie draws
+    afresh in every process: the compiled code reads the shared data at these offsets."""
+    if record is None:
+        return None
+    shared = record["shared"]
+    return repr([(part, [(shared[part][name].str, shared[part][name].shape, shared[part].fields[name][1])
+                         for name in shared[part].names]) for part in shared.names])
 
 
 def _disk_cache(function, key: str):
@@ -124,7 +136,8 @@ def _cached(plain):
             compiled = CFunc(function, signature, locals={}, options={})
             compiled._cache = _disk_cache(function, key)
             try:
-                compiled.compile()
+                with _file_lock(cache_dir() / "numba" / f"{key[:32]}.lock"):  # one process compiles and saves it
+                    compiled.compile()
             except OSError:  # the cache file could not be written
                 return plain(given)(function)
             return compiled
@@ -132,24 +145,74 @@ def _cached(plain):
     return cfunc
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock on ``path`` across processes (two runs, or two test workers, filling one cache)."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _agrees(compiled) -> bool:
+    """Whether nutpie's two callbacks give what PyTensor's own compiled functions give (log density, its
+    gradient and the expanded point) at a point near the initial one: a callback loaded from the disk
+    cache is trusted only then."""
+    import ctypes
+
+    pointer = ctypes.POINTER(ctypes.c_double)
+    start = np.asarray(compiled.initial_point_func(1), dtype=np.float64)
+    point = np.ascontiguousarray(start + np.random.default_rng(7).normal(0, 0.1, start.shape))
+    dim, expanded = len(point), int(compiled.n_expanded)
+    user = ctypes.c_void_p(compiled.user_data.ctypes.data)
+    grad, logp, out = np.zeros(dim), np.zeros(1), np.zeros(expanded)
+    status = compiled.compiled_logp_func.ctypes(dim, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                                                logp.ctypes.data_as(pointer), user)
+    status_expand = compiled.compiled_expand_func.ctypes(dim, expanded, point.ctypes.data_as(pointer),
+                                                         out.ctypes.data_as(pointer), user)
+    reference_logp, reference_grad = compiled.logp_func(point)
+    (reference_out,) = compiled.expand_func(point)
+    close = lambda a, b: np.allclose(a, b, rtol=1e-7, atol=1e-10, equal_nan=True)  # noqa: E731
+    return (status in (0, 3, 4) and status_expand == 0 and close(logp[0], reference_logp)
+            and close(grad, reference_grad) and close(out, np.asarray(reference_out).ravel()))
+
+
+def _from_cache(compiled) -> bool:
+    return any(getattr(getattr(compiled, name), "_cache_hits", None) for name in
+               ("compiled_logp_func", "compiled_expand_func"))
+
+
+def disk_cache_enabled() -> bool:
+    """The callbacks' disk cache is on unless ``SHOPPER_BAYES_DISK_CACHE=0``."""
+    return os.environ.get("SHOPPER_BAYES_DISK_CACHE", "1") != "0"
+
+
 def compile_model(model, inputs: Sequence[str] = ()):
-    """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and, with
-    ``SHOPPER_BAYES_DISK_CACHE=1``, the numba callbacks taken from the disk cache when they are there. nutpie looks ``cfunc`` up on the
-    numba module when it compiles, so it is swapped there for the duration."""
+    """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and the numba
+    callbacks taken from the disk cache when they are there (unless ``SHOPPER_BAYES_DISK_CACHE=0``) and
+    they agree with PyTensor's own functions at a test point (:func:`_agrees`; otherwise compiled afresh).
+    nutpie looks ``cfunc`` up on the numba module when it compiles, so it is swapped there for the duration."""
     import numba
     import nutpie
     from pymc.model.transform.optimization import freeze_dims_and_data
 
     frozen = freeze_dims_and_data(model, data=[name for name in _data_names(model) if name not in inputs])
-    if os.environ.get("SHOPPER_BAYES_DISK_CACHE") != "1":  # opt-in: see the README ("Speed")
+    if not disk_cache_enabled():
         return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
     with _LOCK:
         plain = numba.cfunc
         numba.cfunc = _cached(plain)
         try:
-            return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
+            compiled = nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
         finally:
             numba.cfunc = plain
+    if _from_cache(compiled) and not _agrees(compiled):
+        return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
+    return compiled
 
 
 def _data_names(model) -> list[str]:

@@ -26,19 +26,26 @@ PRIOR_DRAWS = 1000
 logging.getLogger("pymc").setLevel(logging.ERROR)  # the run reports its own steps and the gate's verdict
 
 
-def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, predictive: bool = True) -> xr.DataTree:
-    """Add log-likelihood, and unless ``predictive`` is False the posterior predictive, prior and prior
-    predictive, all from the model (each needs a compiled function: a model whose analysis checks its fit
-    another way can skip them)."""
+GROUPS = ("log_likelihood", "posterior_predictive", "prior")
+
+
+def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, groups: Sequence[str] = GROUPS) -> xr.DataTree:
+    """Add the ``groups`` asked for, all from the model: ``log_likelihood``, ``posterior_predictive``, and
+    ``prior`` (the prior and prior predictive groups). Each needs a compiled function and, for a model of
+    many observations, draws x observations of memory: an analysis asks only for what it reads."""
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown groups {sorted(unknown)}: choose from {GROUPS}")
     logging.getLogger("pymc").setLevel(logging.ERROR)
     with model:
-        pm.compute_log_likelihood(tree, progressbar=False)
-        if not predictive:
-            return tree
-        pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False)
-        prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2)
-    for group in ("prior", "prior_predictive"):
-        tree[group] = prior[group]
+        if "log_likelihood" in groups:
+            pm.compute_log_likelihood(tree, progressbar=False)
+        if "posterior_predictive" in groups:
+            pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False)
+        if "prior" in groups:
+            prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2)
+            for group in ("prior", "prior_predictive"):
+                tree[group] = prior[group]
     return tree
 
 
@@ -52,9 +59,9 @@ def one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool = True,
+def sample(model: pm.Model, sampler: SamplerConfig, seed: int, groups: Sequence[str] = GROUPS,
            compiled: Compiled | None = None, inputs: Sequence[str] = ()) -> xr.DataTree:
-    """NUTS: posterior, sample stats, log-likelihood, prior and posterior predictive, observed data.
+    """NUTS: posterior, sample stats, observed data and the ``groups`` of :func:`_predictive` (all by default).
 
     With nutpie the model is compiled by ``compiled`` (:mod:`~shopper_bayes.inference.compiled`: once per
     structure, its data frozen into the code except the ``inputs`` containers, the machine code cached
@@ -70,7 +77,7 @@ def sample(model: pm.Model, sampler: SamplerConfig, seed: int, predictive: bool 
                 tree = pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains, random_seed=seed,
                                  nuts_sampler="pymc", target_accept=sampler.target_accept, progressbar=False,
                                  compute_convergence_checks=False)  # diagnostics.check reports convergence in full
-        tree = _predictive(model, tree, seed, predictive)
+        tree = _predictive(model, tree, seed, groups)
     tree.attrs["inference"] = "mcmc"
     return tree
 
@@ -96,14 +103,14 @@ def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compil
     return tree
 
 
-def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int) -> xr.DataTree:
+def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int, groups: Sequence[str] = GROUPS) -> xr.DataTree:
     """A closed-form posterior: ``posterior`` maps each free variable of ``model`` to independent draws
     of shape (chain, draw, *the variable's shape)``; dims and coords are taken from the model."""
     dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in posterior}
     coords = {dim: list(values) for dim, values in model.coords.items()}
     tree = azb.from_dict({"posterior": posterior}, coords=coords, dims=dims)
     with one_blas_thread():
-        tree = _predictive(model, tree, seed)
+        tree = _predictive(model, tree, seed, groups)
     tree.attrs["inference"] = "exact"
     return tree
 
@@ -137,22 +144,22 @@ class FitCache:
         return None
 
     def fit(self, model: pm.Model | Callable[[], pm.Model], key: str, *, posterior: Callable[[], dict] | None = None,
-            predictive: bool = True, inputs: Sequence[str] = (), **overrides) -> xr.DataTree:
+            groups: Sequence[str] = GROUPS, inputs: Sequence[str] = (), **overrides) -> xr.DataTree:
         """``model`` (or a function that builds it, so a cached fit costs no model building); with
         ``posterior`` (a function returning exact draws) the closed form is used instead of NUTS;
-        ``predictive=False`` skips the prior and posterior predictive groups. ``inputs``: data containers
+        ``groups``: which of log-likelihood, posterior predictive and prior (with prior predictive) to add. ``inputs``: data containers
         compiled as inputs, so every fit of the run with the same model structure and other values of
         them reuses one compiled model (the others are frozen into the code: faster gradients)."""
         sampler = self.sampler.model_copy(update=overrides) if overrides else self.sampler
-        full = f"{key}|{sampler.model_dump_json()}|{self.seed}|{'exact' if posterior else 'mcmc'}|{predictive}"
+        full = f"{key}|{sampler.model_dump_json()}|{self.seed}|{'exact' if posterior else 'mcmc'}|{','.join(groups)}"
         digest = hashlib.sha256(full.encode()).hexdigest()
         if digest not in self.trees:
             tree = self._saved(digest)
             if tree is None:
                 built = model() if callable(model) and not isinstance(model, pm.Model) else model
                 self.fits += 1
-                tree = (exact(built, posterior(), self.seed) if posterior
-                        else sample(built, sampler, self.seed, predictive, self.compiled, inputs))
+                tree = (exact(built, posterior(), self.seed, groups) if posterior
+                        else sample(built, sampler, self.seed, groups, self.compiled, inputs))
                 tree.attrs["fit_key"] = digest
                 self.sources[digest] = "fitted"
             self.trees[digest] = tree

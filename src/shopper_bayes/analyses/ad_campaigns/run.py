@@ -22,7 +22,7 @@ def run(ctx: Context) -> Output:
         # The potentials hold the per-ad likelihood of the dispersion and of approval; predictive sampling of
         # the cell totals uses their posterior draws, which is what the warning says it cannot do for priors.
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
-        tree = ctx.fit(build_model(stats, settings), fit_key(stats, settings), predictive=False,
+        tree = ctx.fit(build_model(stats, settings), fit_key(stats, settings), groups=("log_likelihood",),
                        draws=settings.draws, tune=settings.tune, target_accept=settings.target_accept)
     result = summarise(stats, tree, settings, check(tree, ctx.config.diagnostics),
                        dict(loaded.scope.get("kept", {})), ctx.seed)

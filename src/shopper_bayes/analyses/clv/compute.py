@@ -134,7 +134,8 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
             whitening = models.posterior_mode(model, settings.priors)
             return models.build_model(cells, spend, settings.priors, settings.model, whitening)
 
-        tree = fit(whitened, fit_key(cells, spend, settings), draws=settings.draws, tune=settings.tune,
+        tree = fit(whitened, fit_key(cells, spend, settings), groups=("prior",),  # the prior figure reads the prior
+                   draws=settings.draws, tune=settings.tune,
                    target_accept=settings.target_accept)
         diagnostics = check(tree, limits)
     names = purchases.params + (models.SPEND_PARAMS if len(spend) else ())

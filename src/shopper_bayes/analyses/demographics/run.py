@@ -52,7 +52,7 @@ def run(ctx: Context) -> Output:
     model = build_model(cells, levels, settings)
     overrides = {"draws": settings.mcmc_draws, "tune": settings.tune, "target_accept": settings.target_accept}
     # Its predictive checks are drawn in numpy (spend enters as a Potential), so no predictive groups.
-    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), predictive=False, **overrides)
+    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), groups=("log_likelihood",), **overrides)
     diagnostics = check(tree, ctx.config.diagnostics)
 
     codes = cell_codes(cells, levels)

@@ -194,18 +194,29 @@ def baseline_loo(levels: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(y == 1, np.log(rate), np.log1p(-rate))
 
 
+def log_likelihood(design: Design, intercept: np.ndarray, beta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The model's Bernoulli log-likelihood of the training sessions ``rows`` per draw (S, rows):
+    y log p + (1 - y) log(1 - p) with logit p = intercept + x . beta, on the logit scale for accuracy."""
+    eta = intercept[:, None] + beta @ design.train[rows].T
+    y = design.y_train[rows].astype(bool)
+    return np.where(y, -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta))
+
+
 def compare(tree: xr.DataTree, design: Design, baseline: str, subsample: int, seed: int) -> ModelComparison:
     """PSIS-LOO of the full model against exact LOO of the rates-only model, session by session.
 
     PSIS costs about a millisecond per session, so it runs on a seeded random subsample of at most
     ``subsample`` training sessions and the sums are scaled to all of them (simple random subsampling,
-    Magnusson et al. 2019); the standard error of the difference adds the subsampling error."""
+    Magnusson et al. 2019); the standard error of the difference adds the subsampling error. Only the
+    subsample's log-likelihood is computed (from the posterior draws), not every training session's."""
     n = len(design.y_train)
     rows = np.sort(np.random.default_rng(seed).choice(n, subsample, replace=False)) if n > subsample else np.arange(n)
-    log_lik = tree.log_likelihood["purchase"]
-    obs_dim = next(dim for dim in log_lik.dims if dim not in ("chain", "draw"))
+    intercept, beta = draws_of(tree)
+    chains, draws = tree.posterior.sizes["chain"], tree.posterior.sizes["draw"]
+    values = log_likelihood(design, intercept, beta, rows).reshape(chains, draws, len(rows))  # stack order: chain, draw
+    log_lik = xr.DataArray(values, dims=("chain", "draw", "session"))
     sub = xr.DataTree.from_dict({"posterior": tree.posterior.to_dataset(),
-                                 "log_likelihood": xr.Dataset({"purchase": log_lik.isel({obs_dim: rows})})})
+                                 "log_likelihood": xr.Dataset({"purchase": log_lik})})
     loo = azs.loo(sub, pointwise=True)
     full = np.asarray(loo.elpd_i).ravel()
     base = baseline_loo(design.baseline_train, design.y_train)[rows]

@@ -31,6 +31,7 @@ def run(ctx: Context) -> Output:
     ctx.step(f"fitting the logistic regression on {len(design.y_train):,} sessions, {len(names)} inputs")
     tree = ctx.fit(lambda: build_model(design.train, design.y_train, names, settings.prior),
                    fit_key(design.train, design.y_train, names, settings.prior),
+                   groups=("prior",),  # the prior check reads the prior predictive; LOO computes its own subsample
                    draws=settings.draws, tune=settings.tune, target_accept=settings.target_accept)
     intercept, beta = compute.draws_of(tree)
     base_rate = float(design.y_train.mean())
