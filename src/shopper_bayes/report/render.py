@@ -122,20 +122,34 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
 
 # ---------------------------------------------------------------- Markdown
 
-# Only what Markdown itself would act on: emphasis, code, links/images, inline HTML and table pipes.
-# Brackets of a link are escaped; round brackets, + and - need nothing inside running text.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|$])")
+# Only what Markdown itself would act on, where it would act on it, so that report.md reads as plain text:
+# "New_Customer", "P(A > B)" and "< 0.1%" stay as they are. Never a backslash before a bracket or a round
+# bracket: Jupyter's MathJax takes \[ ... \] and \( ... \) for maths.
+_MD_ALWAYS = re.compile(r"([\\`*|$])")
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # emphasis needs a _ at a word's edge
+_MD_LINK_END = re.compile(r"\](?=[(\[:])")  # "[a](b)", "[a][b]", "[a]: b" make links; a bracket alone does not
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])|(?<=[\w\"'/])>")  # an HTML tag or autolink; "< 0.1%", "A > B" are text
+_MD_TILDE = re.compile(r"~(?=\S)|(?<=\S)~")  # strikethrough needs a tilde touching a word
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+_MD_LINE_START = re.compile(r"^(\s*)([#>]|[-+](?=\s)|=+\s*$)")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 
 
-def md_escape(text: str) -> str:
-    """Escape the characters Markdown would act on; line breaks become spaces (tables stay one line)."""
-    text = _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
-    return re.sub(r"^(\s*)([#>])", r"\1\\\2", text)
+def md_escape(text: str, line_start: bool = True) -> str:
+    """Escape what Markdown would act on; line breaks become spaces (tables stay one line). ``line_start``
+    False: the text is a table cell, where "> 0.999" or "- 2" start no quote or list."""
+    text = _MD_ALWAYS.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+    for pattern in (_MD_UNDERSCORE, _MD_LINK_END, _MD_TAG, _MD_TILDE, _MD_ENTITY):
+        text = pattern.sub(lambda match: "\\" + match.group(0), text)
+    if not line_start:
+        return text
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_ORDERED.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def _md_table(table: Table) -> str:
-    lines = ["| " + " | ".join(md_escape(c) for c in table.header) + " |", "|" + "---|" * len(table.header)]
-    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
+    lines = ["| " + " | ".join(md_escape(c, False) for c in table.header) + " |", "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(md_escape(c, False) for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
 
 
