@@ -29,7 +29,8 @@ def plot_forest(result: DriversResult) -> Figure:
         ax.set_yticks(range(len(effects)), [effect.term for effect in effects])
         ax.invert_yaxis()
         ax.set_xlabel(f"odds ratio (log scale), {result.interval_prob:.0%} interval")
-        ax.set_title("What goes with buying (associations, not causes)")
+        # A figure title: centred over the axes alone it ran off the right edge past the long input names.
+        fig.suptitle("What goes with buying (associations, not causes)", fontweight="bold")
     return fig
 
 

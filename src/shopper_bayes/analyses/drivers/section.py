@@ -63,7 +63,7 @@ def section(result: DriversResult) -> Section:
     holdout = result.holdout
     out.blocks.append(
         f"Which session behaviours go with a purchase: a logistic regression on {result.train_sessions:,} sessions "
-        f"({one_line(result.scope.get('filter'))}), tested on {holdout.sessions:,} sessions it did not see. "
+        f"({_scope(result)}), tested on {holdout.sessions:,} sessions it did not see. "
         f"{result.base_rate:.1%} of the training sessions bought.")
     for note in result.notes:
         out.blocks.append(Warning(one_line(note)))
@@ -116,7 +116,22 @@ def section(result: DriversResult) -> Section:
             "behaviours is how to learn whether it causes purchases.",
         ]))
     out.methods = _methods(result)
+    out.limitations.append("associations, not causes: a positive page value partly records a purchase on its way, and "
+                           "no input was varied at random.")
+    if not holdout.calibrated:
+        out.limitations.append("some deciles' predicted probabilities are off on held-out sessions.")
     return out
+
+
+def _unfiltered(result: DriversResult) -> bool:
+    return (result.scope.get("filter") or "none").startswith("none")
+
+
+def _scope(result: DriversResult) -> str:
+    """The sessions the model saw, in words (the config key is in the methods)."""
+    if _unfiltered(result):
+        return "every month: the sessions filter of the other session analyses is not applied here"
+    return f"filtered to {one_line(result.scope['filter'])}"
 
 
 def console(result: DriversResult) -> list[str]:
@@ -139,7 +154,8 @@ def headline(result: DriversResult) -> list[Sentence]:
     if not strongest or holdout.auc is None:
         return []
     top = strongest[0]
+    scope = " Fitted on sessions of every month, not only the filtered ones." if _unfiltered(result) else ""
     text = (f"{top.term} goes with buying most strongly (odds ratio {num(top.odds_ratio.mean)} {top.unit}, "
             f"{result.interval_prob:.0%} interval {num_range(top.odds_ratio.interval)}); the behaviour model ranks a "
-            f"held-out buyer above a non-buyer with probability {holdout.auc:.3f} (AUC). An association, not a cause.")
+            f"held-out buyer above a non-buyer with probability {holdout.auc:.3f} (AUC). An association, not a cause.{scope}")
     return [Sentence(text, [top.odds_ratio.mean, *top.odds_ratio.interval, holdout.auc])]
