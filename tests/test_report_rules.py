@@ -105,13 +105,34 @@ def test_the_scope_is_stated_and_follows_the_filter(tmp_path, rendered):
 def test_the_gate_sentence_says_what_it_does_not_check(rendered):
     summary, html, markdown, out = rendered
     assert "so these intervals can be cited" not in html
-    assert "does not make the models right" in html
+    gate = next(s.text for s in build(summary).executive if "sampling checks" in s.text)
+    assert "does not make the models right" in gate
+    assert "whether a model fits the data" in gate and "whether rows are independent" in gate
+    assert "trustworthy" not in gate
 
 
 def test_markdown_escapes_only_what_markdown_needs():
     assert md_escape("lift +40% (22% to 60%)") == "lift +40% (22% to 60%)"
-    assert md_escape("a_b *c* [d](e) <f> |g| $h$") == r"a\_b \*c\* \[d\](e) \<f\> \|g\| \$h\$"
+    # inside a word _ makes no emphasis; < and > between spaces make no tag; a bracket alone makes no link
+    assert md_escape("New_Customer: P(A > B) < 0.1%, r [0.17, 0.41]") == "New_Customer: P(A > B) < 0.1%, r [0.17, 0.41]"
+    assert md_escape("a_b *c* [d](e) <f> |g| $h$") == r"a_b \*c\* [d\](e) \<f\> \|g\| \$h\$"
+    assert md_escape("_x_ __y__ ~z~") == r"\_x\_ \_\_y\_\_ \~z\~"
     assert md_escape("# not a heading") == r"\# not a heading"
+    assert md_escape("- not a list") == r"\- not a list" and md_escape("1. not a list") == r"1\. not a list"
+    assert md_escape("x ~ Beta(a, b)") == "x ~ Beta(a, b)" and md_escape("R&amp;D & co") == r"R\&amp;D & co"
+
+
+def test_the_markdown_report_reads_as_plain_text(rendered):
+    """No backslash where Markdown needs none, and none before a bracket (Jupyter's MathJax takes \\( and \\[
+    for maths); every table row still has its cells."""
+    summary, html, markdown, out = rendered
+    body = markdown.split("```json")[0]
+    assert "New_Customer" in body and "\\_" not in body.replace("\\_\\_", "")
+    assert not re.search(r"\\[(\[<>]", body.replace("\\<script", "")), re.search(r".{20}\\[(\[<>].{20}", body)
+    assert "P(A > B)" in body and "< 0.001" in body
+    for line in body.splitlines():
+        if line.startswith("|"):
+            assert line.endswith("|") and "||" not in line.replace("\\|", "")
 
 
 def test_data_strings_are_escaped(rendered, tmp_path):
@@ -122,7 +143,7 @@ def test_data_strings_are_escaped(rendered, tmp_path):
     hostile["purchase_rates"]["rates"] = rates
     page = render_html(hostile, None)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
-    assert "<script>" not in render_markdown(hostile, None)
+    assert not re.search(r"(?<!\\)<script", render_markdown(hostile, None))
 
 
 def test_summary_json_follows_its_published_schema(rendered):
@@ -246,3 +267,99 @@ def test_campaign_probabilities_never_round_to_a_certainty():
     assert shown_prob(0.997, 4000) == "99.7%" and shown_prob(0.004, 4000) == "0.4%"
     assert shown_prob(0.9999, 4000) == "more than 99.9%" and shown_prob(1.0, 4000) == "more than 99.9%"
     assert shown_prob(0.0, 4000) == "less than 0.1%" and shown_prob(1.0) == "more than 99.9%"
+
+
+# ---------------------------------------------------------------- claims no stronger than the evidence
+
+
+def _pairs(run):
+    from shopper_bayes.analyses.correlations.results import CorrelationsResult
+
+    return CorrelationsResult.model_validate(run.summary["correlations"])
+
+
+def test_the_correlation_headline_calls_no_pair_strongest_when_intervals_overlap(bundled_result):
+    """On the bundled data the pooled intervals overlap (checked here from the pairs): no pair is called the
+    strongest, the Pearson caveat and the sharp segment difference are in the same sentence. With disjoint
+    intervals the top pair is named."""
+    from shopper_bayes.analyses.correlations.section import headline, section
+
+    _, run = bundled_result
+    result = _pairs(run)
+    pooled = [p for p in result.pairs if p.segment == "all"]
+    top = max(pooled, key=lambda p: p.r)
+    assert any(p.interval[1] >= top.interval[0] for p in pooled if p is not top)
+    [sentence] = headline(result)
+    assert "no pair is clearly the strongest" in sentence.text and "most" not in sentence.text
+    assert "caveat" in sentence.text and "too narrow" in sentence.text
+    assert "r = 0.10 for New_Customer against 0.42 for Returning_Customer" in sentence.text
+    out = section(result)
+    assert any("too narrow" in text for text in out.limitations)
+    assert "without a test" in _text(out) and "separately" in _text(out)
+    # narrow, disjoint intervals: now one pair does stand out
+    narrow = [p.model_copy(update={"interval": (p.r - 0.01, p.r + 0.01)}) for p in result.pairs]
+    [sentence] = headline(result.model_copy(update={"pairs": narrow}))
+    assert "go together most" in sentence.text and "no pair" not in sentence.text
+
+
+def test_every_analysis_section_has_a_what_to_do_box(rendered):
+    from shopper_bayes.analyses.registry import default_analyses
+    from shopper_bayes.report.document import Decision
+
+    summary, html, markdown, out = rendered
+    present = [analysis for analysis in default_analyses() if summary.get(analysis.key) is not None]
+    keys = {analysis.key for analysis in present}
+    assert {"purchase_rates", "campaign", "correlations", "session_behaviour", "drivers"} <= keys
+    for analysis in present:
+        section = analysis.section(analysis.result.model_validate(summary[analysis.key]))
+        assert any(isinstance(block, Decision) for block in section.blocks), analysis.key
+    assert html.count('<div class="decision">') >= len(keys)
+
+
+def _month(month, new, returning, revenue, partial=False):
+    from shopper_bayes.analyses.customers_monthly.compute import MonthEntry
+
+    return MonthEntry(month=month, orders=new + returning, revenue=revenue, active_customers=new + returning,
+                      new_customers=new, returning_customers=returning, partial=partial)
+
+
+def test_monthly_trends_say_when_the_peak_is_acquisition():
+    """A peak made of new customers is called acquisition, not a season, in the headline, the decision box and
+    the limitations; a peak of returning customers is not."""
+    from shopper_bayes.analyses.customers_monthly.compute import MonthlyResult
+    from shopper_bayes.analyses.customers_monthly.section import headline, section
+
+    acquired = MonthlyResult(months=[_month("2020-01", 900, 0, 5000.0), _month("2020-02", 0, 300, 2000.0),
+                                     _month("2020-03", 0, 250, 1500.0)], month_of_year=None, scope={})
+    [sentence] = headline(acquired)
+    assert "900 of 900 active customers were new" in sentence.text and "acquisition" in sentence.text
+    text = _text(section(acquired))
+    assert "Do not plan around the peak" in text and "No customer is new after 2020-01" in text
+    assert "counts without intervals" in text and section(acquired).limitations
+    steady = MonthlyResult(months=[_month("2020-01", 100, 200, 2000.0), _month("2020-02", 100, 400, 5000.0),
+                                   _month("2020-03", 100, 300, 3000.0)], month_of_year=None, scope={})
+    text = _text(section(steady))
+    assert "Do not plan around the peak" not in text and "No customer is new" not in text
+    assert "counts without intervals" in text and not section(steady).limitations
+    assert headline(steady)[0].text == "Revenue peaked in 2020-02 at 5,000.00."
+
+
+def test_the_scope_names_the_analyses_that_read_every_row():
+    from shopper_bayes.report.build import scope_text
+
+    data = {"sessions": {"title": "Shopping sessions", "path": "s.csv", "analyses": {
+                "purchase_rates": {"scope": {"filter": "month in Nov, Dec"}}, "drivers": {"scope": {"filter": None}}}},
+            "transactions": {"title": "Transactions", "path": "t.csv", "analyses": {
+                "clv": {"scope": {"date_range": ["1997-01-01", "1998-06-30"]}}}}}
+    text = scope_text({"data": data}, {"drivers": "Drivers of conversion"})
+    assert text == ("Data: shopping sessions from s.csv, filtered to month in Nov, Dec (except Drivers of conversion: "
+                    "all rows), no date column; transactions from t.csv, 1997-01-01 to 1998-06-30.")
+    data["sessions"]["analyses"]["drivers"]["scope"]["filter"] = "month in Nov, Dec"
+    assert "except" not in scope_text({"data": data})
+
+
+def test_roi_intervals_read_as_two_numbers():
+    from shopper_bayes.analyses.ad_campaigns.section import roi_range
+
+    assert roi_range((-0.499, 0.119)) == "-50% to 12%"
+    assert roi_range((-0.613, -0.068)) == "-61% to -7%" and roi_range((None, 1.0)) == "n/a"

@@ -69,6 +69,8 @@ def section(result: CampaignResult) -> Section:
                  for b in boosts], name=f"campaign_scenarios_{target}"))
         out.blocks.append(Figure("campaign_scenarios"))
     out.methods = list(METHODS)
+    text = assumptions(result)
+    out.limitations.append("every campaign probability " + text[0].lower() + text[1:])
     return out
 
 
@@ -78,6 +80,10 @@ def _decision(result: CampaignResult) -> list[str]:
     verdict = ("Go: the target is likely" if p >= wanted else
                "Rethink the plan: the target is unlikely" if p < 0.5 else "Risky: the target is about a coin flip or better, but short of")
     lines = [f"{verdict} (P = {shown_prob(p, result.draws)}" + (f", wanted {wanted:.0%})." if p < wanted else ").")]
+    if wanted <= p < wanted + 0.02:
+        lines.append(f"Only just: the wanted {wanted:.0%} is reached with less than 2 points to spare, so a slightly "
+                     "smaller boost, or sessions that buy less than the analysed ones, would miss it.")
+    lines.append(assumptions(result))
     needed = result.inverse.smallest_boost
     if p < wanted and needed.boost is not None:
         lines.append(f"To be {wanted:.0%} sure, the campaign needs a boost of at least "
