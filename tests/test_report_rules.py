@@ -363,3 +363,52 @@ def test_roi_intervals_read_as_two_numbers():
 
     assert roi_range((-0.499, 0.119)) == "-50% to 12%"
     assert roi_range((-0.613, -0.068)) == "-61% to -7%" and roi_range((None, 1.0)) == "n/a"
+
+
+def test_each_glossary_term_is_linked_to_its_explanation_on_first_use(rendered):
+    """The first use of a glossary term in the running text links to its glossary row, with the explanation as
+    a tooltip; later uses are plain text."""
+    summary, html, markdown, out = rendered
+    glossary = html[html.index('id="glossary"'):]
+    links = re.findall(r'<a class="term" href="#(term-[a-z0-9-]+)" title="[^"]+">([^<]+)</a>', html)
+    assert len(links) >= 8
+    targets = [target for target, _ in links]
+    assert len(targets) == len(set(targets))  # once per term
+    for target, _ in links:
+        assert f'<tr id="{target}">' in glossary
+    assert ("term-credible-interval", "CrI") == links[[t for t, _ in links].index("term-credible-interval")]
+    summary_part = html[html.index('id="summary"'):html.index("</ul>", html.index('id="summary"'))]
+    assert 'href="#term-credible-interval"' in summary_part  # first met in the executive summary
+
+
+def test_the_markdown_report_has_contents_date_and_links(rendered):
+    summary, html, markdown, out = rendered
+    head = markdown.split("## Executive summary")[0]
+    assert "[summary.json](summary.json)" in head and "[tables as CSV](tables/)" in head and "Rendered 20" in head
+    titles = re.findall(r"^## (.+)$", markdown, re.M)
+    for title in titles:
+        anchor = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+        assert f"](#{anchor})" in head, title
+
+
+def test_the_lift_figure_shows_the_difference_with_the_draws_above_zero_shaded(bundled_result):
+    """Left: the difference A − B, the bars above 0 in the "above" colour holding exactly the share of draws
+    above 0 (counted here with numpy); right: the lift with its band."""
+    import numpy as np
+    from matplotlib.colors import to_hex
+
+    from shopper_bayes.analyses.purchase_rates.figures import plot_lift
+    from shopper_bayes.report.style import PALETTE
+
+    _, run = bundled_result
+    result = _rates(run)
+    rng = np.random.default_rng(7)
+    a, b = rng.beta(30, 70, 4000), rng.beta(28, 72, 4000)  # overlapping: both signs drawn
+    fig = plot_lift(result, [a / b - 1], [a - b])
+    left, right = fig.axes[:2]
+    above = sum(p.get_height() for p in left.patches if to_hex(p.get_facecolor()) == PALETTE[2].lower())
+    below = sum(p.get_height() for p in left.patches if to_hex(p.get_facecolor()) == PALETTE[3].lower())
+    assert above == pytest.approx(np.mean(a - b > 0)) and below == pytest.approx(np.mean(a - b <= 0))
+    assert 0.05 < above < 0.95
+    assert "P(A > B)" in left.get_title() and "P(within ±5%)" in right.get_title()
+    assert left.get_xlabel() == "difference A − B, pp"

@@ -82,7 +82,7 @@ def build(summary: dict, analyses=None) -> Document:
     if gate:
         executive.append(gate)
     doc = Document(TITLE, scope, banner, executive, config_text=json.dumps(summary["config"], indent=2, ensure_ascii=False))
-    doc.sections.append(data_section(summary))
+    doc.sections.append(data_section(summary, {analysis.key: analysis.title for analysis in analyses}))
     for analysis, result in present:
         section = analysis.section(result)
         section.anchor = section.anchor or analysis.key
@@ -107,14 +107,16 @@ def build(summary: dict, analyses=None) -> Document:
     return doc
 
 
-def data_section(summary: dict) -> Section:
+def data_section(summary: dict, titles: dict[str, str] | None = None) -> Section:
+    """Rows read, used and dropped per analysis, each analysis by its section title."""
+    titles = titles or {}
     out = Section("Data and cleaning", anchor="data")
     for name, data in summary["data"].items():
         out.blocks.append(f"{data['title']}: {data['path']}.")
         rows = []
         for key, use in data["analyses"].items():
             dropped = "; ".join(f"{reason}: {count:,}" for reason, count in use["dropped"].items()) or "none"
-            rows.append([key, f"{use['rows_read']:,}", f"{use['rows_used']:,}", dropped])
+            rows.append([titles.get(key, key), f"{use['rows_read']:,}", f"{use['rows_used']:,}", dropped])
         out.blocks.append(Table(["analysis", "rows read", "rows used", "dropped, by reason"], rows, name=f"cleaning_{name}"))
         changed = {reason: count for use in data["analyses"].values() for reason, count in use.get("changed", {}).items()}
         if changed:

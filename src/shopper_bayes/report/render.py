@@ -29,7 +29,7 @@ nav.toc{background:#f6f6f6;padding:.5rem 1rem;font-size:.9rem}nav.toc ol{margin:
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.csv{font-size:.75rem}
+.csv{font-size:.75rem}a.term{color:inherit;text-decoration:underline dotted}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.85rem}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;
 white-space:pre-wrap}.note{color:#555;font-style:italic}
@@ -54,11 +54,55 @@ def table_csv(table: Table) -> str:
 # ---------------------------------------------------------------- HTML
 
 
+def _slug(term: str) -> str:
+    return "term-" + re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
+
+
+# Short forms the report uses for a glossary entry.
+ALIASES = {"CrI": "credible interval"}
+
+
+class _Terms:
+    """Links the first use of each glossary term in the running text to its glossary row (with the
+    explanation as a tooltip), so a term is explained where it is first met, on a phone too."""
+
+    def __init__(self, entries: dict[str, str]):
+        names = {term: term for term in entries} | {alias: term for alias, term in ALIASES.items() if term in entries}
+        # Terms that are words; longest first, so "posterior predictive" wins over "posterior".
+        self.names = {name: term for name, term in names.items() if re.fullmatch(r"[\w][\w /-]*", name)}
+        self.entries, self.seen = entries, set()
+        words = sorted(self.names, key=len, reverse=True)
+        self.pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])") if words else None
+
+    def link(self, escaped: str) -> str:
+        if self.pattern is None:
+            return escaped
+
+        def first(match):
+            term = self.names[match.group(1)]
+            if term in self.seen:
+                return match.group(0)
+            self.seen.add(term)
+            return (f'<a class="term" href="#{_slug(term)}" title="{html.escape(self.entries[term])}">'
+                    f"{match.group(0)}</a>")
+
+        return self.pattern.sub(first, escaped)
+
+
+def _glossary(doc: Document) -> dict[str, str]:
+    for section in doc.sections:
+        for block in section.blocks:
+            if isinstance(block, Table) and block.name == "glossary":
+                return {row[0]: row[1] for row in block.rows}
+    return {}
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f'<th scope="col">{html.escape(cell)}</th>' for cell in table.header)
+    rows = ['<tr id="' + _slug(row[0]) + '">' if table.name == "glossary" else "<tr>" for row in table.rows]
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else f"<td>{html.escape(c)}</td>"
-                         for c in row) + "</tr>" for row in table.rows)
+        start + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else f"<td>{html.escape(c)}</td>"
+                         for c in row) + "</tr>" for start, row in zip(rows, table.rows))
     link = (f'<div class="csv"><a href="tables/{html.escape(table.name)}.csv">download as CSV</a></div>'
             if table.name else "")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{link}'
@@ -95,8 +139,9 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
     parts.append('<nav class="toc"><strong>Contents</strong><ol><li><a href="#summary">Executive summary</a></li>'
                  + "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in doc.sections)
                  + "</ol></nav>")
+    terms = _Terms(_glossary(doc))
     parts.append('<h2 id="summary">Executive summary</h2><ul class="summary">'
-                 + "".join(f"<li>{html.escape(s.text)}</li>" for s in doc.executive) + "</ul>")
+                 + "".join(f"<li>{terms.link(html.escape(s.text))}</li>" for s in doc.executive) + "</ul>")
     if figures_root is None:
         parts.append('<p class="note">Figures are switched off in the config (figures: false).</p>')
     for section in doc.sections:
@@ -108,11 +153,11 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
                 parts.append(_html_figure(block, figures, figures_root))
             elif isinstance(block, Decision):
                 parts.append('<div class="decision"><strong>What to do</strong>'
-                             + "".join(f"<p>{html.escape(line)}</p>" for line in block.lines) + "</div>")
+                             + "".join(f"<p>{terms.link(html.escape(line))}</p>" for line in block.lines) + "</div>")
             elif isinstance(block, Warning):
-                parts.append(f'<div class="warning" role="alert">{html.escape(block.text)}</div>')
+                parts.append(f'<div class="warning" role="alert">{terms.link(html.escape(block.text))}</div>')
             else:
-                parts.append(f"<p>{html.escape(block)}</p>")
+                parts.append(f"<p>{terms.link(html.escape(block))}</p>")
         if section.anchor == "reproducibility":
             parts.append(f"<p>Config used:</p><pre>{html.escape(doc.config_text)}</pre>")
         parts.append("</section>")
@@ -153,11 +198,22 @@ def _md_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _github_anchor(title: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
 def render_markdown(summary: dict, figures_root: Path | None, analyses=None, doc: Document | None = None) -> str:
     """The Markdown report; figures are linked as ``../figures/...`` when present in ``figures_root``."""
     doc = doc or build(summary, analyses)
     figures = _figures(summary)
-    lines = [f"# {md_escape(doc.title)}", "", md_escape(doc.scope), ""]
+    version = summary["versions"].get("shopper-bayes")
+    lines = [f"# {md_escape(doc.title)}", "", md_escape(doc.scope), "",
+             f"Rendered {date.today().isoformat()} by shopper-bayes {md_escape(str(version))}. "
+             "[summary.json](summary.json) · [figure files](../figures/) · [tables as CSV](tables/)", "",
+             "Contents:", "", "1. [Executive summary](#executive-summary)"]
+    lines += [f"{number}. [{md_escape(s.title)}](#{_github_anchor(s.title)})"
+              for number, s in enumerate(doc.sections, start=2)] + [""]
     if doc.banner:
         lines += [f"> **{md_escape(doc.banner)}**", ""]
     lines += ["## Executive summary", ""] + [f"- {md_escape(s.text)}" for s in doc.executive] + [""]

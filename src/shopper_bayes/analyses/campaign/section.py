@@ -60,7 +60,8 @@ def section(result: CampaignResult) -> Section:
         table = {(row.boost, row.sessions, row.target): row for row in result.grid}
         for target in targets:
             out.blocks.append(
-                f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets.")
+                f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets. "
+                + assumptions(result).replace("multiplies the purchase rate by", "multiplies the purchase rate by its boost, e.g.", 1))
             out.blocks.append(Table(
                 ["boost"] + [f"{volume:,} sessions" for volume in volumes],
                 [[describe_boost(b, result.boost_type, result.boost_sd, digits=1)]

@@ -158,7 +158,7 @@ def section(result: DemographicsResult) -> Section:
                             caption=f"Top {len(result.products_by_revenue)} products by revenue"))
     out.blocks.append(Table(["model", "statistic", "observed", "replicated", f"{result.interval_prob:.0%} interval", "P(rep ≥ obs)"],
                             [[check.model, check.statistic, num(check.observed), num(check.replicated.mean),
-                              num_range(check.replicated.interval), prob_cell(check.p_value)] for check in result.checks],
+                              num_range(check.replicated.interval), prob_text(check.p_value, check.draws)] for check in result.checks],
                             name="demographics_checks", caption="Posterior predictive checks per profile"))
     out.methods = methods(result)
     return out
