@@ -410,5 +410,16 @@ def test_the_lift_figure_shows_the_difference_with_the_draws_above_zero_shaded(b
     below = sum(p.get_height() for p in left.patches if to_hex(p.get_facecolor()) == PALETTE[3].lower())
     assert above == pytest.approx(np.mean(a - b > 0)) and below == pytest.approx(np.mean(a - b <= 0))
     assert 0.05 < above < 0.95
-    assert "P(A > B)" in left.get_title() and "P(within ±5%)" in right.get_title()
+    titles = [ax.get_title().replace("\n", " ") for ax in (left, right)]
+    assert "P(A > B)" in titles[0] and "P(lift within ±5%)" in titles[1]
     assert left.get_xlabel() == "difference A − B, pp"
+
+
+def test_table_cells_wrap_at_words_and_checksums_anywhere(rendered):
+    """At phone width a table scrolls in its box instead of breaking words letter by letter; a SHA-256 checksum
+    is the one cell that may break anywhere."""
+    summary, html, markdown, out = rendered
+    assert "th,td{overflow-wrap:normal}" in html and "td.hash{overflow-wrap:anywhere" in html
+    for data in summary["data"].values():
+        assert f'<td class="hash">{data["sha256"]}</td>' in html
+    assert '<td class="hash">New_Customer' not in html

@@ -28,6 +28,7 @@ nav.toc{background:#f6f6f6;padding:.5rem 1rem;font-size:.9rem}nav.toc ol{margin:
 .scroll{overflow-x:auto;max-width:100%;margin:.8rem 0}
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th,td{overflow-wrap:normal}td.hash{overflow-wrap:anywhere;min-width:12ch}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .csv{font-size:.75rem}a.term{color:inherit;text-decoration:underline dotted}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -36,6 +37,7 @@ white-space:pre-wrap}.note{color:#555;font-style:italic}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}figure,table{page-break-inside:avoid}}
 """
 
+_HASH = re.compile(r"^[0-9a-f]{32,}$")  # a checksum: wraps anywhere, so a phone need not scroll to read it
 _NUMERIC = re.compile(r"^[\s≤≥<>+−\-]*[\d.,]+(%| pp|–[\d.,]+%| to [+−\-]?[\d.,]+( pp|%)?)?$")
 
 
@@ -101,7 +103,8 @@ def _html_table(table: Table) -> str:
     head = "".join(f'<th scope="col">{html.escape(cell)}</th>' for cell in table.header)
     rows = ['<tr id="' + _slug(row[0]) + '">' if table.name == "glossary" else "<tr>" for row in table.rows]
     body = "".join(
-        start + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else f"<td>{html.escape(c)}</td>"
+        start + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else
+                        f'<td class="hash">{html.escape(c)}</td>' if _HASH.match(c) else f"<td>{html.escape(c)}</td>"
                          for c in row) + "</tr>" for start, row in zip(rows, table.rows))
     link = (f'<div class="csv"><a href="tables/{html.escape(table.name)}.csv">download as CSV</a></div>'
             if table.name else "")

@@ -6,7 +6,7 @@ from shopper_bayes.analyses.correlations.results import POOLED, CorrelationsResu
 from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table
 
-_NARROW = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in calibration studies on generated "
+_NARROW = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in simulation studies on generated "
            "durations, 90% intervals held the true correlation in 78–88% of datasets, Spearman intervals in 90% "
            "(benchmarks/README.md).")
 CAVEAT = _NARROW + " Set correlations.statistic: spearman for durations."
@@ -85,7 +85,7 @@ def section(result: CorrelationsResult) -> Section:
         "Columns (correlations.columns): " + "; ".join(f"{label(name)} is {name}" for name in columns) + "."]
     if first.statistic == "pearson":
         out.limitations.append("Pearson bootstrap intervals on heavy-tailed durations are too narrow (they undercover "
-                               "in the project's calibration studies); read them as a lower bound on the uncertainty.")
+                               "in the project's simulation studies); read them as a lower bound on the uncertainty.")
     if _spread(result):
         out.limitations.append("the pooled correlations mix segments whose correlations differ sharply.")
     return out
@@ -145,7 +145,7 @@ def headline(result: CorrelationsResult) -> list[Sentence]:
     top = max(pooled, key=lambda p: abs(p.r))
     rivals = [p for p in pooled if p is not top and p.interval[1] >= top.interval[0]]
     lo, hi = top.interval
-    caveat = ("; caveat: the project's calibration studies show Pearson bootstrap intervals too narrow on "
+    caveat = ("; caveat: the project's simulation studies show Pearson bootstrap intervals too narrow on "
               "heavy-tailed durations like these (see Correlations)") if top.statistic == "pearson" else ""
     if rivals:
         # Overlapping intervals: no pair is called the strongest.

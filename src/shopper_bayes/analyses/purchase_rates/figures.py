@@ -72,8 +72,7 @@ def plot_lift(result: RatesResult, lifts: list[np.ndarray], differences: list[np
                 left.hist(parts, bins=edges, stacked=True, color=[PALETTE[3], PALETTE[2]],
                           weights=[np.full(part.size, 1 / difference.size) for part in parts])
                 left.axvline(0, color="0.2", linewidth=1)
-                left.set_title(fill(f"{_label(comparison.a)} − {_label(comparison.b)}: P(A > B) "
-                                    f"{prob_text(comparison.prob_a_greater, draws)}", 40), fontsize=9)
+                left.set_title(fill(f"A − B: P(A > B) {prob_text(comparison.prob_a_greater, draws)}", 28), fontsize=9)
                 left.set_ylabel("share of draws")
                 lo, hi = min(edges[0], 0), max(edges[-1], 0)
                 left.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
@@ -88,8 +87,8 @@ def plot_lift(result: RatesResult, lifts: list[np.ndarray], differences: list[np
                     color=[PALETTE[3], "0.45", PALETTE[2]], label=[f"below −{band:.0f}% (A − B below 0 on the left)",
                                                                    f"within ±{band:.0f}%", f"above +{band:.0f}% (A − B above 0)"])
             ax.axvline(0, color="0.2", linewidth=1)
-            ax.set_title(fill(f"lift {_label(comparison.a)} / {_label(comparison.b)} − 1: P(within ±{band:.0f}%) "
-                              f"{prob_text(practical.inside.value, draws)}", 60), fontsize=9)
+            ax.set_title(fill(f"A = {_label(comparison.a)}, B = {_label(comparison.b)}; P(lift within ±{band:.0f}%) "
+                              f"{prob_text(practical.inside.value, draws)}", 55), fontsize=9)
             ax.text(1.02, 1.0, f"P(below −{band:.0f}%)\n{prob_text(practical.below.value, draws)}\nP(within ±{band:.0f}%)\n"
                     f"{prob_text(practical.inside.value, draws)}\nP(above +{band:.0f}%)\n"
                     f"{prob_text(practical.above.value, draws)}",
