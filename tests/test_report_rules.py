@@ -423,3 +423,25 @@ def test_table_cells_wrap_at_words_and_checksums_anywhere(rendered):
     for data in summary["data"].values():
         assert f'<td class="hash">{data["sha256"]}</td>' in html
     assert '<td class="hash">New_Customer' not in html
+
+
+def test_driver_inputs_are_shown_in_words_and_levels_kept():
+    """Column names in the drivers' terms and units become words; the data's level names stay as they are;
+    the methods line maps every label back to its column."""
+    from types import SimpleNamespace
+
+    from shopper_bayes.analyses.drivers.labels import column_label, labeller, methods_line
+
+    assert column_label("ProductRelated_Duration") == "product related duration"
+    assert column_label("PageValues") == "page values" and column_label("month") == "month"
+    terms = ["PageValues > 0: positive", "segment: New_Customer × PageValues > 0: positive", "ExitRates²",
+             "ProductRelated_Duration"]
+    result = SimpleNamespace(effects=[SimpleNamespace(term=term) for term in terms])
+    label = labeller(result)
+    assert [label(term) for term in terms] == ["page values > 0: positive",
+                                                "segment: New_Customer × page values > 0: positive", "exit rates²",
+                                                "product related duration"]
+    assert label("per sd of log(1 + ProductRelated_Duration) at positive") == \
+        "per sd of log(1 + product related duration) at positive"
+    line = methods_line(result)
+    assert "page values is PageValues" in line and "exit rates is ExitRates" in line and "New_Customer" not in line
