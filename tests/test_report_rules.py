@@ -445,3 +445,21 @@ def test_driver_inputs_are_shown_in_words_and_levels_kept():
         "per sd of log(1 + product related duration) at positive"
     line = methods_line(result)
     assert "page values is PageValues" in line and "exit rates is ExitRates" in line and "New_Customer" not in line
+
+
+def test_the_campaign_says_how_precise_its_probability_is_and_when_it_only_just_clears(bundled_result):
+    from shopper_bayes.analyses.campaign.results import CampaignResult
+    from shopper_bayes.analyses.campaign.section import section
+
+    _, run = bundled_result
+    result = CampaignResult.model_validate(run.summary["campaign"])
+    mcse = result.prob_at_least_target_mcse
+    assert 0 < mcse < 0.005
+    text = _text(section(result))
+    assert f"Monte Carlo standard error is {mcse * 100:.2f} percentage points" in text
+    assert "bisection" in text and "Assumes the campaign multiplies" in text
+    wanted = result.inverse.prob_wanted
+    close = _text(section(result.model_copy(update={"prob_at_least_target": wanted + 0.001})))
+    clear = _text(section(result.model_copy(update={"prob_at_least_target": min(wanted + 0.08, 0.99)})))
+    assert "Only just" in close and "Only just" not in clear
+    assert "Go: the target is likely" in close and "Go: the target is likely" in clear

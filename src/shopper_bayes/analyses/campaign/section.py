@@ -50,7 +50,7 @@ def section(result: CampaignResult) -> Section:
         ["boosted purchase rate", pct(result.boosted_rate, 2), pct(result.boosted_rate_plugin, 2)],
         *_inverse_rows(result),
     ], name="campaign"))
-    out.blocks.append(f"The inverse answers were found by {result.inverse.search}.")
+    out.blocks.append(_precision(result))
     out.blocks.append(Decision(_decision(result)))
     out.blocks.append(Figure("campaign"))
     if result.grid:
@@ -75,15 +75,27 @@ def section(result: CampaignResult) -> Section:
     return out
 
 
+def _precision(result: CampaignResult) -> str:
+    """How precise the Monte Carlo probability is, and how the inverse answers were searched."""
+    text = ""
+    if result.prob_at_least_target_mcse is not None:
+        text = (f"The posterior predictive probability averages the exact binomial tail over {result.draws:,} independent "
+                f"posterior draws; its Monte Carlo standard error is {result.prob_at_least_target_mcse * 100:.2f} "
+                "percentage points, so probabilities are shown to whole percent (one decimal only near 0 or 1). ")
+    return text + f"The inverse answers were found by {result.inverse.search}."
+
+
 def _decision(result: CampaignResult) -> list[str]:
     p = result.prob_at_least_target
     wanted = result.inverse.prob_wanted
     verdict = ("Go: the target is likely" if p >= wanted else
                "Rethink the plan: the target is unlikely" if p < 0.5 else "Risky: the target is about a coin flip or better, but short of")
     lines = [f"{verdict} (P = {shown_prob(p, result.draws)}" + (f", wanted {wanted:.0%})." if p < wanted else ").")]
-    if wanted <= p < wanted + 0.02:
-        lines.append(f"Only just: the wanted {wanted:.0%} is reached with less than 2 points to spare, so a slightly "
-                     "smaller boost, or sessions that buy less than the analysed ones, would miss it.")
+    noise = result.prob_at_least_target_mcse or 0.0
+    if wanted <= p < wanted + max(0.02, 2 * noise):
+        lines.append(f"Only just: the wanted {wanted:.0%} is reached with less than "
+                     f"{max(0.02, 2 * noise) * 100:.0f} points to spare, so a slightly smaller boost, or sessions that buy "
+                     "less than the analysed ones, would miss it.")
     lines.append(assumptions(result))
     needed = result.inverse.smallest_boost
     if p < wanted and needed.boost is not None:
