@@ -178,3 +178,10 @@ def test_the_monte_carlo_error_of_the_probability_matches_its_spread_over_repeat
     stated = np.array([campaign.prob_at_least_mcse(100, 500, r) for r in rates[:20]])
     assert stated.mean() == pytest.approx(spread, rel=0.12)
     assert 0.0003 < spread < 0.003  # the scale the report's whole-percent display rests on
+
+
+def test_the_standard_error_of_mcmc_draws_is_that_of_their_effective_sample_size():
+    assert campaign.effective_mcse(0.001, 4000, "exact", 900.0) == 0.001
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", 1000.0) == pytest.approx(0.002)
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", 9000.0) == 0.001  # never below independent draws
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", None) == 0.001

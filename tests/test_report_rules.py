@@ -456,7 +456,7 @@ def test_the_campaign_says_how_precise_its_probability_is_and_when_it_only_just_
     mcse = result.prob_at_least_target_mcse
     assert 0 < mcse < 0.005
     text = _text(section(result))
-    assert f"Monte Carlo standard error is {mcse * 100:.2f} percentage points" in text
+    assert f"is {mcse * 100:.2f} percentage points, so probabilities are shown to whole percent" in text
     assert "bisection" in text and "Assumes the campaign multiplies" in text
     wanted = result.inverse.prob_wanted
     close = _text(section(result.model_copy(update={"prob_at_least_target": wanted + 0.001})))

@@ -91,6 +91,14 @@ def prob_at_least_mcse(target: int, sessions: int, rates: np.ndarray) -> float:
     return float(tails.std(ddof=1) / np.sqrt(tails.size)) if tails.size > 1 else float("nan")
 
 
+def effective_mcse(mcse: float, draws: int, inference: str | None, min_ess: float | None) -> float:
+    """The standard error of independent draws, widened for correlated MCMC draws to that of ``min_ess``
+    independent ones (the smallest bulk ESS of the fit: conservative)."""
+    if inference == "exact" or not min_ess:
+        return mcse
+    return float(mcse * np.sqrt(draws / min(min_ess, draws)))
+
+
 def predictive_pmf(sessions: int, rates: np.ndarray) -> np.ndarray:
     """P(sales = k) for k = 0..sessions, averaged over the rates given."""
     k = np.arange(sessions + 1)

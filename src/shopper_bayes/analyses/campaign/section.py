@@ -79,8 +79,9 @@ def _precision(result: CampaignResult) -> str:
     """How precise the Monte Carlo probability is, and how the inverse answers were searched."""
     text = ""
     if result.prob_at_least_target_mcse is not None:
-        text = (f"The posterior predictive probability averages the exact binomial tail over {result.draws:,} independent "
-                f"posterior draws; its Monte Carlo standard error is {result.prob_at_least_target_mcse * 100:.2f} "
+        text = (f"The posterior predictive probability averages the exact binomial tail over {result.draws:,} posterior "
+                f"draws; its Monte Carlo standard error (from the draws' effective sample size when they come from MCMC) "
+                f"is {result.prob_at_least_target_mcse * 100:.2f} "
                 "percentage points, so probabilities are shown to whole percent (one decimal only near 0 or 1). ")
     return text + f"The inverse answers were found by {result.inverse.search}."
 
