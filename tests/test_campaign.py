@@ -167,3 +167,21 @@ def test_scenario_grid_covers_every_combination_and_is_monotone():
     for boost in boosts:
         probs = [table[(boost, volume, 100)]["prob"] for volume in volumes]
         assert np.all(np.diff(probs) >= 0)
+
+
+def test_the_monte_carlo_error_of_the_probability_matches_its_spread_over_repeated_draws():
+    """The stated standard error of P(sales >= target) equals the spread of P over 400 independent sets of
+    4,000 posterior draws (within sampling error of an sd from 400 values, about 4%)."""
+    rng = np.random.default_rng(11)
+    rates = [POSTERIOR.rvs(4000, random_state=rng) * 1.15 for _ in range(400)]
+    spread = np.std([campaign.prob_at_least(100, 500, r) for r in rates], ddof=1)
+    stated = np.array([campaign.prob_at_least_mcse(100, 500, r) for r in rates[:20]])
+    assert stated.mean() == pytest.approx(spread, rel=0.12)
+    assert 0.0003 < spread < 0.003  # the scale the report's whole-percent display rests on
+
+
+def test_the_standard_error_of_mcmc_draws_is_that_of_their_effective_sample_size():
+    assert campaign.effective_mcse(0.001, 4000, "exact", 900.0) == 0.001
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", 1000.0) == pytest.approx(0.002)
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", 9000.0) == 0.001  # never below independent draws
+    assert campaign.effective_mcse(0.001, 4000, "mcmc", None) == 0.001

@@ -105,13 +105,34 @@ def test_the_scope_is_stated_and_follows_the_filter(tmp_path, rendered):
 def test_the_gate_sentence_says_what_it_does_not_check(rendered):
     summary, html, markdown, out = rendered
     assert "so these intervals can be cited" not in html
-    assert "does not make the models right" in html
+    gate = next(s.text for s in build(summary).executive if "sampling checks" in s.text)
+    assert "does not make the models right" in gate
+    assert "whether a model fits the data" in gate and "whether rows are independent" in gate
+    assert "trustworthy" not in gate
 
 
 def test_markdown_escapes_only_what_markdown_needs():
     assert md_escape("lift +40% (22% to 60%)") == "lift +40% (22% to 60%)"
-    assert md_escape("a_b *c* [d](e) <f> |g| $h$") == r"a\_b \*c\* \[d\](e) \<f\> \|g\| \$h\$"
+    # inside a word _ makes no emphasis; < and > between spaces make no tag; a bracket alone makes no link
+    assert md_escape("New_Customer: P(A > B) < 0.1%, r [0.17, 0.41]") == "New_Customer: P(A > B) < 0.1%, r [0.17, 0.41]"
+    assert md_escape("a_b *c* [d](e) <f> |g| $h$") == r"a_b \*c\* [d\](e) \<f\> \|g\| \$h\$"
+    assert md_escape("_x_ __y__ ~z~") == r"\_x\_ \_\_y\_\_ \~z\~"
     assert md_escape("# not a heading") == r"\# not a heading"
+    assert md_escape("- not a list") == r"\- not a list" and md_escape("1. not a list") == r"1\. not a list"
+    assert md_escape("x ~ Beta(a, b)") == "x ~ Beta(a, b)" and md_escape("R&amp;D & co") == r"R\&amp;D & co"
+
+
+def test_the_markdown_report_reads_as_plain_text(rendered):
+    """No backslash where Markdown needs none, and none before a bracket (Jupyter's MathJax takes \\( and \\[
+    for maths); every table row still has its cells."""
+    summary, html, markdown, out = rendered
+    body = markdown.split("```json")[0]
+    assert "New_Customer" in body and "\\_" not in body.replace("\\_\\_", "")
+    assert not re.search(r"\\[(\[<>]", body.replace("\\<script", "")), re.search(r".{20}\\[(\[<>].{20}", body)
+    assert "P(A > B)" in body and "< 0.001" in body
+    for line in body.splitlines():
+        if line.startswith("|"):
+            assert line.endswith("|") and "||" not in line.replace("\\|", "")
 
 
 def test_data_strings_are_escaped(rendered, tmp_path):
@@ -122,7 +143,7 @@ def test_data_strings_are_escaped(rendered, tmp_path):
     hostile["purchase_rates"]["rates"] = rates
     page = render_html(hostile, None)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
-    assert "<script>" not in render_markdown(hostile, None)
+    assert not re.search(r"(?<!\\)<script", render_markdown(hostile, None))
 
 
 def test_summary_json_follows_its_published_schema(rendered):
@@ -246,3 +267,199 @@ def test_campaign_probabilities_never_round_to_a_certainty():
     assert shown_prob(0.997, 4000) == "99.7%" and shown_prob(0.004, 4000) == "0.4%"
     assert shown_prob(0.9999, 4000) == "more than 99.9%" and shown_prob(1.0, 4000) == "more than 99.9%"
     assert shown_prob(0.0, 4000) == "less than 0.1%" and shown_prob(1.0) == "more than 99.9%"
+
+
+# ---------------------------------------------------------------- claims no stronger than the evidence
+
+
+def _pairs(run):
+    from shopper_bayes.analyses.correlations.results import CorrelationsResult
+
+    return CorrelationsResult.model_validate(run.summary["correlations"])
+
+
+def test_the_correlation_headline_calls_no_pair_strongest_when_intervals_overlap(bundled_result):
+    """On the bundled data the pooled intervals overlap (checked here from the pairs): no pair is called the
+    strongest, the Pearson caveat and the sharp segment difference are in the same sentence. With disjoint
+    intervals the top pair is named."""
+    from shopper_bayes.analyses.correlations.section import headline, section
+
+    _, run = bundled_result
+    result = _pairs(run)
+    pooled = [p for p in result.pairs if p.segment == "all"]
+    top = max(pooled, key=lambda p: p.r)
+    assert any(p.interval[1] >= top.interval[0] for p in pooled if p is not top)
+    [sentence] = headline(result)
+    assert "no pair is clearly the strongest" in sentence.text and "most" not in sentence.text
+    assert "caveat" in sentence.text and "too narrow" in sentence.text
+    assert "r = 0.10 for New_Customer against 0.42 for Returning_Customer" in sentence.text
+    out = section(result)
+    assert any("too narrow" in text for text in out.limitations)
+    assert "without a test" in _text(out) and "separately" in _text(out)
+    # narrow, disjoint intervals: now one pair does stand out
+    narrow = [p.model_copy(update={"interval": (p.r - 0.01, p.r + 0.01)}) for p in result.pairs]
+    [sentence] = headline(result.model_copy(update={"pairs": narrow}))
+    assert "go together most" in sentence.text and "no pair" not in sentence.text
+
+
+def test_every_analysis_section_has_a_what_to_do_box(rendered):
+    from shopper_bayes.analyses.registry import default_analyses
+    from shopper_bayes.report.document import Decision
+
+    summary, html, markdown, out = rendered
+    present = [analysis for analysis in default_analyses() if summary.get(analysis.key) is not None]
+    keys = {analysis.key for analysis in present}
+    assert {"purchase_rates", "campaign", "correlations", "session_behaviour", "drivers"} <= keys
+    for analysis in present:
+        section = analysis.section(analysis.result.model_validate(summary[analysis.key]))
+        assert any(isinstance(block, Decision) for block in section.blocks), analysis.key
+    assert html.count('<div class="decision">') >= len(keys)
+
+
+def _month(month, new, returning, revenue, partial=False):
+    from shopper_bayes.analyses.customers_monthly.compute import MonthEntry
+
+    return MonthEntry(month=month, orders=new + returning, revenue=revenue, active_customers=new + returning,
+                      new_customers=new, returning_customers=returning, partial=partial)
+
+
+def test_monthly_trends_say_when_the_peak_is_acquisition():
+    """A peak made of new customers is called acquisition, not a season, in the headline, the decision box and
+    the limitations; a peak of returning customers is not."""
+    from shopper_bayes.analyses.customers_monthly.compute import MonthlyResult
+    from shopper_bayes.analyses.customers_monthly.section import headline, section
+
+    acquired = MonthlyResult(months=[_month("2020-01", 900, 0, 5000.0), _month("2020-02", 0, 300, 2000.0),
+                                     _month("2020-03", 0, 250, 1500.0)], month_of_year=None, scope={})
+    [sentence] = headline(acquired)
+    assert "900 of 900 active customers were new" in sentence.text and "acquisition" in sentence.text
+    text = _text(section(acquired))
+    assert "Do not plan around the peak" in text and "No customer is new after 2020-01" in text
+    assert "counts without intervals" in text and section(acquired).limitations
+    steady = MonthlyResult(months=[_month("2020-01", 100, 200, 2000.0), _month("2020-02", 100, 400, 5000.0),
+                                   _month("2020-03", 100, 300, 3000.0)], month_of_year=None, scope={})
+    text = _text(section(steady))
+    assert "Do not plan around the peak" not in text and "No customer is new" not in text
+    assert "counts without intervals" in text and not section(steady).limitations
+    assert headline(steady)[0].text == "Revenue peaked in 2020-02 at 5,000.00."
+
+
+def test_the_scope_names_the_analyses_that_read_every_row():
+    from shopper_bayes.report.build import scope_text
+
+    data = {"sessions": {"title": "Shopping sessions", "path": "s.csv", "analyses": {
+                "purchase_rates": {"scope": {"filter": "month in Nov, Dec"}}, "drivers": {"scope": {"filter": None}}}},
+            "transactions": {"title": "Transactions", "path": "t.csv", "analyses": {
+                "clv": {"scope": {"date_range": ["1997-01-01", "1998-06-30"]}}}}}
+    text = scope_text({"data": data}, {"drivers": "Drivers of conversion"})
+    assert text == ("Data: shopping sessions from s.csv, filtered to month in Nov, Dec (except Drivers of conversion: "
+                    "all rows), no date column; transactions from t.csv, 1997-01-01 to 1998-06-30.")
+    data["sessions"]["analyses"]["drivers"]["scope"]["filter"] = "month in Nov, Dec"
+    assert "except" not in scope_text({"data": data})
+
+
+def test_roi_intervals_read_as_two_numbers():
+    from shopper_bayes.analyses.ad_campaigns.section import roi_range
+
+    assert roi_range((-0.499, 0.119)) == "-50% to 12%"
+    assert roi_range((-0.613, -0.068)) == "-61% to -7%" and roi_range((None, 1.0)) == "n/a"
+
+
+def test_each_glossary_term_is_linked_to_its_explanation_on_first_use(rendered):
+    """The first use of a glossary term in the running text links to its glossary row, with the explanation as
+    a tooltip; later uses are plain text."""
+    summary, html, markdown, out = rendered
+    glossary = html[html.index('id="glossary"'):]
+    links = re.findall(r'<a class="term" href="#(term-[a-z0-9-]+)" title="[^"]+">([^<]+)</a>', html)
+    assert len(links) >= 8
+    targets = [target for target, _ in links]
+    assert len(targets) == len(set(targets))  # once per term
+    for target, _ in links:
+        assert f'<tr id="{target}">' in glossary
+    assert ("term-credible-interval", "CrI") == links[[t for t, _ in links].index("term-credible-interval")]
+    summary_part = html[html.index('id="summary"'):html.index("</ul>", html.index('id="summary"'))]
+    assert 'href="#term-credible-interval"' in summary_part  # first met in the executive summary
+
+
+def test_the_markdown_report_has_contents_date_and_links(rendered):
+    summary, html, markdown, out = rendered
+    head = markdown.split("## Executive summary")[0]
+    assert "[summary.json](summary.json)" in head and "[tables as CSV](tables/)" in head and "Rendered 20" in head
+    titles = re.findall(r"^## (.+)$", markdown, re.M)
+    for title in titles:
+        anchor = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+        assert f"](#{anchor})" in head, title
+
+
+def test_the_lift_figure_shows_the_difference_with_the_draws_above_zero_shaded(bundled_result):
+    """Left: the difference A − B, the bars above 0 in the "above" colour holding exactly the share of draws
+    above 0 (counted here with numpy); right: the lift with its band."""
+    import numpy as np
+    from matplotlib.colors import to_hex
+
+    from shopper_bayes.analyses.purchase_rates.figures import plot_lift
+    from shopper_bayes.report.style import PALETTE
+
+    _, run = bundled_result
+    result = _rates(run)
+    rng = np.random.default_rng(7)
+    a, b = rng.beta(30, 70, 4000), rng.beta(28, 72, 4000)  # overlapping: both signs drawn
+    fig = plot_lift(result, [a / b - 1], [a - b])
+    left, right = fig.axes[:2]
+    above = sum(p.get_height() for p in left.patches if to_hex(p.get_facecolor()) == PALETTE[2].lower())
+    below = sum(p.get_height() for p in left.patches if to_hex(p.get_facecolor()) == PALETTE[3].lower())
+    assert above == pytest.approx(np.mean(a - b > 0)) and below == pytest.approx(np.mean(a - b <= 0))
+    assert 0.05 < above < 0.95
+    titles = [ax.get_title().replace("\n", " ") for ax in (left, right)]
+    assert "P(A > B)" in titles[0] and "P(lift within ±5%)" in titles[1]
+    assert left.get_xlabel() == "difference A − B, pp"
+
+
+def test_table_cells_wrap_at_words_and_checksums_anywhere(rendered):
+    """At phone width a table scrolls in its box instead of breaking words letter by letter; a SHA-256 checksum
+    is the one cell that may break anywhere."""
+    summary, html, markdown, out = rendered
+    assert "th,td{overflow-wrap:normal}" in html and "td.hash{overflow-wrap:anywhere" in html
+    for data in summary["data"].values():
+        assert f'<td class="hash">{data["sha256"]}</td>' in html
+    assert '<td class="hash">New_Customer' not in html
+
+
+def test_driver_inputs_are_shown_in_words_and_levels_kept():
+    """Column names in the drivers' terms and units become words; the data's level names stay as they are;
+    the methods line maps every label back to its column."""
+    from types import SimpleNamespace
+
+    from shopper_bayes.analyses.drivers.labels import column_label, labeller, methods_line
+
+    assert column_label("ProductRelated_Duration") == "product related duration"
+    assert column_label("PageValues") == "page values" and column_label("month") == "month"
+    terms = ["PageValues > 0: positive", "segment: New_Customer × PageValues > 0: positive", "ExitRates²",
+             "ProductRelated_Duration"]
+    result = SimpleNamespace(effects=[SimpleNamespace(term=term) for term in terms])
+    label = labeller(result)
+    assert [label(term) for term in terms] == ["page values > 0: positive",
+                                                "segment: New_Customer × page values > 0: positive", "exit rates²",
+                                                "product related duration"]
+    assert label("per sd of log(1 + ProductRelated_Duration) at positive") == \
+        "per sd of log(1 + product related duration) at positive"
+    line = methods_line(result)
+    assert "page values is PageValues" in line and "exit rates is ExitRates" in line and "New_Customer" not in line
+
+
+def test_the_campaign_says_how_precise_its_probability_is_and_when_it_only_just_clears(bundled_result):
+    from shopper_bayes.analyses.campaign.results import CampaignResult
+    from shopper_bayes.analyses.campaign.section import section
+
+    _, run = bundled_result
+    result = CampaignResult.model_validate(run.summary["campaign"])
+    mcse = result.prob_at_least_target_mcse
+    assert 0 < mcse < 0.005
+    text = _text(section(result))
+    assert f"is {mcse * 100:.2f} percentage points, so probabilities are shown to whole percent" in text
+    assert "bisection" in text and "Assumes the campaign multiplies" in text
+    wanted = result.inverse.prob_wanted
+    close = _text(section(result.model_copy(update={"prob_at_least_target": wanted + 0.001})))
+    clear = _text(section(result.model_copy(update={"prob_at_least_target": min(wanted + 0.08, 0.99)})))
+    assert "Only just" in close and "Only just" not in clear
+    assert "Go: the target is likely" in close and "Go: the target is likely" in clear

@@ -512,3 +512,19 @@ def test_the_clv_tables_are_the_same_from_either_engine_and_from_the_rows(spark)
         pd.testing.assert_series_equal(found.holdout, expected.holdout)
         pd.testing.assert_frame_equal(found.holdout_periods, expected.holdout_periods)
         assert (found.holdout_length, found.new_in_holdout) == (expected.holdout_length, expected.new_in_holdout)
+
+
+@pytest.mark.parametrize("module", [customers_frequency_segments, customers_monthly, customers_churn, customers_pareto])
+def test_every_customer_section_has_a_what_to_do_box(module):
+    """Each section turns its numbers into a choice (issue 19); the sample's monthly peak is new customers, so its
+    box says the peak is acquisition."""
+    from shopper_bayes.report.document import Decision
+
+    settings = TransactionsSettings(path=SAMPLE, header=False, columns={
+        "customer": "column1", "date": "column3", "quantity": "column4", "amount": "column5"})
+    result = run(module, settings)
+    boxes = [block for block in module.ANALYSIS.section(result).blocks if isinstance(block, Decision)]
+    assert len(boxes) == 1 and boxes[0].lines
+    if module is customers_monthly:
+        peak = max((m for m in result.months if not m.partial), key=lambda m: m.revenue)
+        assert (peak.new_customers > peak.returning_customers) == ("Do not plan around the peak" in boxes[0].lines[0])

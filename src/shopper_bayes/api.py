@@ -73,7 +73,7 @@ def campaign(tree: xr.DataTree, counts: xr.Dataset, config: Core, **overrides):
     """The campaign outlook for ``config.campaign`` (options overridable by keyword) from a fitted rate posterior."""
     import numpy as np
 
-    from shopper_bayes.analyses.campaign.compute import Boost, plan
+    from shopper_bayes.analyses.campaign.compute import Boost, effective_mcse, plan
     from shopper_bayes.analyses.campaign.config import CampaignConfig
     from shopper_bayes.analyses.campaign.results import CampaignResult
     from shopper_bayes.engine.cells import find_cell
@@ -88,7 +88,10 @@ def campaign(tree: xr.DataTree, counts: xr.Dataset, config: Core, **overrides):
                   segment={k: str(v) for k, v in cell.items()}, sessions=settings.sessions, target=settings.target,
                   interval_prob=config.rates.interval_prob, prob_wanted=settings.prob_wanted,
                   grid=settings.scenario_grid())
-    return CampaignResult(**answer, model=str(tree.attrs.get("model", "")), diagnostics=check(tree, config.diagnostics))
+    gate = check(tree, config.diagnostics)
+    answer["prob_at_least_target_mcse"] = effective_mcse(answer["prob_at_least_target_mcse"], draws.size,
+                                                         tree.attrs.get("inference"), gate.min_ess_bulk)
+    return CampaignResult(**answer, model=str(tree.attrs.get("model", "")), diagnostics=gate)
 
 
 def correlations(frame: pd.DataFrame, columns, **options) -> pd.DataFrame:

@@ -30,18 +30,25 @@ def _default_analyses():
     return default_analyses()
 
 
-def scope_text(summary: dict) -> str:
-    """What the numbers cover: each dataset, its filter and date range."""
+def scope_text(summary: dict, titles: dict[str, str] | None = None) -> str:
+    """What the numbers cover: each dataset, its filter (and the analyses that read all rows when the others
+    are filtered) and its date range, or that the file has none."""
+    titles = titles or {}
     parts = []
     for name, data in summary["data"].items():
-        scopes = [use.get("scope") or {} for use in data["analyses"].values()]
-        filters = sorted({s["filter"] for s in scopes if s.get("filter")})
-        ranges = sorted({tuple(s["date_range"]) for s in scopes if s.get("date_range")})
+        scopes = {key: use.get("scope") or {} for key, use in data["analyses"].items()}
+        filters = sorted({s["filter"] for s in scopes.values() if s.get("filter")})
+        ranges = sorted({tuple(s["date_range"]) for s in scopes.values() if s.get("date_range")})
         text = f"{data['title'].lower()} from {data['path']}"
         if filters:
             text += f", filtered to {'; '.join(filters)}"
+            unfiltered = [titles.get(key, key.replace("_", " ")) for key, s in scopes.items() if not s.get("filter")]
+            if unfiltered:
+                text += f" (except {', '.join(unfiltered)}: all rows)"
         if ranges:
             text += f", {ranges[0][0]} to {ranges[0][1]}"
+        elif not any("date_range" in s for s in scopes.values()):
+            text += ", no date column"
         parts.append(text)
     return "Data: " + "; ".join(parts) + "." if parts else "No data analysed."
 
@@ -54,8 +61,9 @@ def gate_sentence(diagnostics: dict | None) -> Sentence | None:
                         "(see Model diagnostics).")
     return Sentence(
         "Every fitted posterior passed the sampling checks (R-hat, effective sample size, divergences, BFMI): the "
-        "computations are trustworthy. That does not make the models right: the predictive checks and the "
-        "Limitations section say what they leave out.")
+        "samplers computed what the models say. That does not make the models right: the checks test neither "
+        "whether a model fits the data (the predictive checks do) nor whether rows are independent (sessions of "
+        "one returning customer are not); the Limitations section says what the models leave out.")
 
 
 def build(summary: dict, analyses=None) -> Document:
@@ -66,7 +74,7 @@ def build(summary: dict, analyses=None) -> Document:
     if diagnostics and not diagnostics["ok"]:
         banner = ("Warning: a model fit did not pass its convergence checks (" + "; ".join(diagnostics["problems"])
                   + "). Do not cite the numbers it feeds until the fit is repaired.")
-    scope = scope_text(summary)
+    scope = scope_text(summary, {analysis.key: analysis.title for analysis in analyses})
     executive = [Sentence(scope)]
     for analysis, result in present:
         executive += analysis.headline(result)
@@ -74,7 +82,7 @@ def build(summary: dict, analyses=None) -> Document:
     if gate:
         executive.append(gate)
     doc = Document(TITLE, scope, banner, executive, config_text=json.dumps(summary["config"], indent=2, ensure_ascii=False))
-    doc.sections.append(data_section(summary))
+    doc.sections.append(data_section(summary, {analysis.key: analysis.title for analysis in analyses}))
     for analysis, result in present:
         section = analysis.section(result)
         section.anchor = section.anchor or analysis.key
@@ -99,14 +107,16 @@ def build(summary: dict, analyses=None) -> Document:
     return doc
 
 
-def data_section(summary: dict) -> Section:
+def data_section(summary: dict, titles: dict[str, str] | None = None) -> Section:
+    """Rows read, used and dropped per analysis, each analysis by its section title."""
+    titles = titles or {}
     out = Section("Data and cleaning", anchor="data")
     for name, data in summary["data"].items():
         out.blocks.append(f"{data['title']}: {data['path']}.")
         rows = []
         for key, use in data["analyses"].items():
             dropped = "; ".join(f"{reason}: {count:,}" for reason, count in use["dropped"].items()) or "none"
-            rows.append([key, f"{use['rows_read']:,}", f"{use['rows_used']:,}", dropped])
+            rows.append([titles.get(key, key), f"{use['rows_read']:,}", f"{use['rows_used']:,}", dropped])
         out.blocks.append(Table(["analysis", "rows read", "rows used", "dropped, by reason"], rows, name=f"cleaning_{name}"))
         changed = {reason: count for use in data["analyses"].values() for reason, count in use.get("changed", {}).items()}
         if changed:

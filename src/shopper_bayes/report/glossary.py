@@ -52,4 +52,32 @@ GLOSSARY = {
     "CTR": "Click-through rate: clicks per impression.",
     "CPL": "Cost per lead: spend / leads.",
     "CAC": "Customer acquisition cost: spend / conversions.",
+    "posterior predictive check": "Data replicated from the fitted model compared with the real data on some "
+                                  "statistic; a check fails when the real value lies outside what the model replicates.",
+    "prior predictive check": "Data simulated from the priors alone, before seeing the data: shows whether the priors "
+                              "allow plausible values without dictating them.",
+    "bootstrap": "Re-computing a statistic on many resamples of the data drawn with replacement, to see how much it "
+                 "would vary.",
+    "Bayesian bootstrap": "A bootstrap that reweights the rows with random Dirichlet weights instead of resampling "
+                          "them; its draws act as a posterior for means and shares.",
+    "Dirichlet": "A distribution over a set of shares that add up to 1; the posterior of shares counted in categories.",
+    "holdout": "Data kept out of the fit and used only to check the model's predictions.",
+    "calibration": "Whether predicted probabilities come true as often as predicted (of sessions given 20%, about "
+                   "20% buy).",
+    "BG/NBD": "Beta-geometric / negative binomial model of repeat purchases: customers buy at their own rate until "
+              "they drop out for good, with a chance of dropping out after each purchase.",
+    "Pareto/NBD": "Like the BG/NBD, but customers may drop out at any time, not only after a purchase.",
+    "Gamma-Gamma": "A model of the spend per purchase: each customer has their own mean spend, drawn from a "
+                   "population distribution.",
+    "Lorenz curve": "The cumulative share of revenue against the share of customers, least spending first; the "
+                    "further below the diagonal, the more unequal.",
+    "over-dispersion": "More variation between counts than a simple Poisson or binomial model allows: here, ads of "
+                       "one audience differing beyond chance.",
+    "bounce rate": "The share of visitors who entered on a page and left without another request (Google "
+                   "Analytics' measure, averaged over the pages of a session).",
+    "exit rate": "The share of page views that were the last of their session, averaged over the pages of a session.",
+    "page value": "Google Analytics' average value of the pages visited before a purchase; positive only on pages "
+                  "that led to purchases, so it partly records a purchase itself.",
+    "purchase day": "A distinct day with at least one purchase by the customer (several purchases on one day count "
+                    "once).",
 }

@@ -28,14 +28,16 @@ nav.toc{background:#f6f6f6;padding:.5rem 1rem;font-size:.9rem}nav.toc ol{margin:
 .scroll{overflow-x:auto;max-width:100%;margin:.8rem 0}
 table{border-collapse:collapse;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th,td{overflow-wrap:normal}td.hash{overflow-wrap:anywhere;min-width:12ch}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.csv{font-size:.75rem}
+.csv{font-size:.75rem}a.term{color:inherit;text-decoration:underline dotted}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.85rem}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;
 white-space:pre-wrap}.note{color:#555;font-style:italic}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}figure,table{page-break-inside:avoid}}
 """
 
+_HASH = re.compile(r"^[0-9a-f]{32,}$")  # a checksum: wraps anywhere, so a phone need not scroll to read it
 _NUMERIC = re.compile(r"^[\s≤≥<>+−\-]*[\d.,]+(%| pp|–[\d.,]+%| to [+−\-]?[\d.,]+( pp|%)?)?$")
 
 
@@ -54,11 +56,56 @@ def table_csv(table: Table) -> str:
 # ---------------------------------------------------------------- HTML
 
 
+def _slug(term: str) -> str:
+    return "term-" + re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
+
+
+# Short forms the report uses for a glossary entry.
+ALIASES = {"CrI": "credible interval"}
+
+
+class _Terms:
+    """Links the first use of each glossary term in the running text to its glossary row (with the
+    explanation as a tooltip), so a term is explained where it is first met, on a phone too."""
+
+    def __init__(self, entries: dict[str, str]):
+        names = {term: term for term in entries} | {alias: term for alias, term in ALIASES.items() if term in entries}
+        # Terms that are words; longest first, so "posterior predictive" wins over "posterior".
+        self.names = {name: term for name, term in names.items() if re.fullmatch(r"[\w][\w /-]*", name)}
+        self.entries, self.seen = entries, set()
+        words = sorted(self.names, key=len, reverse=True)
+        self.pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])") if words else None
+
+    def link(self, escaped: str) -> str:
+        if self.pattern is None:
+            return escaped
+
+        def first(match):
+            term = self.names[match.group(1)]
+            if term in self.seen:
+                return match.group(0)
+            self.seen.add(term)
+            return (f'<a class="term" href="#{_slug(term)}" title="{html.escape(self.entries[term])}">'
+                    f"{match.group(0)}</a>")
+
+        return self.pattern.sub(first, escaped)
+
+
+def _glossary(doc: Document) -> dict[str, str]:
+    for section in doc.sections:
+        for block in section.blocks:
+            if isinstance(block, Table) and block.name == "glossary":
+                return {row[0]: row[1] for row in block.rows}
+    return {}
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f'<th scope="col">{html.escape(cell)}</th>' for cell in table.header)
+    rows = ['<tr id="' + _slug(row[0]) + '">' if table.name == "glossary" else "<tr>" for row in table.rows]
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else f"<td>{html.escape(c)}</td>"
-                         for c in row) + "</tr>" for row in table.rows)
+        start + "".join(f'<td class="num">{html.escape(c)}</td>' if _NUMERIC.match(c) else
+                        f'<td class="hash">{html.escape(c)}</td>' if _HASH.match(c) else f"<td>{html.escape(c)}</td>"
+                         for c in row) + "</tr>" for start, row in zip(rows, table.rows))
     link = (f'<div class="csv"><a href="tables/{html.escape(table.name)}.csv">download as CSV</a></div>'
             if table.name else "")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{link}'
@@ -95,8 +142,9 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
     parts.append('<nav class="toc"><strong>Contents</strong><ol><li><a href="#summary">Executive summary</a></li>'
                  + "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in doc.sections)
                  + "</ol></nav>")
+    terms = _Terms(_glossary(doc))
     parts.append('<h2 id="summary">Executive summary</h2><ul class="summary">'
-                 + "".join(f"<li>{html.escape(s.text)}</li>" for s in doc.executive) + "</ul>")
+                 + "".join(f"<li>{terms.link(html.escape(s.text))}</li>" for s in doc.executive) + "</ul>")
     if figures_root is None:
         parts.append('<p class="note">Figures are switched off in the config (figures: false).</p>')
     for section in doc.sections:
@@ -108,11 +156,11 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
                 parts.append(_html_figure(block, figures, figures_root))
             elif isinstance(block, Decision):
                 parts.append('<div class="decision"><strong>What to do</strong>'
-                             + "".join(f"<p>{html.escape(line)}</p>" for line in block.lines) + "</div>")
+                             + "".join(f"<p>{terms.link(html.escape(line))}</p>" for line in block.lines) + "</div>")
             elif isinstance(block, Warning):
-                parts.append(f'<div class="warning" role="alert">{html.escape(block.text)}</div>')
+                parts.append(f'<div class="warning" role="alert">{terms.link(html.escape(block.text))}</div>')
             else:
-                parts.append(f"<p>{html.escape(block)}</p>")
+                parts.append(f"<p>{terms.link(html.escape(block))}</p>")
         if section.anchor == "reproducibility":
             parts.append(f"<p>Config used:</p><pre>{html.escape(doc.config_text)}</pre>")
         parts.append("</section>")
@@ -122,28 +170,53 @@ def render_html(summary: dict, figures_root: Path | None, analyses=None, doc: Do
 
 # ---------------------------------------------------------------- Markdown
 
-# Only what Markdown itself would act on: emphasis, code, links/images, inline HTML and table pipes.
-# Brackets of a link are escaped; round brackets, + and - need nothing inside running text.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|$])")
+# Only what Markdown itself would act on, where it would act on it, so that report.md reads as plain text:
+# "New_Customer", "P(A > B)" and "< 0.1%" stay as they are. Never a backslash before a bracket or a round
+# bracket: Jupyter's MathJax takes \[ ... \] and \( ... \) for maths.
+_MD_ALWAYS = re.compile(r"([\\`*|$])")
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # emphasis needs a _ at a word's edge
+_MD_LINK_END = re.compile(r"\](?=[(\[:])")  # "[a](b)", "[a][b]", "[a]: b" make links; a bracket alone does not
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])|(?<=[\w\"'/])>")  # an HTML tag or autolink; "< 0.1%", "A > B" are text
+_MD_TILDE = re.compile(r"~(?=\S)|(?<=\S)~")  # strikethrough needs a tilde touching a word
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+_MD_LINE_START = re.compile(r"^(\s*)([#>]|[-+](?=\s)|=+\s*$)")
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])(?=\s|$)")
 
 
-def md_escape(text: str) -> str:
-    """Escape the characters Markdown would act on; line breaks become spaces (tables stay one line)."""
-    text = _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
-    return re.sub(r"^(\s*)([#>])", r"\1\\\2", text)
+def md_escape(text: str, line_start: bool = True) -> str:
+    """Escape what Markdown would act on; line breaks become spaces (tables stay one line). ``line_start``
+    False: the text is a table cell, where "> 0.999" or "- 2" start no quote or list."""
+    text = _MD_ALWAYS.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+    for pattern in (_MD_UNDERSCORE, _MD_LINK_END, _MD_TAG, _MD_TILDE, _MD_ENTITY):
+        text = pattern.sub(lambda match: "\\" + match.group(0), text)
+    if not line_start:
+        return text
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MD_ORDERED.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def _md_table(table: Table) -> str:
-    lines = ["| " + " | ".join(md_escape(c) for c in table.header) + " |", "|" + "---|" * len(table.header)]
-    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
+    lines = ["| " + " | ".join(md_escape(c, False) for c in table.header) + " |", "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(md_escape(c, False) for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
+
+
+def _github_anchor(title: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
 
 
 def render_markdown(summary: dict, figures_root: Path | None, analyses=None, doc: Document | None = None) -> str:
     """The Markdown report; figures are linked as ``../figures/...`` when present in ``figures_root``."""
     doc = doc or build(summary, analyses)
     figures = _figures(summary)
-    lines = [f"# {md_escape(doc.title)}", "", md_escape(doc.scope), ""]
+    version = summary["versions"].get("shopper-bayes")
+    lines = [f"# {md_escape(doc.title)}", "", md_escape(doc.scope), "",
+             f"Rendered {date.today().isoformat()} by shopper-bayes {md_escape(str(version))}. "
+             "[summary.json](summary.json) · [figure files](../figures/) · [tables as CSV](tables/)", "",
+             "Contents:", "", "1. [Executive summary](#executive-summary)"]
+    lines += [f"{number}. [{md_escape(s.title)}](#{_github_anchor(s.title)})"
+              for number, s in enumerate(doc.sections, start=2)] + [""]
     if doc.banner:
         lines += [f"> **{md_escape(doc.banner)}**", ""]
     lines += ["## Executive summary", ""] + [f"- {md_escape(s.text)}" for s in doc.executive] + [""]

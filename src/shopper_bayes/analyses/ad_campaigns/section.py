@@ -22,7 +22,14 @@ def _money(estimate, digits: int = 2) -> str:
 def _roi(estimate) -> str:
     if estimate.mean is None:
         return f"undefined ({estimate.note})" if estimate.note else "n/a"
-    return f"{pct(estimate.mean, 0)} ({pct_range(estimate.interval)})"
+    return f"{pct(estimate.mean, 0)} ({roi_range(estimate.interval)})"
+
+
+def roi_range(interval) -> str:
+    """An ROI interval at the point estimate's precision, "to" between the ends (a dash beside a minus sign
+    reads as one: "-49.9–11.9%")."""
+    lo, hi = interval
+    return "n/a" if lo is None or hi is None else f"{lo * 100:.0f}% to {hi * 100:.0f}%"
 
 
 def _prob(unit: Unit) -> str:
@@ -45,11 +52,12 @@ def headline(result: AdCampaignsResult) -> list[Sentence]:
         if campaign.prob_roi_positive is None:
             continue
         p = campaign.prob_roi_positive
-        verdict = {"profitable": "pays", "wasteful": "loses money", "unclear": "may or may not pay"}[campaign.flag]
+        verdict = {"profitable": "probably pays", "wasteful": "probably loses money",
+                   "unclear": "may or may not pay"}[campaign.flag]
         sentences.append(Sentence(
             f"Campaign {one_line(campaign.campaign)} {verdict}: ROI {pct(campaign.roi.mean, 0)} "
-            f"({pct_range(campaign.roi.interval)}), P(ROI > 0) {prob_text(p.value, p.draws)}, assuming a {revenue}.",
-            [campaign.roi.mean, p.value]))
+            f"({roi_range(campaign.roi.interval)}), P(ROI > 0) {prob_text(p.value, p.draws)}, assuming a {revenue}.",
+            [campaign.roi.mean, *campaign.roi.interval, p.value]))
     return sentences
 
 
@@ -141,6 +149,8 @@ def section(result: AdCampaignsResult) -> Section:
                           _rate(s.approval_concentration, 1)] for s in result.spread],
                         name="ads_spread", caption="How much the ads of a campaign differ beyond count noise."))
     outside = 1 - result.interval_prob
+    limitations = [f"every ROI and money figure assumes a {revenue_text(result.revenue_per_conversion)}, and that the next "
+                   "impressions cost and convert as the past ones did."]
     for check in result.checks:
         z = check.zeros_predicted
         blocks.append(f"Check per ad ({MEASURE_NAMES[check.measure]}, {check.ads:,} ads): {pct(check.outside)} of ads fall "
@@ -149,6 +159,8 @@ def section(result: AdCampaignsResult) -> Section:
                       f"have 0, the model predicts {num(z.mean, 0)} ({num_range(z.interval, 0)}).")
         p = check.prob_zeros_at_least_observed.value
         if p < 0.01 or p > 0.99:
+            limitations.append(f"the ad model does not reproduce the number of ads with 0 {MEASURE_NAMES[check.measure]}: "
+                               "rates of small ads may be overstated.")
             blocks.append(Warning(f"The model does not reproduce the number of ads with 0 {MEASURE_NAMES[check.measure]} "
                                   f"({check.zeros_observed:,} observed): the ads of the file may have been selected on "
                                   "this count, and rates of small ads are then overstated; read their intervals with care."))
@@ -158,7 +170,7 @@ def section(result: AdCampaignsResult) -> Section:
     blocks.append(Warning("Assumptions: " + " ".join(result.assumptions)))
     return Section(title="Ad campaigns", blocks=blocks, methods=methods(result),
                    terms=["CTR", "CPL", "CAC", "ROI", "credible interval", "posterior predictive check", "over-dispersion"],
-                   anchor="ad-campaigns")
+                   anchor="ad-campaigns", limitations=limitations)
 
 
 def _model(unit: Unit, measure: str):

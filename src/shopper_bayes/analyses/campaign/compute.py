@@ -84,6 +84,21 @@ def prob_at_least(target: int, sessions: int, rates: np.ndarray) -> float:
     return float(np.mean(stats.binom.sf(target - 1, sessions, np.asarray(rates, dtype=float))))
 
 
+def prob_at_least_mcse(target: int, sessions: int, rates: np.ndarray) -> float:
+    """Monte Carlo standard error of :func:`prob_at_least`: the sd of the per-draw tail probabilities over
+    the square root of the number of draws (the draws of an exact posterior are independent)."""
+    tails = stats.binom.sf(target - 1, sessions, np.asarray(rates, dtype=float))
+    return float(tails.std(ddof=1) / np.sqrt(tails.size)) if tails.size > 1 else float("nan")
+
+
+def effective_mcse(mcse: float, draws: int, inference: str | None, min_ess: float | None) -> float:
+    """The standard error of independent draws, widened for correlated MCMC draws to that of ``min_ess``
+    independent ones (the smallest bulk ESS of the fit: conservative)."""
+    if inference == "exact" or not min_ess:
+        return mcse
+    return float(mcse * np.sqrt(draws / min(min_ess, draws)))
+
+
 def predictive_pmf(sessions: int, rates: np.ndarray) -> np.ndarray:
     """P(sales = k) for k = 0..sessions, averaged over the rates given."""
     k = np.arange(sessions + 1)
@@ -183,6 +198,7 @@ def plan(rate_draws: np.ndarray, observed_rate: float, boost: Boost, *, segment:
         "sessions": sessions,
         "target": target,
         "prob_at_least_target": prob_at_least(target, sessions, rates),
+        "prob_at_least_target_mcse": prob_at_least_mcse(target, sessions, rates),
         "prob_at_least_target_plugin": float(stats.binom.sf(target - 1, sessions, plugin_rate)),
         "expected_sales": float(sessions * rates.mean()),
         "expected_sales_plugin": sessions * plugin_rate,

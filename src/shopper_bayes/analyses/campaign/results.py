@@ -55,6 +55,9 @@ class CampaignResult(Result):
     target: int
     prob_at_least_target: float
     prob_at_least_target_plugin: float
+    # Monte Carlo standard error of prob_at_least_target, by the effective sample size of MCMC draws (None in
+    # summaries written before it was stored)
+    prob_at_least_target_mcse: float | None = None
     expected_sales: float
     expected_sales_plugin: float
     sales_interval: tuple[int, int]

@@ -7,7 +7,7 @@ import numpy as np
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.campaign import figures
-from shopper_bayes.analyses.campaign.compute import Boost, plan
+from shopper_bayes.analyses.campaign.compute import Boost, effective_mcse, plan
 from shopper_bayes.analyses.campaign.config import CampaignConfig
 from shopper_bayes.analyses.campaign.results import CampaignResult
 from shopper_bayes.analyses.purchase_rates.compute import fit_rates
@@ -40,8 +40,10 @@ def run(ctx: Context) -> Output:
     answer = plan(draws, purchases / n, boost, segment={k: str(v) for k, v in cell.items()}, sessions=settings.sessions,
                   target=settings.target, interval_prob=rates.interval_prob, prob_wanted=settings.prob_wanted,
                   grid=settings.scenario_grid())
-    result = CampaignResult(**answer, model=rates.model,
-                            diagnostics=diagnostics.check(tree, ctx.config.diagnostics))
+    gate = diagnostics.check(tree, ctx.config.diagnostics)
+    answer["prob_at_least_target_mcse"] = effective_mcse(answer["prob_at_least_target_mcse"], draws.size,
+                                                         tree.attrs.get("inference"), gate.min_ess_bulk)
+    result = CampaignResult(**answer, model=rates.model, diagnostics=gate)
     specs = [
         FigureSpec("campaign", lambda: figures.plot_campaign(result),
                    f"Predicted number of sales from {settings.sessions:,} {result.label} sessions at the planned boost: "

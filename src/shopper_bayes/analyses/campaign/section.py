@@ -50,7 +50,7 @@ def section(result: CampaignResult) -> Section:
         ["boosted purchase rate", pct(result.boosted_rate, 2), pct(result.boosted_rate_plugin, 2)],
         *_inverse_rows(result),
     ], name="campaign"))
-    out.blocks.append(f"The inverse answers were found by {result.inverse.search}.")
+    out.blocks.append(_precision(result))
     out.blocks.append(Decision(_decision(result)))
     out.blocks.append(Figure("campaign"))
     if result.grid:
@@ -60,7 +60,8 @@ def section(result: CampaignResult) -> Section:
         table = {(row.boost, row.sessions, row.target): row for row in result.grid}
         for target in targets:
             out.blocks.append(
-                f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets.")
+                f"Scenarios: P(at least {target:,} sales), posterior predictive with the plug-in value in brackets. "
+                + assumptions(result).replace("multiplies the purchase rate by", "multiplies the purchase rate by its boost, e.g.", 1))
             out.blocks.append(Table(
                 ["boost"] + [f"{volume:,} sessions" for volume in volumes],
                 [[describe_boost(b, result.boost_type, result.boost_sd, digits=1)]
@@ -69,7 +70,20 @@ def section(result: CampaignResult) -> Section:
                  for b in boosts], name=f"campaign_scenarios_{target}"))
         out.blocks.append(Figure("campaign_scenarios"))
     out.methods = list(METHODS)
+    text = assumptions(result)
+    out.limitations.append("every campaign probability " + text[0].lower() + text[1:])
     return out
+
+
+def _precision(result: CampaignResult) -> str:
+    """How precise the Monte Carlo probability is, and how the inverse answers were searched."""
+    text = ""
+    if result.prob_at_least_target_mcse is not None:
+        text = (f"The posterior predictive probability averages the exact binomial tail over {result.draws:,} posterior "
+                f"draws; its Monte Carlo standard error (from the draws' effective sample size when they come from MCMC) "
+                f"is {result.prob_at_least_target_mcse * 100:.2f} "
+                "percentage points, so probabilities are shown to whole percent (one decimal only near 0 or 1). ")
+    return text + f"The inverse answers were found by {result.inverse.search}."
 
 
 def _decision(result: CampaignResult) -> list[str]:
@@ -78,6 +92,12 @@ def _decision(result: CampaignResult) -> list[str]:
     verdict = ("Go: the target is likely" if p >= wanted else
                "Rethink the plan: the target is unlikely" if p < 0.5 else "Risky: the target is about a coin flip or better, but short of")
     lines = [f"{verdict} (P = {shown_prob(p, result.draws)}" + (f", wanted {wanted:.0%})." if p < wanted else ").")]
+    noise = result.prob_at_least_target_mcse or 0.0
+    if wanted <= p < wanted + max(0.02, 2 * noise):
+        lines.append(f"Only just: the wanted {wanted:.0%} is reached with less than "
+                     f"{max(0.02, 2 * noise) * 100:.0f} points to spare, so a slightly smaller boost, or sessions that buy "
+                     "less than the analysed ones, would miss it.")
+    lines.append(assumptions(result))
     needed = result.inverse.smallest_boost
     if p < wanted and needed.boost is not None:
         lines.append(f"To be {wanted:.0%} sure, the campaign needs a boost of at least "

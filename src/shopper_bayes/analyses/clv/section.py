@@ -78,11 +78,13 @@ def section(result: ClvResult) -> Section:
                         [[s.segment, f"{s.customers:,}", _est(s.clv, 0), f"{s.share:.0%}"] for s in result.segments],
                         name="clv_segments"))
     if top is not None and result.total_clv.mean is not None:
-        blocks.append(Decision([
+        lines = [
             f"A loyalty programme aimed at the {top.segment} ({top.customers:,} customers) reaches {top.share:.0%} of "
-            f"expected value over {result.horizon_months} months.",
-            "Customers with a low P(alive) but a high past spend are the win-back list: see reports/customers_clv.parquet.",
-        ]))
+            f"expected value over {result.horizon_months} months ({_est(top.clv, 0)}).",
+            "Customers with a low P(alive) but a high past spend are the win-back list: see reports/customers_clv.parquet."]
+        if _holdout_missed(result):
+            lines.append(_holdout_caveat(result))
+        blocks.append(Decision(lines))
     blocks.append(Figure("clv_alive"))
     blocks.append(Figure("clv_prior"))
     blocks.extend(result.notes)
@@ -107,8 +109,26 @@ def section(result: ClvResult) -> Section:
         f"{result.discount_rate:.1%} a month, over {result.horizon_months} months. Holdout intervals are posterior predictive: "
         "one simulated holdout per posterior draw.",
     ]
+    limitations = [_holdout_caveat(result)[0].lower() + _holdout_caveat(result)[1:]] if _holdout_missed(result) else []
+    if result.method == "map":
+        limitations.append("clv.method is map: point estimates without uncertainty.")
     return Section("Customer value", blocks, methods=methods,
-                   terms=[TITLES[result.model], "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv")
+                   terms=[TITLES[result.model], "Gamma-Gamma", "P(alive)", "CLV", "holdout", "MAP"], anchor="clv",
+                   limitations=limitations)
+
+
+def _holdout_missed(result: ClvResult) -> bool:
+    return result.holdout is not None and not result.holdout.inside
+
+
+def _holdout_caveat(result: ClvResult) -> str:
+    """What a failed holdout check means for the CLV numbers, in the direction it failed."""
+    h = result.holdout
+    direction = ("fewer repeat purchases than the customers made, so its purchases and values are probably too low"
+                 if h.actual > h.predicted else
+                 "more repeat purchases than the customers made, so its purchases and values are probably too high")
+    return (f"The holdout check fails: the model predicted {num(h.predicted, 0)} repeat purchases ({num_range(h.interval, 0)}) "
+            f"against {h.actual:,} made; it predicts {direction}.")
 
 
 def console(result: ClvResult) -> list[str]:
@@ -124,6 +144,16 @@ def console(result: ClvResult) -> list[str]:
 def headline(result: ClvResult) -> list[Sentence]:
     if result.alive.mean is None or result.total_clv.mean is None:
         return []
-    return [Sentence(f"About {result.alive.mean:,.0f} of {result.customers:,} customers are probably still active; "
-                     f"their {result.horizon_months}-month value is {result.total_clv.mean:,.0f}.",
-                     [result.alive.mean, result.total_clv.mean])]
+    text = (f"About {result.alive.mean:,.0f} of {result.customers:,} customers are probably still active; "
+            f"their {result.horizon_months}-month value is {result.total_clv.mean:,.0f}")
+    values = [result.alive.mean, result.customers, result.horizon_months, result.total_clv.mean]
+    if result.total_clv.interval[0] is not None:
+        text += f" ({result.interval_prob:.0%} interval {num_range(result.total_clv.interval, 0)})"
+        values += [result.interval_prob, *result.total_clv.interval]
+    if _holdout_missed(result):
+        h = result.holdout
+        text += (f". Caveat: on the held-out period the model predicted {num(h.predicted, 0)} repeat purchases against "
+                 f"{h.actual:,} made (outside its interval), so these values are probably too "
+                 f"{'low' if h.actual > h.predicted else 'high'}")
+        values += [h.predicted, h.actual]
+    return [Sentence(text + ".", values)]

@@ -21,6 +21,13 @@ SEGMENT_MARKERS = ["o", "s", "D", "^", "v", "P", "X"]
 DPI = 150
 
 
+def _label(name: str) -> str:
+    """A column as a reader says it (the section's label), so that no tick label is a raw column name."""
+    from shopper_bayes.analyses.correlations.section import label
+
+    return label(name)
+
+
 def interval_label(table):
     """Axis label naming the statistic, interval probability and method of ``table``."""
     statistic, percent, method = _describe(table)
@@ -39,7 +46,9 @@ def plot_correlation_forest(table, path=None):
             f"plot at most {len(SEGMENT_COLOURS)} segments at a time",
         )
 
-    fig = Figure(figsize=(8, 1.4 + len(pairs) * (0.3 + 0.22 * len(segments))))
+    # Constrained layout keeps the tick labels and the legend inside the saved image (the runner saves
+    # without bbox_inches="tight").
+    fig = Figure(figsize=(8, 1.6 + len(pairs) * (0.3 + 0.22 * len(segments))), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.axvline(0, color="0.55", linewidth=1, linestyle="--", zorder=0)
@@ -68,17 +77,17 @@ def plot_correlation_forest(table, path=None):
     right = max(np.nanmax(ends, initial=0.0), 0.0)
     pad = 0.08 * max(right - left, 0.2)
     ax.set_xlim(max(left - pad, -1.05), min(right + pad, 1.05))
-    ax.set_yticks(range(len(pairs)), [f"{x} vs {y}" for x, y in pairs])
+    ax.set_yticks(range(len(pairs)), [f"{_label(x)}\nvs {_label(y)}" for x, y in pairs])
     ax.set_ylim(len(pairs) - 0.5, -0.5)
     ax.set_xlabel(x_label)
     by_segment = ", pooled and by segment" if len(segments) > 1 else ""
-    ax.set_title(f"Correlations between pairs of columns{by_segment}")
+    # A figure title, centred on the figure: over the axes alone it ran off the right edge.
+    fig.suptitle(f"Correlations between pairs of columns{by_segment}", fontweight="bold")
     ax.grid(axis="x", color="0.9")
     ax.set_axisbelow(True)
     # Outside the axes, so that it never covers an interval.
-    ax.legend(
-        handles=handles, title="segment", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
-    )
+    fig.legend(handles=handles, title="segment", loc="outside lower center", ncols=min(len(handles), 3),
+               frameon=False)
     return _save(fig, path)
 
 
@@ -99,7 +108,7 @@ def plot_correlation_matrix(table, path=None):
         text[i, j] = text[j, i] = _cell_text(row.r, row.low, row.high)
 
     size = len(names)
-    fig = Figure(figsize=(2.2 + 1.7 * size, 1.6 + 1.4 * size))
+    fig = Figure(figsize=(3.2 + 1.7 * size, 2.4 + 1.4 * size), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.85")
@@ -109,8 +118,9 @@ def plot_correlation_matrix(table, path=None):
             dark = np.isfinite(r[i, j]) and abs(r[i, j]) > 0.6
             colour = "white" if dark else "black"
             ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color=colour)
-    ax.set_xticks(range(size), names, rotation=30, ha="right")
-    ax.set_yticks(range(size), names)
+    labels = [_label(name).replace("time on ", "time on\n") for name in names]
+    ax.set_xticks(range(size), labels, rotation=30, ha="right")
+    ax.set_yticks(range(size), labels)
     colourbar = fig.colorbar(image, ax=ax, shrink=0.8)
     colourbar.set_label(f"{statistic} r")
     ax.set_title(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from shopper_bayes.analyses.correlations.results import POOLED, CorrelationsResult, Pair
 from shopper_bayes.errors import one_line
-from shopper_bayes.report.document import Figure, Section, Sentence, Table
+from shopper_bayes.report.document import Decision, Figure, Section, Sentence, Table
 
-_NARROW = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in calibration studies on generated "
+_NARROW = ("On heavy-tailed durations, Pearson bootstrap intervals are too narrow: in simulation studies on generated "
            "durations, 90% intervals held the true correlation in 78–88% of datasets, Spearman intervals in 90% "
            "(benchmarks/README.md).")
 CAVEAT = _NARROW + " Set correlations.statistic: spearman for durations."
@@ -33,6 +33,11 @@ def _defined(result: CorrelationsResult, segment: str = POOLED) -> list[Pair]:
 
 def _pretty(name: str) -> str:
     return name.replace("_Duration", " pages").replace("ProductRelated", "product").replace("_", " ").lower()
+
+
+def label(name: str) -> str:
+    """A column as a reader says it: "time on product pages" for ProductRelated_Duration."""
+    return f"time on {_pretty(name)}" if name.endswith("_Duration") else _pretty(name)
 
 
 def little_bootstraps(result: CorrelationsResult) -> str:
@@ -70,12 +75,38 @@ def section(result: CorrelationsResult) -> Section:
         out.blocks.append(spread)
     out.blocks.append(Table(
         ["x", "y", "segment", "r", "interval", "sessions", "note"],
-        [[p.x, p.y, p.segment, "n/a" if p.r is None else f"{p.r:.3f}",
+        [[label(p.x), label(p.y), p.segment, "n/a" if p.r is None else f"{p.r:.3f}",
           "n/a" if p.interval[0] is None else f"{p.interval[0]:.3f} to {p.interval[1]:.3f}", f"{p.n:,}", p.note]
          for p in pairs], name="correlations"))
     out.blocks += [Figure("correlations"), Figure("correlation_matrix")]
-    out.methods = list(METHODS) + ([LITTLE_METHOD] if little else [])
+    out.blocks.append(Decision(_decision(result)))
+    columns = list(dict.fromkeys(name for p in pairs for name in (p.x, p.y)))
+    out.methods = list(METHODS) + ([LITTLE_METHOD] if little else []) + [
+        "Columns (correlations.columns): " + "; ".join(f"{label(name)} is {name}" for name in columns) + "."]
+    if first.statistic == "pearson":
+        out.limitations.append("Pearson bootstrap intervals on heavy-tailed durations are too narrow (they undercover "
+                               "in the project's simulation studies); read them as a lower bound on the uncertainty.")
+    if _spread(result):
+        out.limitations.append("the pooled correlations mix segments whose correlations differ sharply.")
     return out
+
+
+def _decision(result: CorrelationsResult) -> list[str]:
+    """No choice rests on a correlation alone: say what it can be used for, with the intervals behind it."""
+    pooled = _defined(result)
+    if not pooled:
+        return ["No pair has a defined correlation: nothing to act on."]
+    low = min(pooled, key=lambda p: p.r)
+    high = max(pooled, key=lambda p: p.r)
+    above = sum(p.interval[0] > 0 for p in pooled)
+    lines = [f"{above} of {len(pooled)} pairs have their whole {low.interval_prob:.0%} interval above 0 (r from "
+             f"{low.r:.2f} to {high.r:.2f}): sessions that spend longer on one page type tend to spend longer on "
+             "the others. That describes browsing, it does not say that lengthening one visit lengthens another: "
+             "do not plan a change on it without a test."]
+    spread = _spread(result)
+    if spread:
+        lines.append("The segments browse differently (see above): analyse or target them separately, not pooled.")
+    return lines
 
 
 def _segment_subsets(little) -> str:
@@ -114,15 +145,23 @@ def headline(result: CorrelationsResult) -> list[Sentence]:
     top = max(pooled, key=lambda p: abs(p.r))
     rivals = [p for p in pooled if p is not top and p.interval[1] >= top.interval[0]]
     lo, hi = top.interval
-    lead = (f"Time on {_pretty(top.x)} and on {_pretty(top.y)} go together most" if not rivals else
-            f"Time on {_pretty(top.x)} and on {_pretty(top.y)} have the largest correlation, though its interval "
-            "overlaps those of other pairs")
-    caveat = " (Pearson intervals run narrow on heavy tails: see Correlations)" if top.statistic == "pearson" else ""
-    text = (f"{lead}: r = {top.r:.2f} ({top.interval_prob:.0%} bootstrap interval {lo:.2f} to {hi:.2f}){caveat}.")
+    caveat = ("; caveat: the project's simulation studies show Pearson bootstrap intervals too narrow on "
+              "heavy-tailed durations like these (see Correlations)") if top.statistic == "pearson" else ""
+    if rivals:
+        # Overlapping intervals: no pair is called the strongest.
+        low = min(pooled, key=lambda p: p.r)
+        text = (f"Time on one page type goes with time on another to a similar degree for every pair: r from "
+                f"{low.r:.2f} to {top.r:.2f}, {top.interval_prob:.0%} bootstrap intervals overlapping, so no pair is "
+                f"clearly the strongest{caveat}.")
+        values = [low.r, top.r, top.interval_prob]
+    else:
+        text = (f"Time on {_pretty(top.x)} and on {_pretty(top.y)} go together most: r = {top.r:.2f} "
+                f"({top.interval_prob:.0%} bootstrap interval {lo:.2f} to {hi:.2f}){caveat}.")
+        values = [top.r, top.interval_prob, lo, hi]
     spread = _spread(result)
     if spread:
-        return [Sentence(text + " " + spread[0], [top.r, top.interval_prob, lo, hi, *spread[1]])]
-    return [Sentence(text, [top.r, top.interval_prob, lo, hi])]
+        return [Sentence(text + " " + spread[0], values + list(spread[1]))]
+    return [Sentence(text, values)]
 
 
 def console(result: CorrelationsResult) -> list[str]:

@@ -157,7 +157,7 @@ def _checks(model: str, observed: np.ndarray, replicated: np.ndarray, prob: floa
     for name, statistic in statistics.items():
         value, values = float(statistic(observed)), statistic(replicated)
         rows.append(Check(model=model, statistic=name, observed=value, replicated=estimate(values, prob),
-                          p_value=float((values >= value).mean())))
+                          p_value=float((values >= value).mean()), draws=int(values.size)))
     return rows
 
 

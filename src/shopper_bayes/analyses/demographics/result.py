@@ -69,13 +69,15 @@ class ZoneShare(_Entry):
 
 class Check(_Entry):
     """A posterior predictive check: a statistic of the profiles, observed and replicated.
-    ``p_value``: P(replicated >= observed); near 0 or 1 means the model misses it."""
+    ``p_value``: P(replicated >= observed); near 0 or 1 means the model misses it. ``draws``: the replicated
+    data sets behind it (a p-value of 0 or 1 means below 1 / draws or above 1 - 1 / draws, never certainty)."""
 
     model: str
     statistic: str
     observed: float
     replicated: Estimate
     p_value: float
+    draws: int
 
 
 class DemographicsResult(Result):

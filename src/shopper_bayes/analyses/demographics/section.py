@@ -67,11 +67,19 @@ def sentences(result: DemographicsResult) -> list[Sentence]:
     out = []
     for column, levels in result.groups.items():
         best = _top(result, column)
-        out.append(Sentence(
-            f"By {_label(column)}, {best.level} spends most per profile: {num(best.mean, 0)} "
-            f"({num_range(best.interval, 0)}) against {num(result.overall_spend.mean, 0)} overall, "
-            f"P(above the mean) {prob_text(best.prob_above_mean.value, best.prob_above_mean.draws)}.",
-            [best.mean, result.overall_spend.mean]))
+        p = prob_text(best.prob_above_mean.value, best.prob_above_mean.draws)
+        if best.flag == "target":
+            text = (f"By {_label(column)}, {best.level} spends most per profile: {num(best.mean, 0)} "
+                    f"({num_range(best.interval, 0)}) against {num(result.overall_spend.mean, 0)} overall, "
+                    f"P(above the mean) {p}.")
+        else:
+            # Not sure enough to call it a target: the highest level is not said to spend "most".
+            text = (f"By {_label(column)}, no level clearly spends more than the overall mean: the highest, "
+                    f"{best.level}, {num(best.mean, 0)} ({num_range(best.interval, 0)}) against "
+                    f"{num(result.overall_spend.mean, 0)}, P(above the mean) {p}, short of the "
+                    f"{pct(result.target_prob, 0)} a target needs.")
+        out.append(Sentence(text, [best.mean, *best.interval, result.overall_spend.mean, best.prob_above_mean.value,
+                                   result.target_prob]))
     if "state" in result.groups:
         under = [level for level in result.groups["state"] if level.flag == "underperforming"]
         text = (f"States probably below the mean: {', '.join(level.level for level in under)}."
@@ -120,6 +128,8 @@ def section(result: DemographicsResult) -> Section:
         out.blocks.append(Warning(f"The {result.likelihood} spend model misses " + ", ".join(
             f"the {check.statistic} (observed {num(check.observed, 0)}, replicated {num_range(check.replicated.interval, 0)})"
             for check in misses) + ": read the level means, not the tails of spend."))
+        out.limitations.append(f"the {result.likelihood} spend model misses the spread and tails of spend per "
+                               "profile; its level means are usable, its tails are not.")
     out.blocks.append(Decision(_decision(result)))
     if result.groups:
         out.blocks.append(Figure("demographics_spend_forest"))
@@ -148,7 +158,7 @@ def section(result: DemographicsResult) -> Section:
                             caption=f"Top {len(result.products_by_revenue)} products by revenue"))
     out.blocks.append(Table(["model", "statistic", "observed", "replicated", f"{result.interval_prob:.0%} interval", "P(rep ≥ obs)"],
                             [[check.model, check.statistic, num(check.observed), num(check.replicated.mean),
-                              num_range(check.replicated.interval), prob_cell(check.p_value)] for check in result.checks],
+                              num_range(check.replicated.interval), prob_text(check.p_value, check.draws)] for check in result.checks],
                             name="demographics_checks", caption="Posterior predictive checks per profile"))
     out.methods = methods(result)
     return out

@@ -26,10 +26,14 @@ def plot_forest(result: DriversResult) -> Figure:
             ax.plot(effect.odds_ratio.mean, row, "o", color=colour)
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
-        ax.set_yticks(range(len(effects)), [effect.term for effect in effects])
+        from shopper_bayes.analyses.drivers.labels import labeller
+
+        label = labeller(result)
+        ax.set_yticks(range(len(effects)), [label(effect.term) for effect in effects])
         ax.invert_yaxis()
         ax.set_xlabel(f"odds ratio (log scale), {result.interval_prob:.0%} interval")
-        ax.set_title("What goes with buying (associations, not causes)")
+        # A figure title: centred over the axes alone it ran off the right edge past the long input names.
+        fig.suptitle("What goes with buying (associations, not causes)", fontweight="bold")
     return fig
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shopper_bayes.analyses.drivers.figures import ordered
+from shopper_bayes.analyses.drivers.labels import labeller, methods_line
 from shopper_bayes.analyses.drivers.results import DriversResult, Effect
 from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import (Decision, Figure, Section, Sentence, Table, Warning, num, num_range, pct,
@@ -41,11 +42,11 @@ def _methods(result: DriversResult) -> list[str]:
     ]
 
 
-def _row(effect: Effect) -> list[str]:
+def _row(effect: Effect, label=lambda text: text) -> list[str]:
     odds, marginal = effect.odds_ratio, effect.marginal_effect
     shown = ([pp(marginal.mean), pp_range(marginal.interval)] if marginal.mean is not None
-             else ["n/a", marginal.note or "undefined"])
-    return [effect.term, effect.unit, num(odds.mean), num_range(odds.interval), prob_cell(effect.prob_positive.value),
+             else ["n/a", label(marginal.note or "undefined")])
+    return [label(effect.term), label(effect.unit), num(odds.mean), num_range(odds.interval), prob_cell(effect.prob_positive.value),
             *shown]
 
 
@@ -61,16 +62,17 @@ def section(result: DriversResult) -> Section:
                   terms=["odds ratio", "marginal effect", "AUC", "Brier score", "calibration", "PSIS-LOO", "ELPD",
                          "Pareto k", "prior predictive check", "credible interval", "pp"])
     holdout = result.holdout
+    label = labeller(result)
     out.blocks.append(
         f"Which session behaviours go with a purchase: a logistic regression on {result.train_sessions:,} sessions "
-        f"({one_line(result.scope.get('filter'))}), tested on {holdout.sessions:,} sessions it did not see. "
+        f"({_scope(result)}), tested on {holdout.sessions:,} sessions it did not see. "
         f"{result.base_rate:.1%} of the training sessions bought.")
     for note in result.notes:
         out.blocks.append(Warning(one_line(note)))
     out.blocks.append(CAUSATION)
     out.blocks.append(Table(
         ["input", "unit", "odds ratio", f"{result.interval_prob:.0%} interval", "P(OR > 1)", "marginal effect",
-         "interval"], [_row(effect) for effect in ordered(result)], name="drivers_effects",
+         "interval"], [_row(effect, label) for effect in ordered(result)], name="drivers_effects",
         caption="Associations, not causes. Odds ratio per sd (numeric) or against the reference level; marginal "
                 "effect: average change in purchase probability, in percentage points."))
     out.blocks.append(Figure("drivers_forest"))
@@ -110,13 +112,28 @@ def section(result: DriversResult) -> Section:
     if strongest:
         top = strongest[0]
         out.blocks.append(Decision([
-            f"Strongest association: {top.term} ({top.unit}): odds ratio {num(top.odds_ratio.mean)} "
+            f"Strongest association: {label(top.term)} ({label(top.unit)}): odds ratio {num(top.odds_ratio.mean)} "
             f"({num_range(top.odds_ratio.interval)}), {pp(top.marginal_effect.mean)} in purchase probability on average.",
             "Use this ranking to choose what to test, not what to change: an A/B test that moves one of these "
             "behaviours is how to learn whether it causes purchases.",
         ]))
-    out.methods = _methods(result)
+    out.methods = _methods(result) + [line for line in [methods_line(result)] if line]
+    out.limitations.append("associations, not causes: a positive page value partly records a purchase on its way, and "
+                           "no input was varied at random.")
+    if not holdout.calibrated:
+        out.limitations.append("some deciles' predicted probabilities are off on held-out sessions.")
     return out
+
+
+def _unfiltered(result: DriversResult) -> bool:
+    return (result.scope.get("filter") or "none").startswith("none")
+
+
+def _scope(result: DriversResult) -> str:
+    """The sessions the model saw, in words (the config key is in the methods)."""
+    if _unfiltered(result):
+        return "every month: the sessions filter of the other session analyses is not applied here"
+    return f"filtered to {one_line(result.scope['filter'])}"
 
 
 def console(result: DriversResult) -> list[str]:
@@ -139,7 +156,10 @@ def headline(result: DriversResult) -> list[Sentence]:
     if not strongest or holdout.auc is None:
         return []
     top = strongest[0]
-    text = (f"{top.term} goes with buying most strongly (odds ratio {num(top.odds_ratio.mean)} {top.unit}, "
+    scope = " Fitted on sessions of every month, not only the filtered ones." if _unfiltered(result) else ""
+    label = labeller(result)
+    term = label(top.term)
+    text = (f"{term[:1].upper() + term[1:]} goes with buying most strongly (odds ratio {num(top.odds_ratio.mean)} {label(top.unit)}, "
             f"{result.interval_prob:.0%} interval {num_range(top.odds_ratio.interval)}); the behaviour model ranks a "
-            f"held-out buyer above a non-buyer with probability {holdout.auc:.3f} (AUC). An association, not a cause.")
+            f"held-out buyer above a non-buyer with probability {holdout.auc:.3f} (AUC). An association, not a cause.{scope}")
     return [Sentence(text, [top.odds_ratio.mean, *top.odds_ratio.interval, holdout.auc])]

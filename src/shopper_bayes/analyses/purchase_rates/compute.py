@@ -128,13 +128,16 @@ def run(ctx: Context) -> Output:
     ]
     if result.comparisons:
         lifts = [lift_draws(rate, first, second).values.ravel() for first, second in pairs[:figures.SHOWN_LIFTS]]
+        differences = [(rate.sel(first) - rate.sel(second)).values.ravel() for first, second in pairs[:figures.SHOWN_LIFTS]]
         shown = "" if len(pairs) <= figures.SHOWN_LIFTS else f" (the first {figures.SHOWN_LIFTS} of {len(pairs)} comparisons)"
         specs.append(FigureSpec(
-            "rate_lift", lambda: figures.plot_lift(result, lifts),
-            f"Posterior of the relative lift A / B − 1 of each comparison{shown}, {result.model} model: the grey band "
+            "rate_lift", lambda: figures.plot_lift(result, lifts, differences),
+            f"Posterior of the difference A − B (left, pp; the draws above 0 shaded green, P(A > B) printed) and of "
+            f"the relative lift A / B − 1 (right) of each comparison{shown}, {result.model} model: the grey band "
             f"holds lifts within ±{settings.practical_lift:.0%}, too small to matter (rates.practical_lift); the "
             "probabilities below, inside and above the band are printed in each panel.",
-            "Histogram of the posterior lift between the compared segments, with the band of negligible lifts shaded"))
+            "Histograms of the posterior difference and lift between the compared segments, the draws above zero "
+            "and the band of negligible lifts shaded"))
     if checked:
         specs.append(FigureSpec(
             "ppc", lambda: figures.plot_check(result, {name: t_rep for name, (_, t_rep, _) in checked.items()},

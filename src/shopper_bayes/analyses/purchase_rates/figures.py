@@ -54,37 +54,52 @@ def plot_rates(result: RatesResult) -> Figure:
     return fig
 
 
-def plot_lift(result: RatesResult, lifts: list[np.ndarray]) -> Figure:
-    """Per comparison (one panel each, in result order): the posterior of the lift A / B - 1 as a histogram,
-    coloured below, inside and above the band of lifts too small to matter (shaded), zero marked."""
+def plot_lift(result: RatesResult, lifts: list[np.ndarray], differences: list[np.ndarray] | None = None) -> Figure:
+    """Per comparison (one row each, in result order): the posterior of the difference A - B in pp (left, the
+    draws above 0 shaded, P(A > B) printed) and of the lift A / B - 1 (right) as histograms, the lift coloured
+    below, inside and above the band of lifts too small to matter (shaded), zero marked."""
     shown = result.comparisons[:len(lifts)]
+    differences = differences or [None] * len(shown)
     with style():
         fig = new_figure(height=0.9 + 2.1 * len(shown))
-        axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
-        for ax, comparison, lift in zip(axes, shown, lifts):
-            band = comparison.practical.lift * 100
+        axes = fig.subplots(len(shown), 2, squeeze=False, width_ratios=[1, 1.6])
+        for (left, ax), comparison, lift, difference in zip(axes, shown, lifts, differences):
+            practical, draws = comparison.practical, comparison.draws
+            if difference is not None:
+                difference = difference * 100
+                edges = np.histogram_bin_edges(difference, bins=50)
+                parts = [difference[difference <= 0], difference[difference > 0]]
+                left.hist(parts, bins=edges, stacked=True, color=[PALETTE[3], PALETTE[2]],
+                          weights=[np.full(part.size, 1 / difference.size) for part in parts])
+                left.axvline(0, color="0.2", linewidth=1)
+                left.set_title(fill(f"A − B: P(A > B) {prob_text(comparison.prob_a_greater, draws)}", 28), fontsize=9)
+                left.set_ylabel("share of draws")
+                lo, hi = min(edges[0], 0), max(edges[-1], 0)
+                left.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+            else:
+                left.set_axis_off()
+            band = practical.lift * 100
             lift = lift * 100
             edges = np.histogram_bin_edges(lift, bins=60)
             parts = [lift[lift < -band], lift[(lift >= -band) & (lift <= band)], lift[lift > band]]
-            ax.axvspan(-band, band, color="0.88", zorder=0, label=f"too small to matter (±{band:.0f}%)")
+            ax.axvspan(-band, band, color="0.88", zorder=0, label=f"lift too small to matter (±{band:.0f}%)")
             ax.hist(parts, bins=edges, stacked=True, weights=[np.full(part.size, 1 / lift.size) for part in parts],
-                    color=[PALETTE[3], "0.45", PALETTE[2]], label=[f"below −{band:.0f}%", f"within ±{band:.0f}%",
-                                                                   f"above +{band:.0f}%"])
+                    color=[PALETTE[3], "0.45", PALETTE[2]], label=[f"below −{band:.0f}% (A − B below 0 on the left)",
+                                                                   f"within ±{band:.0f}%", f"above +{band:.0f}% (A − B above 0)"])
             ax.axvline(0, color="0.2", linewidth=1)
-            practical, draws = comparison.practical, comparison.draws
-            ax.set_title(fill(f"A = {_label(comparison.a)}, B = {_label(comparison.b)}", 80), fontsize=10)
-            ax.text(1.02, 1.0, f"P(A > B)\n{prob_text(comparison.prob_a_greater, draws)}\n\n"
-                    f"P(below −{band:.0f}%)\n{prob_text(practical.below.value, draws)}\nP(within ±{band:.0f}%)\n"
+            ax.set_title(fill(f"A = {_label(comparison.a)}, B = {_label(comparison.b)}; P(lift within ±{band:.0f}%) "
+                              f"{prob_text(practical.inside.value, draws)}", 55), fontsize=9)
+            ax.text(1.02, 1.0, f"P(below −{band:.0f}%)\n{prob_text(practical.below.value, draws)}\nP(within ±{band:.0f}%)\n"
                     f"{prob_text(practical.inside.value, draws)}\nP(above +{band:.0f}%)\n"
                     f"{prob_text(practical.above.value, draws)}",
                     transform=ax.transAxes, va="top", fontsize=8)
-            ax.set_ylabel("share of draws")
             lo, hi = min(edges[0], -band), max(edges[-1], band)
             ax.set_xlim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-        axes[-1].set_xlabel("lift of A over B, % (A / B − 1)")
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="outside lower center", ncols=4, fontsize=8, frameon=False)
-        fig.suptitle(f"Posterior of the relative lift ({result.model} model, {shown[0].draws:,} draws)",
+        axes[-1, 0].set_xlabel("difference A − B, pp")
+        axes[-1, 1].set_xlabel("lift of A over B, % (A / B − 1)")
+        handles, names = axes[0, 1].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+        fig.suptitle(f"Posterior of the difference and the lift ({result.model} model, {shown[0].draws:,} draws)",
                      fontweight="bold")
     return fig
 
