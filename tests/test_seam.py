@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BUNDLED, only, write_config
+from conftest import BUNDLED, ROOT, only, write_config
 from shopper_bayes.analyses.base import Analysis, Estimate, FigureSpec, Output, Result, Settings
 from shopper_bayes.analyses.registry import default_analyses
 from shopper_bayes.config import load_config
@@ -218,3 +218,20 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"MPLBACKEND": "svg",
                           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_parallel_groups_share_a_dataset_unless_an_analysis_runs_alone():
+    """Analyses of one dataset form one group (they share its loading and fits); drivers, marked alone,
+    is a group of its own; groups with a time from the last run come longest first, untimed ones after."""
+    from shopper_bayes.runner import groups
+
+    config = load_config(ROOT / "config.yaml")
+    keys = [analysis.key for analysis in default_analyses()]
+    last = {key: 1.0 for key in keys} | {"drivers": 30.0, "demographics": 40.0, "clv": 20.0}
+    queue = groups(config, keys, last)
+    assert queue[0] == ["demographics"] and queue[1] == ["drivers"]
+    sessions = next(group for group in queue if "purchase_rates" in group)
+    assert sessions == ["purchase_rates", "campaign", "correlations", "session_behaviour"]
+    assert sorted(key for group in queue for key in group) == sorted(keys)
+    untimed = groups(config, keys, {key: value for key, value in last.items() if key != "ad_campaigns"})
+    assert untimed[-1] == ["ad_campaigns"]

@@ -186,14 +186,14 @@ def _worker(keys: list[str]):
 
 
 def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
-    """Analyses that read the same dataset run together, so they share its loading and their fits; the
-    groups come longest first by the times of the last run (``last``), so the longest group does not start
+    """Analyses that read the same dataset run together, so they share its loading and their fits (an
+    analysis marked ``alone`` is a group of its own); the groups come longest first by the times of the last run (``last``), so the longest group does not start
     last. Groups with an analysis not timed yet keep their registry order, after the timed ones."""
     _, analyses = registry(config)
     by_dataset: dict[str, list[str]] = {}
     for analysis in analyses:
         if analysis.key in keys:
-            by_dataset.setdefault(analysis.dataset, []).append(analysis.key)
+            by_dataset.setdefault(analysis.key if analysis.alone else analysis.dataset, []).append(analysis.key)
     last = last or {}
     timed = [group for group in by_dataset.values() if all(key in last for key in group)]
     untimed = [group for group in by_dataset.values() if group not in timed]

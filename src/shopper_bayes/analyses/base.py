@@ -113,7 +113,9 @@ class Analysis:
 
     ``key``: its ``summary.json`` key. ``config_key``: its key in ``config.yaml`` (defaults to
     ``key``). ``dataset``: the dataset it reads (``sessions``, ``transactions``, ``ads``,
-    ``orders``). ``settings``/``result``: its config schema and summary schema.
+    ``orders``). ``settings``/``result``: its config schema and summary schema. ``alone``: it shares
+    neither loaded rows nor fits with the other analyses of its dataset, so a parallel run may give it a
+    worker of its own.
     """
 
     key: str
@@ -126,6 +128,7 @@ class Analysis:
     console: Callable[[Result], list[str]]
     headline: Callable[[Result], list[Sentence]] = lambda result: []
     config_key: str | None = None
+    alone: bool = False
 
     @property
     def config_name(self) -> str:

@@ -6,4 +6,5 @@ from shopper_bayes.analyses.drivers.results import DriversResult
 from shopper_bayes.analyses.drivers.section import console, headline, section
 
 ANALYSIS = Analysis(key="drivers", title="Drivers of conversion", dataset="sessions", settings=DriversSettings,
-                    result=DriversResult, run=lazy("shopper_bayes.analyses.drivers.run:run"), section=section, console=console, headline=headline)
+                    result=DriversResult, run=lazy("shopper_bayes.analyses.drivers.run:run"), section=section, console=console, headline=headline,
+                    alone=True)  # its own rows (every month) and its own fit
