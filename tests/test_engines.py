@@ -177,3 +177,24 @@ def test_a_run_over_a_glob_of_parquet_parts_records_their_checksum(generated, tm
     summary = json.loads((tmp_path / "out" / "reports" / "summary.json").read_text())
     assert summary["data"]["sessions"]["analyses"]["purchase_rates"]["rows_used"] == 20_000
     assert len(summary["data"]["sessions"]["sha256"]) == 64
+
+
+def test_rejected_rows_are_those_of_the_file_scanned_not_of_an_earlier_file(tmp_path):
+    """One DuckDB connection serves every dataset of a serial run: the short line of the first file must
+    not be counted against a clean second file (or a third scan of the first file count it twice)."""
+    from shopper_bayes.datasets.read import scan_table
+    from shopper_bayes.engine.source import resolve
+
+    broken, clean = tmp_path / "broken.csv", tmp_path / "clean.csv"
+    broken.write_text("a,b\n1,2\n3\n5,6\n")
+    clean.write_text("a,b\n1,2\n3,4\n")
+    engine = DuckDBEngine()
+
+    def rejected(path):
+        scanned = scan_table(engine, resolve(path, "sessions"), ["a", "b"])
+        engine.sql(f'SELECT count(*) AS n FROM "{scanned.view}"')  # the scan fills the reject tables
+        return scanned.rejected()
+
+    assert sum(rejected(broken).values()) == 1
+    assert rejected(clean) == {}
+    assert sum(rejected(broken).values()) == 1

@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 
 from shopper_bayes.errors import MissingColumn, UserError
 
@@ -75,15 +74,6 @@ def _repeated_column(path: Path, n_columns: int, wanted: list[str]) -> str | Non
             counts = Counter(name.strip() for name in names)
             return next((name for name in wanted if counts[name] > 1), None)
     return None
-
-
-def _rejected(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """CSV rows DuckDB could not split into the header's fields, one reason per line."""
-    rows = con.sql(
-        "SELECT error_type, count(*) FROM (SELECT line, min(error_type) AS error_type FROM reject_errors GROUP BY line) "
-        "GROUP BY error_type ORDER BY error_type"
-    ).fetchall()
-    return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in rows}
 
 
 def _missing_column(path: Path, name: str, available: list[str], dataset: str = "sessions") -> UserError:
@@ -152,7 +142,7 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
     def rejected() -> dict[str, int]:
         if not csv_rejects:
             return {}
-        return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected()}
+        return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected(source)}
 
     return Scanned(view, [name for name in optional if name in names], rejected, kinds)
 

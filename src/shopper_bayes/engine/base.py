@@ -161,10 +161,15 @@ class DuckDBEngine(Engine):
         types = {row[0]: row[1] for row in self.con.sql(f"DESCRIBE {quote(name)}").fetchall()}
         return {column: _kind(types[column]) for column in columns}
 
-    def rejected(self) -> list[tuple[str, int]]:
-        """CSV rows the last scan could not split into the header's fields: (DuckDB's reason, rows)."""
-        return self.con.sql("SELECT error_type, count(*) FROM (SELECT file_id, line, min(error_type) AS error_type "
-                            "FROM reject_errors GROUP BY file_id, line) GROUP BY error_type ORDER BY error_type").fetchall()
+    def rejected(self, source: Source) -> list[tuple[str, int]]:
+        """CSV rows of ``source``'s files that DuckDB could not split into the header's fields: (DuckDB's
+        reason, rows). The connection's reject tables hold every earlier scan's too (another dataset's file
+        read in the same run), so they are matched to these files; a line rejected by several scans of
+        the file counts once."""
+        return self.con.sql("SELECT error_type, count(*) FROM (SELECT s.file_path, e.line, min(e.error_type) AS error_type "
+                            "FROM reject_errors e JOIN reject_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id "
+                            f"WHERE s.file_path IN ({', '.join(literal(str(path)) for path in source.files)}) "
+                            "GROUP BY s.file_path, e.line) GROUP BY error_type ORDER BY error_type").fetchall()
 
     def create_view(self, name: str, query: str) -> str:
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
