@@ -22,6 +22,7 @@ from scipy.special import expit
 from shopper_bayes.analyses.drivers.config import LogitPrior
 
 NEWTON_STEPS = 50
+INPUTS = ("whitened_design",)  # data containers compiled as inputs (the fit's ``inputs``)
 
 
 def prior_moments(prior: LogitPrior, terms: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +66,10 @@ def build_model(x: np.ndarray, y: np.ndarray, terms: list[str], prior: LogitPrio
         theta = mode + pm.math.dot(unwhiten, z)
         pm.Deterministic("intercept", theta[0])
         pm.Deterministic("beta", theta[1:], dims="term")
-        pm.Bernoulli("purchase", logit_p=design @ mode + pm.math.dot(design @ unwhiten, z), observed=y)
+        # The whitened design enters as data (an input of the compiled model, see INPUTS), not as a constant
+        # of a few MB, which numba cannot keep in its on-disk cache.
+        whitened_design = pm.Data("whitened_design", design @ unwhiten)
+        pm.Bernoulli("purchase", logit_p=design @ mode + pm.math.dot(whitened_design, z), observed=y)
     return model
 
 

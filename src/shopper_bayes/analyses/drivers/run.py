@@ -6,7 +6,7 @@ from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.drivers import compute, figures
 from shopper_bayes.analyses.drivers.config import DriversSettings
 from shopper_bayes.analyses.drivers.design import build
-from shopper_bayes.analyses.drivers.model import build_model, fit_key
+from shopper_bayes.analyses.drivers.model import INPUTS, build_model, fit_key
 from shopper_bayes.analyses.drivers.results import DriversResult
 from shopper_bayes.datasets.base import Loaded
 from shopper_bayes.inference.diagnostics import check
@@ -31,7 +31,7 @@ def run(ctx: Context) -> Output:
     ctx.step(f"fitting the logistic regression on {len(design.y_train):,} sessions, {len(names)} inputs")
     tree = ctx.fit(lambda: build_model(design.train, design.y_train, names, settings.prior),
                    fit_key(design.train, design.y_train, names, settings.prior),
-                   groups=("prior",),  # the prior check reads the prior predictive; LOO computes its own subsample
+                   groups=("prior",), inputs=INPUTS,  # the prior check reads the prior predictive; LOO computes its own subsample
                    draws=settings.draws, tune=settings.tune, target_accept=settings.target_accept)
     intercept, beta = compute.draws_of(tree)
     base_rate = float(design.y_train.mean())
