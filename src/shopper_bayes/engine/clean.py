@@ -82,6 +82,8 @@ class Table:
 class SqlCleaner:
     """Accumulates typed expressions and drop rules over ``raw`` (a view of text columns and ``_row``)."""
 
+    KEY_HASH = "hash({})"  # SQL hashing a repeat key to 64 bits (Spark: 32); exactness never depends on it
+
     def __init__(self, engine: Engine, raw: str, source: str, rejected=None, kinds: dict[str, str] | None = None):
         """``rejected``: rows the reader could not read, by reason, or a function giving them once the
         view has been scanned (DuckDB counts malformed CSV lines as it reads). ``kinds``: each raw
@@ -195,7 +197,7 @@ class SqlCleaner:
         parts += [f"{sql} AS _r{i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql)]
         parts += [f"{sql} AS _h{i}" for i, (sql, _, _) in enumerate(self.changes) if not late(sql)]
         parts += [f"{sql} AS _m{i}" for i, (_, sql) in enumerate(self.checks)]
-        parts += [f"hash({key}) AS _k{j}" for j, (key, _, _) in enumerate(self.repeats)]
+        parts += [f"{self.KEY_HASH.format(key)} AS _k{j}" for j, (key, _, _) in enumerate(self.repeats)]
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
         carried = ["_row", *map(quote, names), *(f"_h{i}" for i, (sql, _, _) in enumerate(self.changes) if not late(sql)),
                    *(f"_m{i}" for i in range(len(self.checks))), *(f"_k{j}" for j in range(len(self.repeats)))]
