@@ -2,9 +2,10 @@
 
 A :class:`SqlCleaner` collects typed column expressions and drop rules over a raw view of text
 columns. Rules apply in order and a row is dropped for the first one it breaks, so the counts add up
-to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` computes, once, a table of every row with
-``_drop`` (the index of the rule that dropped it, NULL when kept), kept in the engine (DuckDB spills
-it to disk), and counts the reasons from it. Nothing but those counts comes back to Python.
+to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` computes, once, a table of every row, kept
+in the engine (DuckDB spills it to disk), and a view of it with ``_drop`` (the index of the rule that
+dropped the row, NULL when kept), and counts the reasons from it. Nothing but those counts comes
+back to Python.
 
 Repeated keys (a duplicated id, an exact duplicate row) are found without sorting every row: a
 GROUP BY on a 64-bit hash of the key keeps the hashes seen more than once, and only the rows with
