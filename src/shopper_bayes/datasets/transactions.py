@@ -216,8 +216,8 @@ def _check_format(engine: Engine, date_format: str) -> None:
 
 
 def _kept(clean: SqlCleaner) -> str:
-    """SQL over the raw view: the row breaks none of the drop rules so far."""
-    return " AND ".join(f"NOT {sql}" for kind, sql, _ in clean.rules if kind == "drop") or "true"
+    """SQL over the raw view: the row breaks none of the rules so far."""
+    return " AND ".join(f"NOT {sql}" for _, sql, _ in clean.rules) or "true"
 
 
 def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: Engine | None = None) -> Loaded:
@@ -242,10 +242,18 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     date_column = mapping["date"]
     date_text = clean.text(date_column)
     where = f"{shown}: column {date_column}"
+    # One pass over the rows gives every distinct date text (of rows kept so far), the row it first
+    # appears on and whether some row with it is a purchase (not a return): the sniffing and the last
+    # purchase day both read this small table instead of the rows.
+    dates = None
+    if not settings.date_format or settings.observation_end is None:
+        dates = engine.create_table(engine.view_name("dates_transactions"), (
+            f"SELECT {date_text} AS v, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) AS purchase "
+            f"FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1"))
     if settings.date_format:
         date_format = settings.date_format
     else:
-        distinct = f"(SELECT {date_text} AS v, min(_row) AS first FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1)"
+        distinct = f"(SELECT v, first FROM {quote(dates)})"
         try:
             date_format = sniff_date_format(engine, distinct, where, settings.min_parsed_share)
         except UserError:
@@ -258,7 +266,9 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     clean.drop(f"{out['amount']} < 0", f"returns: negative {mapping['amount']} (kept out of purchases)")
 
     if settings.observation_end is None:
-        last = engine.sql(f"SELECT max({day}) AS d FROM {quote(raw.view)} WHERE {_kept(clean)}")["d"].iloc[0]
+        # the last day of the rows kept so far: those with a parsed date that are not returns
+        last = engine.sql(f"SELECT max(CAST({_parse_sql('v', date_format)} AS DATE)) AS d FROM {quote(dates)} "
+                          "WHERE purchase")["d"].iloc[0]
         if pd.isna(last):
             _refuse(clean, out, shown, raw, "fix those rows or transactions.columns")
         end = pd.Timestamp(last).date()
@@ -270,9 +280,7 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
         clean.unique(mapping["transaction_id"])
     else:
         mapped = list(dict.fromkeys(required + [mapping[name] for name in ("quantity", "category") if name in mapping]))
-        kept = _kept(clean)
-        key = "list_value(" + ", ".join(clean.stripped(column) for column in mapped) + ")"
-        repeat = f"({kept}) AND row_number() OVER (PARTITION BY {key}, ({kept}) ORDER BY _row) > 1"
+        repeat = clean.repeated("list_value(" + ", ".join(clean.stripped(column) for column in mapped) + ")")
         if settings.drop_duplicates:
             clean.drop(repeat, "exact duplicate row (transactions.drop_duplicates is true)")
         else:
@@ -368,7 +376,8 @@ HOLDOUT_COLUMNS = ["purchase_days_holdout", "revenue_holdout", "frequency_holdou
 
 
 def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, observation_end: date | str,
-                     time_unit: str = "week", calibration_end: date | str | None = None) -> pd.DataFrame:
+                     time_unit: str = "week", calibration_end: date | str | None = None,
+                     columns: list[str] | None = None) -> pd.DataFrame:
     """One row per customer, from one SQL query over purchases with ``customer``, ``date``, ``amount``:
     run by the engine holding loaded transactions (DuckDB or Spark), or by DuckDB over a frame or relation.
 
@@ -383,6 +392,9 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
     the holdout period (``calibration_end``, ``observation_end``] adds ``purchase_days_holdout``,
     ``revenue_holdout``, ``frequency_holdout`` (= purchase days in the holdout) and
     ``duration_holdout`` (its length in ``time_unit``).
+
+    ``columns``: only these columns come back (still one row per customer, ordered by customer): a
+    row per customer of a large log is large (23 million customers: about 2 GB for every column).
     """
     if time_unit not in UNIT_DAYS:
         raise UserError("time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
@@ -425,17 +437,22 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
                     FROM (SELECT customer, CAST(date AS DATE) AS day, amount FROM {{rows}}
                           WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}')))
         GROUP BY customer
-        HAVING count(*) FILTER (WHERE {calib}) > 0
-        ORDER BY customer"""
-    summary = aggregate(data, sql, ["customer", "date", "amount"], large=True)
-    summary["customer"] = summary["customer"].astype("string")
+        HAVING count(*) FILTER (WHERE {calib}) > 0"""
+    selected = ", ".join(columns) if columns else "*"
+    summary = aggregate(data, f"SELECT {selected} FROM ({sql}) ORDER BY customer", ["customer", "date", "amount"],
+                        large=True)
+    if "customer" in summary:
+        summary["customer"] = summary["customer"].astype("string")
     for column in ("revenue", "monetary_value", *(["revenue_holdout"] if calibration_end is not None else [])):
-        summary[column] = summary[column].astype("float64")
+        if column in summary:
+            summary[column] = summary[column].astype("float64")
     for column in ("first_purchase", "last_purchase"):
-        summary[column] = summary[column].astype("datetime64[us]")  # the same unit from every engine
+        if column in summary:
+            summary[column] = summary[column].astype("datetime64[us]")  # the same unit from every engine
     for column in ("purchase_days", "transactions", "frequency", *(["purchase_days_holdout", "frequency_holdout"]
                                                                    if calibration_end is not None else [])):
-        summary[column] = summary[column].astype("int64")
+        if column in summary:
+            summary[column] = summary[column].astype("int64")
     return summary
 
 

@@ -13,7 +13,7 @@ from shopper_bayes.analyses.customers_categories.section import console, headlin
 
 def run(ctx: Context) -> Output:
     loaded = ctx.load("category")
-    result = compute(loaded.frame, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
+    result = compute(loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     if not result.available:
         return Output(summary=result)
     figure = FigureSpec(

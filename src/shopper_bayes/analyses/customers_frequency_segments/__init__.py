@@ -14,7 +14,8 @@ from shopper_bayes.datasets.transactions import customer_summary
 
 def run(ctx: Context) -> Output:
     loaded = ctx.load()
-    summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"])
+    summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"],
+                               columns=["purchase_days", "revenue"])
     result = compute(summary, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figure = FigureSpec(
         name="customers_frequency_segments", draw=lambda: segments_figure(result),

@@ -43,13 +43,19 @@ class MonthlyResult(Result):
     note: str | None = None
 
 
+# Purchases are first summed per (month, customer), so that active and new customers are plain counts
+# of those rows: count(DISTINCT customer) per month over every purchase ran DuckDB out of its memory
+# limit at 100 million purchases.
 MONTHLY_SQL = """
-WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM {rows} GROUP BY customer)
-SELECT strftime(date_trunc('month', p.date), '%Y-%m') AS month,
-       count(*) AS orders, sum(CAST(p.amount AS DECIMAL(38, 8))) AS revenue,
-       count(DISTINCT p.customer) AS active_customers,
-       count(DISTINCT p.customer) FILTER (WHERE f.first_month = date_trunc('month', p.date)) AS new_customers
-FROM {rows} p JOIN firsts f USING (customer)
+WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM {rows} GROUP BY customer),
+     active AS (SELECT date_trunc('month', date) AS month_start, customer, count(*) AS orders,
+                       sum(CAST(amount AS DECIMAL(38, 8))) AS revenue
+                FROM {rows} GROUP BY 1, 2)
+SELECT strftime(a.month_start, '%Y-%m') AS month,
+       CAST(sum(a.orders) AS BIGINT) AS orders, sum(a.revenue) AS revenue,
+       count(*) AS active_customers,
+       count(*) FILTER (WHERE f.first_month = a.month_start) AS new_customers
+FROM active a JOIN firsts f USING (customer)
 GROUP BY 1 ORDER BY 1
 """
 
