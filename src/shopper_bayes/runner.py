@@ -38,6 +38,7 @@ class Run:
     outputs: dict[str, Output] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of each analysis, every thread: the schedule's weights
 
 
 def data_checksum(path: Path, dataset: str = "sessions", engine: str = "duckdb") -> str | None:
@@ -114,14 +115,15 @@ def _skip_reason(config: Core, analysis: Analysis, datasets: dict[str, Dataset])
 
 
 def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | None = None):
-    """Run the analyses named by ``keys`` in registry order; returns their outputs, timings and loader."""
+    """Run the analyses named by ``keys`` in registry order; returns their outputs, wall and CPU seconds,
+    loader and the analyses that lacked a column."""
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
-    outputs, timings, missing = {}, {}, {}
+    outputs, timings, cpu, missing = {}, {}, {}, {}
     for analysis in (a for a in analyses if a.key in keys):
         step(f"{analysis.title}")
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         context = Context(config=config, settings=getattr(config, analysis.config_name),
                           load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
         try:
@@ -129,7 +131,8 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
         except MissingColumn as exc:  # this analysis cannot run on these data; the others of the dataset still can
             missing[analysis.key] = exc
         timings[analysis.key] = time.perf_counter() - started
-    return outputs, timings, loader, missing
+        cpu[analysis.key] = time.process_time() - used
+    return outputs, timings, cpu, loader, missing
 
 
 class _WriteBytes:
@@ -181,13 +184,13 @@ def _worker(keys: list[str]):
     from shopper_bayes.inference.fit import FitCache
 
     config, step = _JOB["config"], _JOB["step"]
-    outputs, timings, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
-    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, loader.used, missing
+    outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
+    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, cpu, loader.used, missing
 
 
 def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
     """Analyses that read the same dataset run together, so they share its loading and their fits (an
-    analysis marked ``alone`` is a group of its own); the groups come longest first by the times of the last run (``last``), so the longest group does not start
+    analysis marked ``alone`` is a group of its own); the groups come longest first by the CPU times of the last run (``last``), so the longest group does not start
     last. Groups with an analysis not timed yet keep their registry order, after the timed ones."""
     _, analyses = registry(config)
     by_dataset: dict[str, list[str]] = {}
@@ -204,7 +207,8 @@ TIMINGS_FILE = "timings.json"
 
 
 def last_timings() -> dict[str, float]:
-    """Seconds each analysis took in the last run on this machine (empty when there was none)."""
+    """CPU seconds each analysis took in the last run on this machine (empty when there was none): the work,
+    which wall time measured beside another process overstates."""
     from shopper_bayes.inference.compiled import cache_dir
 
     try:
@@ -277,9 +281,10 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         _JOB.update(config=config, step=step)
         try:
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
-                for outputs, timings, used, lacking in pool.map(_worker, queue):
+                for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
                     run.timings |= timings
+                    run.cpu |= cpu
                     loader.used |= used
                     missing |= lacking
         finally:
@@ -288,11 +293,11 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:
         try:
-            run.outputs, run.timings, loader, missing = _run_analyses(
+            run.outputs, run.timings, run.cpu, loader, missing = _run_analyses(
                 config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
         finally:
             loader.close()
-    _save_timings(run.timings)
+    _save_timings(run.cpu)
     _skip_missing(config, run, missing, loader)
     run.summary = _summary(config, run, loader, datasets_list, analyses)
     return run
