@@ -179,6 +179,31 @@ def test_bundled_fit_passes_the_gate_and_renders(bundled):
         assert spec.draw().axes
 
 
+def test_the_written_out_zero_sum_effects_have_zero_sum_normal_covariance():
+    """The model writes each column's effects as basis @ w (one matrix product for all columns): their prior must be
+    PyMC's ZeroSumNormal(sd), covariance sd^2 (I - 1/k), in the centred and the non-centred form alike."""
+    import pymc as pm
+
+    from shopper_bayes.analyses.demographics.model import _linear, zero_sum_basis
+
+    for k in (2, 3, 7):
+        basis = zero_sum_basis(k)
+        np.testing.assert_allclose(basis.sum(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(basis @ basis.T, np.eye(k) - 1 / k, atol=1e-12)
+    sizes = {"two": 2, "five": 5}
+    codes = {"two": np.array([0, 1, 0]), "five": np.array([0, 3, 4])}
+    for centred in (True, False):
+        with pm.Model(coords={"two": ["a", "b"], "five": list("vwxyz"), "p_pooled": ["five"]}):
+            eta = _linear("p", 0.5, 0.0, codes, sizes, {"two": centred, "five": not centred})
+            model = pm.modelcontext(None)
+        draws = pm.draw([model["p_sd"], model["p_two"], model["p_five"], eta], draws=40000, random_seed=1)
+        sd, two, five, linear = draws
+        np.testing.assert_allclose(np.cov(two.T), 0.25 * (np.eye(2) - 1 / 2), atol=0.01)
+        scaled = five / sd  # given its sd, ZeroSumNormal(1)
+        np.testing.assert_allclose(np.cov(scaled.T), np.eye(5) - 1 / 5, atol=0.03)
+        np.testing.assert_allclose(linear, two[:, codes["two"]] + five[:, codes["five"]], atol=1e-12)
+
+
 def test_shrinkage_and_coverage_on_generated_data(tmp_path):
     out = tmp_path / "orders.csv"
     write(3000, 11, out)

@@ -51,8 +51,9 @@ def run(ctx: Context) -> Output:
     ctx.step(f"fitting spend and orders per customer profile on {len(cells):,} cells")
     model = build_model(cells, levels, settings)
     overrides = {"draws": settings.mcmc_draws, "tune": settings.tune, "target_accept": settings.target_accept}
-    # Its predictive checks are drawn in numpy (spend enters as a Potential), so no predictive groups.
-    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), groups=("log_likelihood",), **overrides)
+    # Its predictive checks are drawn in numpy (spend enters as a Potential), so no predictive groups; no
+    # log-likelihood either (nothing compares this model by LOO, and it would hold the orders term alone).
+    tree = ctx.fit(model, fit_key(cells, settings, ctx.config.sampler), groups=(), **overrides)
     diagnostics = check(tree, ctx.config.diagnostics)
 
     codes = cell_codes(cells, levels)
