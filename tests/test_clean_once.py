@@ -13,7 +13,7 @@ import pytest
 from shopper_bayes.config import Core
 from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.engine.base import DuckDBEngine
-from shopper_bayes.engine.clean import prepare
+from shopper_bayes.engine.clean import SqlCleaner, prepare
 from shopper_bayes.runner import Loader
 
 # (needs, options) as the sessions analyses ask: rates, its check, correlations, behaviour, drivers
@@ -86,8 +86,12 @@ def dirty(tmp_path_factory):
     return settings, _alone(settings)
 
 
-def test_one_cleaning_serves_every_request(dirty):
+@pytest.mark.parametrize("key_hash", [SqlCleaner.KEY_HASH, "1"], ids=["hash", "every key collides"])
+def test_one_cleaning_serves_every_request(dirty, key_hash, monkeypatch):
+    """Each request's report and rows as when cleaned alone, duplicate ids included (a request drops other
+    rows before the id check, so its duplicates differ), whatever the key hash finds."""
     settings, expected = dirty
+    monkeypatch.setattr(SqlCleaner, "KEY_HASH", key_hash)
     assert expected[0][0]["dropped"] and expected[0][0]["changed"] and "fewer fields than the header" in expected[0][0]["dropped"]
     assert len({str(report[0]) for report in expected[:-1]}) == 4  # the requests do differ in their counts
     engine = DuckDBEngine()

@@ -94,7 +94,9 @@ class Shared:
     """A source cleaned once for every request of a run: ``raw``, the view of the ``names`` the requests read
     (``kinds`` as :meth:`Engine.scan` gives them); ``table``, a row per raw row (``_row``) with every distinct
     expression of their cleaning as a column (``columns``: SQL -> column name); ``rejected``, the rows the
-    reader could not read, by reason (whole lines of the file: the same for every request)."""
+    reader could not read, by reason (whole lines of the file: the same for every request); ``repeats``: per
+    repeat key (SQL), a table of the rows whose key hash occurs more than once among all rows (``_row``,
+    the key as ``_key``), where every request's repeated rows are (see :meth:`SqlCleaner.finish`)."""
 
     source: Source
     names: list[str]
@@ -103,6 +105,7 @@ class Shared:
     table: str
     columns: dict[str, str]
     rejected: dict[str, int]
+    repeats: dict[str, str] = field(default_factory=dict)
 
 
 class Planned(Exception):
@@ -117,6 +120,7 @@ class Plan:
     names: dict[Source, dict[str, str]] = field(default_factory=dict)  # source -> raw column -> kind
     rejected: dict[Source, Callable[[], dict[str, int]]] = field(default_factory=dict)
     expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
+    keys: dict[Source, dict[str, None]] = field(default_factory=dict)  # repeat keys (SQL)
 
     def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected) -> None:
         self.views[view] = source
@@ -153,9 +157,15 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
         table = engine.create_table(engine.view_name(f"{stem}_clean"), "SELECT _row, " + ", ".join(
             f"{sql} AS {name}" for sql, name in columns.items()) + f" FROM {quote(raw)}")
         engine.cleanings += 1
+        repeats = {}
+        for key in plan.keys.get(source, {}):
+            hashed = columns[SqlCleaner.KEY_HASH.format(key)]
+            repeats[key] = engine.create_table(engine.view_name(f"{stem}_repeats"), (
+                f"SELECT _row, {key} AS _key FROM {quote(raw)} WHERE _row IN (SELECT _row FROM {quote(table)} WHERE {hashed} IN "
+                f"(SELECT {hashed} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1))"))
         rejected = plan.rejected[source]
         shared = Shared(source, list(kinds), dict(kinds), raw, table, columns,
-                        dict((rejected() if callable(rejected) else rejected) or {}))
+                        dict((rejected() if callable(rejected) else rejected) or {}), repeats)
         engine.shared[source] = shared
         made.append(shared)
     return made
@@ -168,7 +178,9 @@ def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
         raw = engine.view_name("raw_shared")
         engine.scan(entry.source, entry.names, raw)
         table = engine.create_view(engine.view_name("shared_clean"), f"SELECT * FROM prepared.{quote(entry.table)}")
-        engine.shared[entry.source] = replace(entry, raw=raw, table=table)
+        repeats = {key: engine.create_view(engine.view_name("shared_repeats"), f"SELECT * FROM prepared.{quote(name)}")
+                   for key, name in entry.repeats.items()}
+        engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats)
 
 
 class SqlCleaner:
@@ -297,13 +309,15 @@ class SqlCleaner:
         if planning is not None:  # nothing is computed while planning (a source cleaned already is not planned again)
             if self.raw in planning.views:
                 planning.expressions.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(parts.values()))
+                planning.keys.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(k for k, _, _ in self.repeats))
             raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
         drop0 = f"CASE {early} END" if early else "CAST(NULL AS INTEGER)"
         carried = ["_row", *map(quote, names), *(f"_h{i}" for i, (sql, _, _) in enumerate(self.changes) if not late(sql)),
                    *(f"_m{i}" for i in range(len(self.checks))), *(f"_k{j}" for j in range(len(self.repeats)))]
         shared = next((entry for entry in self.engine.shared.values()
-                       if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())), None)
+                       if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())
+                       and all(key in entry.repeats for key, _, _ in self.repeats)), None)
         if shared is not None:  # cleaned once for the run: this request's columns and order over its table
             columns = ", ".join(f"{shared.columns[sql]} AS {name}" for name, sql in parts.items())
             stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), (
@@ -316,6 +330,15 @@ class SqlCleaner:
         for j, (key, before, table) in enumerate(self.repeats):
             kept = " AND ".join([f"(_drop0 IS NULL OR _drop0 > {before})",
                                  *(f"NOT {sql}" for sql in (sql for _, sql, _ in self.rules[:before]) if late(sql))])
+            if shared is not None:
+                # the rows whose key hash occurs twice among all rows hold every repeat among this request's kept
+                # rows (equal keys, equal hashes): rank those of them this request keeps so far by their real key
+                found = quote(shared.repeats[key])
+                self.engine.create_table(table, (
+                    f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY _key ORDER BY _row) AS _n "
+                    f"FROM {found} WHERE _row IN (SELECT _row FROM {quote(stage)} WHERE {kept} AND _row IN "
+                    f"(SELECT _row FROM {found}))) WHERE _n > 1"))
+                continue
             candidates = (f"SELECT _row FROM {quote(stage)} WHERE {kept} AND _k{j} IN "
                           f"(SELECT _k{j} FROM {quote(stage)} WHERE {kept} GROUP BY 1 HAVING count(*) > 1)")
             self.engine.create_table(table, (
