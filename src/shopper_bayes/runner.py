@@ -202,7 +202,8 @@ def figure_png(spec: FigureSpec) -> bytes:
 
 
 def _drawn(output: Output, figures: bool) -> Output:
-    """``output`` with its figures drawn to PNG and its files written to bytes, so it can leave a process."""
+    """``output`` with its figures drawn to PNG (none when figures are off: their drawing functions cannot be
+    pickled) and its files written to bytes, so it can leave a process."""
     import tempfile
 
     specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
@@ -213,7 +214,7 @@ def _drawn(output: Output, figures: bool) -> Output:
             path = Path(folder) / Path(relative).name
             writer(path)
             files[relative] = _WriteBytes(path.read_bytes())
-    return Output(summary=output.summary, figures=specs if figures else list(output.figures), models=output.models,
+    return Output(summary=output.summary, figures=specs, models=output.models,
                   tables=output.tables, files=files)
 
 
