@@ -60,8 +60,22 @@ def test_spark_and_duckdb_give_the_same_statistics_on_the_bundled_data(spark):
 
 
 def test_spark_and_duckdb_give_the_same_statistics_on_generated_data(spark, generated):
+    """On Spark as a run does it: the sessions cleaned once (engine.clean.prepare, a persisted table) for two
+    requests, then the statistics of one of them; on DuckDB that request cleaned on its own."""
+    from functools import partial
+
+    from shopper_bayes.engine.clean import prepare
+    from shopper_bayes.engine.source import resolve
+
     settings = SessionsConfig(path=generated)
-    assert statistics(settings, spark) == statistics(settings, DuckDBEngine())
+    before = spark.cleanings
+    prepare(spark, [partial(load_sessions, settings, ("segment",), NUMERIC[:1], engine=spark),
+                    partial(load_sessions, settings, ("segment", "month"), NUMERIC, filtered=False, engine=spark)])
+    try:
+        assert statistics(settings, spark) == statistics(settings, DuckDBEngine())
+        assert spark.cleanings == before + 1
+    finally:
+        spark.shared.pop(resolve(generated, "sessions", "spark"), None)  # the engine is shared by other tests
 
 
 def test_engine_counts_equal_a_plain_pandas_groupby(generated):

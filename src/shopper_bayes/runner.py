@@ -22,7 +22,7 @@ from pathlib import Path
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.config import Core, registry
 from shopper_bayes.datasets.base import Dataset, Loaded
-from shopper_bayes.errors import MissingColumn
+from shopper_bayes.errors import MissingColumn, UserError
 from shopper_bayes.outputs import Staging
 
 SCHEMA_VERSION = 2
@@ -66,13 +66,17 @@ def shown_path(path: Path) -> str:
 
 
 class Loader:
-    """Loads each dataset once per distinct request, and remembers which analysis used which rows."""
+    """Cleans each dataset once for all the requests its analyses declare (``Analysis.requests``), serves each
+    request from that (its own rules, order and counts), and remembers which analysis used which rows.
 
-    def __init__(self, config: Core, datasets: dict[str, Dataset]):
-        self.config, self.datasets = config, datasets
+    ``prepared``: datasets a parent process cleaned for its forked workers (:meth:`hand_over`): the
+    engine then reads their cleaned tables instead of cleaning again."""
+
+    def __init__(self, config: Core, datasets: dict[str, Dataset], prepared: tuple | None = None):
+        self.config, self.datasets, self.prepared = config, datasets, prepared
         self.cache: dict[tuple, Loaded] = {}
         self.used: dict[str, dict] = {}  # analysis key -> its rows (cleaning report)
-        self._engine = None
+        self._engine, self._handed = None, False
 
     @property
     def engine(self):
@@ -81,10 +85,45 @@ class Loader:
             from shopper_bayes.engine.base import connect
 
             self._engine = connect(self.config.engine, self.config.spark)
+            if self.prepared is not None:
+                from shopper_bayes.engine.clean import adopt
+
+                adopt(self._engine, *self.prepared)
         return self._engine
 
+    def prepare(self, analyses: list[Analysis]) -> None:
+        """Clean the datasets of ``analyses`` once, for every request they declare (engine datasets only)."""
+        from functools import partial
+
+        from shopper_bayes.engine.clean import prepare
+
+        loads = []
+        for analysis in analyses:
+            dataset = self.datasets.get(analysis.dataset)
+            if dataset is None or not dataset.engine or analysis.requests is None:
+                continue
+            settings = getattr(self.config, dataset.name)
+            try:
+                requests = analysis.requests(getattr(self.config, analysis.config_name), self.config)
+            except UserError:  # the analysis says so itself when it runs
+                continue
+            loads += [partial(dataset.load, settings, tuple(needs), **options, engine=self.engine)
+                      for needs, options in requests]
+        if loads:
+            prepare(self.engine, loads)
+
+    def hand_over(self) -> tuple | None:
+        """The cleaned tables of this process for forked workers (``Loader(prepared=...)``): the engine's
+        database file, closed here, and what it holds; None when there are none."""
+        if self._engine is None or not self._engine.shared:
+            return None
+        shared = list(self._engine.shared.values())
+        self._handed = True
+        return self._engine.hand_over(), shared
+
     def close(self) -> None:
-        if self._engine is not None and self._engine.name == "spark":
+        """Stop a Spark session; delete the database file of a DuckDB engine handed over to workers."""
+        if self._engine is not None and (self._engine.name == "spark" or self._handed):
             self._engine.close()
 
     def for_analysis(self, analysis: Analysis):
@@ -120,6 +159,7 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
+    loader.prepare([analysis for analysis in analyses if analysis.key in keys])
     outputs, timings, cpu, missing = {}, {}, {}, {}
     for analysis in (a for a in analyses if a.key in keys):
         step(f"{analysis.title}")
@@ -162,7 +202,8 @@ def figure_png(spec: FigureSpec) -> bytes:
 
 
 def _drawn(output: Output, figures: bool) -> Output:
-    """``output`` with its figures drawn to PNG and its files written to bytes, so it can leave a process."""
+    """``output`` with its figures drawn to PNG (none when figures are off: their drawing functions cannot be
+    pickled) and its files written to bytes, so it can leave a process."""
     import tempfile
 
     specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
@@ -173,7 +214,7 @@ def _drawn(output: Output, figures: bool) -> Output:
             path = Path(folder) / Path(relative).name
             writer(path)
             files[relative] = _WriteBytes(path.read_bytes())
-    return Output(summary=output.summary, figures=specs if figures else list(output.figures), models=output.models,
+    return Output(summary=output.summary, figures=specs, models=output.models,
                   tables=output.tables, files=files)
 
 
@@ -184,7 +225,10 @@ def _worker(keys: list[str]):
     from shopper_bayes.inference.fit import FitCache
 
     config, step = _JOB["config"], _JOB["step"]
-    outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step)
+    datasets_list, _ = registry(config)
+    loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"))
+    outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step,
+                                                           loader)
     return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, cpu, loader.used, missing
 
 
@@ -278,8 +322,15 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _JOB.update(config=config, step=step)
+        # a dataset that analyses in several workers read is cleaned here, once; the workers read its table
+        dataset_of = {analysis.key: analysis.dataset for analysis in analyses}
+        readers: dict[str, int] = {}
+        for group in queue:
+            for name in {dataset_of[key] for key in group}:
+                readers[name] = readers.get(name, 0) + 1
         try:
+            loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1])
+            _JOB.update(config=config, step=step, prepared=loader.hand_over())
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
                 for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
@@ -289,6 +340,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                     missing |= lacking
         finally:
             _JOB.clear()
+            loader.close()
         run.outputs = {key: run.outputs[key] for key in keys if key in run.outputs}
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:

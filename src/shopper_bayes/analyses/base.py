@@ -115,7 +115,9 @@ class Analysis:
     ``key``). ``dataset``: the dataset it reads (``sessions``, ``transactions``, ``ads``,
     ``orders``). ``settings``/``result``: its config schema and summary schema. ``alone``: it shares
     neither loaded rows nor fits with the other analyses of its dataset, so a parallel run may give it a
-    worker of its own.
+    worker of its own. ``requests(settings, config)``: the ``(needs, options)`` of each ``load`` its run
+    will make, declared so the run cleans the dataset once for all of them (a load not declared is
+    still served, by a cleaning of its own).
     """
 
     key: str
@@ -129,6 +131,7 @@ class Analysis:
     headline: Callable[[Result], list[Sentence]] = lambda result: []
     config_key: str | None = None
     alone: bool = False
+    requests: Callable[[Any, Any], list[tuple[tuple[str, ...], dict[str, Any]]]] | None = None
 
     @property
     def config_name(self) -> str:

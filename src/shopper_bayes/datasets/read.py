@@ -135,6 +135,10 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
         repeated = next((found for path in source.files if (found := _repeated_column(path, len(available), names))), None)
         if repeated:
             raise UserError(where, f"the header names column {repeated!r} more than once", "keep one column of that name")
+    found = [name for name in optional if name in names]
+    shared = engine.shared.get(source)
+    if shared is not None and set(names) <= set(shared.names):  # cleaned once for the run (engine.clean.prepare)
+        return Scanned(shared.raw, found, shared.rejected, {name: shared.kinds[name] for name in names})
     view = engine.view_name(f"raw_{dataset}")
     kinds = engine.scan(source, names, view)
     csv_rejects = source.format == "csv" and hasattr(engine, "rejected")
@@ -144,7 +148,9 @@ def scan_table(engine, source, columns: list[str], optional: list[str] = (), dat
             return {}
         return {_REJECT_REASONS.get(kind, f"unreadable row ({kind.lower()})"): int(count) for kind, count in engine.rejected(source)}
 
-    return Scanned(view, [name for name in optional if name in names], rejected, kinds)
+    if engine.planning is not None:
+        engine.planning.scanned(source, view, kinds, rejected)
+    return Scanned(view, found, rejected, kinds)
 
 
 def _short(exc: Exception) -> str:

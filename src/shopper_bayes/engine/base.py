@@ -63,6 +63,11 @@ class Engine(ABC):
     name: str = "engine"
     _views = itertools.count()
 
+    def __init__(self):
+        self.shared: dict = {}  # Source -> clean.Shared: sources cleaned once for the run (clean.prepare)
+        self.planning = None  # a clean.Plan while clean.prepare records the requests
+        self.cleanings = 0  # passes over raw rows that computed cleaning rules (a test counts them)
+
     def view_name(self, stem: str) -> str:
         return f"{stem}_{next(self._views)}"
 
@@ -121,8 +126,9 @@ class DuckDBEngine(Engine):
         and Arrow cannot reuse it."""
         import duckdb
 
+        super().__init__()
         self._folder = tempfile.mkdtemp(prefix="shopper-bayes-")
-        self.con = duckdb.connect(os.path.join(self._folder, "engine.duckdb"))
+        self.con = duckdb.connect(self.database)
         self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
         self.con.execute(f"SET temp_directory = {literal(os.path.join(self._folder, 'spill'))}")
         self.con.execute("SET allocator_background_threads = true")
@@ -185,6 +191,21 @@ class DuckDBEngine(Engine):
     def fetch(self, query: str) -> pd.DataFrame:
         return arrow_frame(self.con.sql(query))
 
+    @property
+    def database(self) -> str:
+        return os.path.join(self._folder, "engine.duckdb")
+
+    def hand_over(self) -> str:
+        """Close the connection but keep the database file, for other processes to attach read-only
+        (:meth:`attach`) until :meth:`close` deletes it; its path. This engine runs no more queries."""
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+        return self.database
+
+    def attach(self, database: str, alias: str) -> None:
+        """Attach another engine's database file (handed over), read-only, as ``alias``."""
+        self.con.execute(f"ATTACH {literal(database)} AS {quote(alias)} (READ_ONLY)")
+
     def close(self) -> None:
         self.con.close()
         shutil.rmtree(self._folder, ignore_errors=True)
@@ -234,6 +255,7 @@ class SparkEngine(Engine):
     name = "spark"
 
     def __init__(self, settings: SparkConfig | None = None):
+        super().__init__()
         settings = settings or SparkConfig()
         java = find_java()
         if java is None:

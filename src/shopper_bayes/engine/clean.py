@@ -11,16 +11,25 @@ Repeated keys (a duplicated id, an exact duplicate row) are found without sortin
 GROUP BY on a 64-bit hash of the key keeps the hashes seen more than once, and only the rows with
 such a hash are ranked by their real key (so a hash collision cannot drop or count a row wrongly).
 The later rows of each key go into a small table of row numbers, which the rule then looks up.
+
+Cleaning once for several requests (:func:`prepare`): the analyses of a run ask for the same source
+with other columns, a filter or none; each request has its own rules in its own order, so its own
+counts. The run first records each request's expressions (outputs, rules, changes, checks, key
+hashes: SQL over the raw columns), then computes all of them in one pass over the raw rows into one
+table (:class:`Shared`); each request then builds its ``_drop`` from those columns, in its order, and
+counts, without reading or parsing the raw rows again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from shopper_bayes.datasets.cleaning import FALSE_FLAGS, MISSING, MONTH_ALIASES, TRUE_FLAGS, CleaningReport
 from shopper_bayes.engine.base import Engine, literal, quote
+from shopper_bayes.engine.source import Source
 from shopper_bayes.errors import UserError
 
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
@@ -78,6 +87,100 @@ class Table:
 
     def count(self) -> int:
         return int(self.engine.sql(f"SELECT count(*) AS n FROM {self.rows}")["n"].iloc[0])
+
+
+@dataclass
+class Shared:
+    """A source cleaned once for every request of a run: ``raw``, the view of the ``names`` the requests read
+    (``kinds`` as :meth:`Engine.scan` gives them); ``table``, a row per raw row (``_row``) with every distinct
+    expression of their cleaning as a column (``columns``: SQL -> column name); ``rejected``, the rows the
+    reader could not read, by reason (whole lines of the file: the same for every request); ``repeats``: per
+    repeat key (SQL), a table of the rows whose key hash occurs more than once among all rows (``_row``,
+    the key as ``_key``), where every request's repeated rows are (see :meth:`SqlCleaner.finish`)."""
+
+    source: Source
+    names: list[str]
+    kinds: dict[str, str]
+    raw: str
+    table: str
+    columns: dict[str, str]
+    rejected: dict[str, int]
+    repeats: dict[str, str] = field(default_factory=dict)
+
+
+class Planned(Exception):
+    """Raised by :meth:`SqlCleaner.finish` while :func:`prepare` records a request: nothing was computed."""
+
+
+@dataclass
+class Plan:
+    """What :func:`prepare` records: per source, the raw columns and the expressions of every request."""
+
+    views: dict[str, Source] = field(default_factory=dict)  # raw view of a request -> its source
+    names: dict[Source, dict[str, str]] = field(default_factory=dict)  # source -> raw column -> kind
+    rejected: dict[Source, Callable[[], dict[str, int]]] = field(default_factory=dict)
+    expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
+    keys: dict[Source, dict[str, None]] = field(default_factory=dict)  # repeat keys (SQL)
+
+    def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected) -> None:
+        self.views[view] = source
+        self.names.setdefault(source, {}).update(kinds)
+        self.rejected.setdefault(source, rejected)
+
+
+def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shared") -> list[Shared]:
+    """Clean each source once for all of ``loads`` (calls that load a dataset with one request each, in the
+    order the run will make them): each is first called with the engine planning, which records its raw
+    columns and expressions and stops at :meth:`SqlCleaner.finish`; then one pass per source computes every
+    expression into a table (:class:`Shared`, kept in ``engine.shared``). The same loads called afterwards
+    read that table. A load that fails while planning is left out: it fails again, with its own message,
+    when it is made."""
+    from shopper_bayes.errors import UserError
+
+    plan = engine.planning = Plan()
+    try:
+        for load in loads:
+            try:
+                load()
+            except (Planned, UserError):
+                pass
+    finally:
+        engine.planning = None
+    made = []
+    for source, kinds in plan.names.items():
+        expressions = list(plan.expressions.get(source, {}))
+        if not expressions or source in engine.shared:
+            continue
+        raw = engine.view_name(f"raw_{stem}")
+        engine.scan(source, list(kinds), raw)
+        columns = {sql: f"_s{i}" for i, sql in enumerate(expressions)}
+        table = engine.create_table(engine.view_name(f"{stem}_clean"), "SELECT _row, " + ", ".join(
+            f"{sql} AS {name}" for sql, name in columns.items()) + f" FROM {quote(raw)}")
+        engine.cleanings += 1
+        repeats = {}
+        for key in plan.keys.get(source, {}):
+            hashed = columns[SqlCleaner.KEY_HASH.format(key)]
+            repeats[key] = engine.create_table(engine.view_name(f"{stem}_repeats"), (
+                f"SELECT _row, {key} AS _key FROM {quote(raw)} WHERE _row IN (SELECT _row FROM {quote(table)} WHERE {hashed} IN "
+                f"(SELECT {hashed} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1))"))
+        rejected = plan.rejected[source]
+        shared = Shared(source, list(kinds), dict(kinds), raw, table, columns,
+                        dict((rejected() if callable(rejected) else rejected) or {}), repeats)
+        engine.shared[source] = shared
+        made.append(shared)
+    return made
+
+
+def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
+    """Use tables :func:`prepare` made in another process's DuckDB database file (closed there), read-only."""
+    engine.attach(database, "prepared")
+    for entry in shared:
+        raw = engine.view_name("raw_shared")
+        engine.scan(entry.source, entry.names, raw)
+        table = engine.create_view(engine.view_name("shared_clean"), f"SELECT * FROM prepared.{quote(entry.table)}")
+        repeats = {key: engine.create_view(engine.view_name("shared_repeats"), f"SELECT * FROM prepared.{quote(name)}")
+                   for key, name in entry.repeats.items()}
+        engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats)
 
 
 class SqlCleaner:
@@ -197,20 +300,45 @@ class SqlCleaner:
         names = list(outputs)
         tables = [table for _, _, table in self.repeats]
         late = lambda sql: any(quote(table) in sql for table in tables)  # noqa: E731  (names only _row)
-        parts = ["_row"] + [f"{sql} AS {quote(name)}" for name, sql in outputs.items()]
-        parts += [f"{sql} AS _r{i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql)]
-        parts += [f"{sql} AS _h{i}" for i, (sql, _, _) in enumerate(self.changes) if not late(sql)]
-        parts += [f"{sql} AS _m{i}" for i, (_, sql) in enumerate(self.checks)]
-        parts += [f"{self.KEY_HASH.format(key)} AS _k{j}" for j, (key, _, _) in enumerate(self.repeats)]
+        parts = {quote(name): sql for name, sql in outputs.items()}
+        parts |= {f"_r{i}": sql for i, (_, sql, _) in enumerate(self.rules) if not late(sql)}
+        parts |= {f"_h{i}": sql for i, (sql, _, _) in enumerate(self.changes) if not late(sql)}
+        parts |= {f"_m{i}": sql for i, (_, sql) in enumerate(self.checks)}
+        parts |= {f"_k{j}": self.KEY_HASH.format(key) for j, (key, _, _) in enumerate(self.repeats)}
+        planning = self.engine.planning
+        if planning is not None:  # nothing is computed while planning (a source cleaned already is not planned again)
+            if self.raw in planning.views:
+                planning.expressions.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(parts.values()))
+                planning.keys.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(k for k, _, _ in self.repeats))
+            raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
+        drop0 = f"CASE {early} END" if early else "CAST(NULL AS INTEGER)"
         carried = ["_row", *map(quote, names), *(f"_h{i}" for i, (sql, _, _) in enumerate(self.changes) if not late(sql)),
                    *(f"_m{i}" for i in range(len(self.checks))), *(f"_k{j}" for j in range(len(self.repeats)))]
-        stage = self.engine.create_table(self.engine.view_name(f"{stem}_stage"), (
-            f"SELECT {', '.join(carried)}, {f'CASE {early} END' if early else 'CAST(NULL AS INTEGER)'} AS _drop0 "
-            f"FROM (SELECT {', '.join(parts)} FROM {quote(self.raw)})"))
+        shared = next((entry for entry in self.engine.shared.values()
+                       if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())
+                       and all(key in entry.repeats for key, _, _ in self.repeats)), None)
+        if shared is not None:  # cleaned once for the run: this request's columns and order over its table
+            columns = ", ".join(f"{shared.columns[sql]} AS {name}" for name, sql in parts.items())
+            stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), (
+                f"SELECT {', '.join(carried)}, {drop0} AS _drop0 FROM (SELECT _row, {columns} FROM {quote(shared.table)})"))
+        else:
+            self.engine.cleanings += 1
+            stage = self.engine.create_table(self.engine.view_name(f"{stem}_stage"), (
+                f"SELECT {', '.join(carried)}, {drop0} AS _drop0 "
+                f"FROM (SELECT _row, {', '.join(f'{sql} AS {name}' for name, sql in parts.items())} FROM {quote(self.raw)})"))
         for j, (key, before, table) in enumerate(self.repeats):
             kept = " AND ".join([f"(_drop0 IS NULL OR _drop0 > {before})",
                                  *(f"NOT {sql}" for sql in (sql for _, sql, _ in self.rules[:before]) if late(sql))])
+            if shared is not None:
+                # the rows whose key hash occurs twice among all rows hold every repeat among this request's kept
+                # rows (equal keys, equal hashes): rank those of them this request keeps so far by their real key
+                found = quote(shared.repeats[key])
+                self.engine.create_table(table, (
+                    f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY _key ORDER BY _row) AS _n "
+                    f"FROM {found} WHERE _row IN (SELECT _row FROM {quote(stage)} WHERE {kept} AND _row IN "
+                    f"(SELECT _row FROM {found}))) WHERE _n > 1"))
+                continue
             candidates = (f"SELECT _row FROM {quote(stage)} WHERE {kept} AND _k{j} IN "
                           f"(SELECT _k{j} FROM {quote(stage)} WHERE {kept} GROUP BY 1 HAVING count(*) > 1)")
             self.engine.create_table(table, (

@@ -6,5 +6,17 @@ from shopper_bayes.analyses.campaign.config import CampaignConfig
 from shopper_bayes.analyses.campaign.results import CampaignResult
 from shopper_bayes.analyses.campaign.section import console, headline, section
 
+
+def segment_columns(settings: CampaignConfig) -> list[str]:
+    """A mapping names its columns; a bare level is a level of the customer-type column ``segment``."""
+    return list(settings.segment) if isinstance(settings.segment, dict) else ["segment"]
+
+
+def requests(settings: CampaignConfig, config) -> list:
+    """The one load of a run: the sessions with the columns of the campaign's cell."""
+    return [(tuple(segment_columns(settings)), {})]
+
+
 ANALYSIS = Analysis(key="campaign", title="Campaign outlook", dataset="sessions", settings=CampaignConfig,
-                    result=CampaignResult, run=lazy("shopper_bayes.analyses.campaign.run:run"), section=section, console=console, headline=headline)
+                    result=CampaignResult, run=lazy("shopper_bayes.analyses.campaign.run:run"), section=section, console=console, headline=headline,
+                    requests=requests)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
-from shopper_bayes.analyses.campaign import figures
+from shopper_bayes.analyses.campaign import figures, requests
 from shopper_bayes.analyses.campaign.compute import Boost, effective_mcse, plan
 from shopper_bayes.analyses.campaign.config import CampaignConfig
 from shopper_bayes.analyses.campaign.results import CampaignResult
@@ -17,16 +17,12 @@ from shopper_bayes.errors import UserError
 from shopper_bayes.inference import diagnostics
 
 
-def segment_columns(settings: CampaignConfig) -> list[str]:
-    """A mapping names its columns; a bare level is a level of the customer-type column ``segment``."""
-    return list(settings.segment) if isinstance(settings.segment, dict) else ["segment"]
-
-
 def run(ctx: Context) -> Output:
     settings: CampaignConfig = ctx.settings
     rates: RatesConfig = getattr(ctx.config, "rates", None) or RatesConfig()
-    columns = segment_columns(settings)
-    loaded = ctx.load(*columns)
+    (needs, options), = requests(settings, ctx.config)
+    columns = list(needs)
+    loaded = ctx.load(*needs, **options)
     counts = segment_counts(loaded, columns)
     cell = find_cell(counts, settings.segment, "campaign.segment")
     purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))

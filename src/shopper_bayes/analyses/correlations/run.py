@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
-from shopper_bayes.analyses.correlations import figures
+from shopper_bayes.analyses.correlations import figures, requests
 from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 from shopper_bayes.analyses.correlations.config import CorrelationsConfig
 from shopper_bayes.analyses.correlations.results import CorrelationsResult, LittleBootstraps, Pair
@@ -35,8 +35,8 @@ def _engine_sql(loaded, settings: CorrelationsConfig):
 
 def run(ctx: Context) -> Output:
     settings: CorrelationsConfig = ctx.settings
-    labels = () if settings.by is None else (settings.by,)
-    loaded = ctx.load(*labels, numeric=tuple(settings.columns))
+    (needs, options), = requests(settings, ctx.config)
+    loaded = ctx.load(*needs, **options)
     pairs_count = len(settings.columns) * (len(settings.columns) - 1) // 2
     rows = loaded.cleaning.rows_used
     little = None

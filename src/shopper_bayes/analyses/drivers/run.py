@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
-from shopper_bayes.analyses.drivers import compute, figures
+from shopper_bayes.analyses.drivers import compute, figures, requests
 from shopper_bayes.analyses.drivers.config import DriversSettings
 from shopper_bayes.analyses.drivers.design import build
 from shopper_bayes.analyses.drivers.model import INPUTS, build_model, fit_key
@@ -14,8 +14,8 @@ from shopper_bayes.inference.diagnostics import check
 
 def load(ctx: Context, settings: DriversSettings) -> Loaded:
     """The sessions with the input columns; the whole year unless ``use_sessions_filter``."""
-    labels = tuple(dict.fromkeys([*settings.categorical, settings.baseline]))
-    return ctx.load(*labels, numeric=tuple(settings.numeric), filtered=settings.use_sessions_filter)
+    (needs, options), = requests(settings, ctx.config)
+    return ctx.load(*needs, **options)
 
 
 def run(ctx: Context) -> Output:

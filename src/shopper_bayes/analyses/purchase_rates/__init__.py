@@ -5,6 +5,16 @@ from shopper_bayes.analyses.purchase_rates.config import RatesConfig
 from shopper_bayes.analyses.purchase_rates.results import RatesResult
 from shopper_bayes.analyses.purchase_rates.section import console, headline, section
 
+
+def requests(settings: RatesConfig, config) -> list:
+    """The loads of a run (``compute.run`` and ``compute.split_counts``): the segment columns, and with them
+    ``check_by`` for the predictive check (declared even where the check is then not done: a hint only)."""
+    loads = [(tuple(settings.segments), {})]
+    if settings.check_by is not None:
+        loads.append(((*settings.segments, settings.check_by), {}))
+    return loads
+
+
 ANALYSIS = Analysis(key="purchase_rates", config_key="rates", title="Purchase rates", dataset="sessions",
                     settings=RatesConfig, result=RatesResult, run=lazy("shopper_bayes.analyses.purchase_rates.compute:run"), section=section, console=console,
-                    headline=headline)
+                    headline=headline, requests=requests)

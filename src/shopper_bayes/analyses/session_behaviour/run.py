@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
-from shopper_bayes.analyses.session_behaviour import figures
+from shopper_bayes.analyses.session_behaviour import figures, requests
 from shopper_bayes.analyses.session_behaviour.compute import profiles
 from shopper_bayes.analyses.session_behaviour.config import BehaviourSettings
 from shopper_bayes.analyses.session_behaviour.results import BehaviourResult
@@ -12,9 +12,8 @@ from shopper_bayes.datasets.base import Loaded
 
 def load(ctx: Context, settings: BehaviourSettings) -> Loaded:
     """The sessions in scope (``sessions.filter`` applied) with the columns this analysis reads."""
-    numeric = [column for page in settings.page_types for column in (page.pages, page.seconds)]
-    numeric += [settings.bounce_rate, settings.exit_rate, settings.page_value]
-    return ctx.load(*settings.segments, numeric=tuple(dict.fromkeys(numeric)))
+    (needs, options), = requests(settings, ctx.config)
+    return ctx.load(*needs, **options)
 
 
 def run(ctx: Context) -> Output:
