@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,30 @@ def write_config(folder: Path, **sections) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     return path
+
+
+def _spark_files(folder: Path) -> set[str]:
+    """The test files with a test that takes the ``spark`` fixture."""
+    uses = re.compile(r"^def test_\w+\([^)]*\bspark\b", re.MULTILINE)
+    return {path.name for path in folder.glob("test_*.py") if uses.search(path.read_text(encoding="utf-8"))}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``, except that the test files using Spark go to one worker together: the JVM starts
+    and warms up (about 20 s of both cores' time) once, not on each worker. The group has the most tests,
+    so it is handed out first and the other worker takes the remaining files one by one."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    spark_files = _spark_files(Path(__file__).parent)
+
+    class SparkTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "spark" if Path(scope).name in spark_files else scope
+
+    return SparkTogether(config, log)
 
 
 @pytest.fixture(scope="session")

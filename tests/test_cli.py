@@ -137,9 +137,11 @@ def test_missing_config_and_unknown_key(tmp_path):
 
 
 def test_campaign_segment_absent_from_data(tmp_path):
-    # Only the exact independent model, so that the error comes fast: the campaign runs after the
-    # purchase rates, so with the default config it would come after the hierarchical model's NUTS fit.
-    config = write_config(tmp_path, campaign={"segment": "Other"}, rates={"compare_models": False})
+    # Only the purchase rates (the exact independent model) and the campaign, so that the error comes fast:
+    # the campaign runs after the purchase rates (with the default config after the hierarchical model's NUTS
+    # fit) and after the drivers and the other session analyses, which have tests of their own.
+    config = write_config(tmp_path, campaign={"segment": "Other"}, rates={"compare_models": False},
+                          **only("purchase_rates", "campaign"))
     line = one_line_error(run_cli("run", "--config", str(config), "--output", str(tmp_path)))
     assert "campaign.segment: 'Other' is not a level of segment" in line
 

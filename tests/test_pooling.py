@@ -30,6 +30,28 @@ def cases():
     return {name: pooling_study.case(name) for name in pooling_study.CASES}
 
 
+@pytest.fixture(scope="module")
+def fitted(cases):
+    """The hierarchical fit of a case, fitted once for the tests that read it."""
+    cache = {}
+
+    def fit(name):
+        if name not in cache:
+            cache[name] = pooling_study.fit_case(cases[name].counts)
+        return cache[name]
+    return fit
+
+
+@pytest.fixture(scope="module")
+def random_regions():
+    """120 random regions over the bundled year (240 cells, about 50 sessions a cell, about 100 a region):
+    rates follow the segment alone, the regions have no effect. Its counts and hierarchical fit."""
+    frame = pooling_study.bundled_frame(None)
+    frame["Region"] = np.char.add("R", np.random.default_rng(3).integers(120, size=len(frame)).astype(str))
+    counts = segment_counts(frame, ["segment", "Region"])
+    return counts, pooling_study.fit_case(counts)
+
+
 def test_the_rule_keeps_the_bundled_and_monthly_models_centred_and_does_not_centre_a_null_region(cases):
     assert parameterisation(cases["bundled"].counts) == {"segment": True}
     assert parameterisation(cases["months"].counts) == {"segment": True, "month": True}
@@ -77,19 +99,15 @@ def test_both_parameterisations_keep_the_variable_names_and_define_the_same_prio
 
 
 @pytest.mark.parametrize("name", ["bundled", "months"])
-def test_bundled_and_monthly_fits_pass_the_gate(cases, name):
-    fitted = pooling_study.fit_case(cases[name].counts)
-    assert fitted.gate.ok, fitted.gate.problems
-    assert all(fitted.centred.values())
+def test_bundled_and_monthly_fits_pass_the_gate(fitted, name):
+    fit = fitted(name)
+    assert fit.gate.ok, fit.gate.problems
+    assert all(fit.centred.values())
 
 
-def test_many_small_cells_without_an_effect_pass_the_gate_and_are_pulled_to_their_segment():
-    # 120 random regions over the bundled year (240 cells, about 100 sessions a region): a quicker
-    # version of the benchmark's 1,000-cell null_region case.
-    frame = pooling_study.bundled_frame(None)
-    frame["Region"] = np.char.add("R", np.random.default_rng(3).integers(120, size=len(frame)).astype(str))
-    counts = segment_counts(frame, ["segment", "Region"])
-    fitted = pooling_study.fit_case(counts)
+def test_many_small_cells_without_an_effect_pass_the_gate_and_are_pulled_to_their_segment(random_regions):
+    # A quicker version of the benchmark's 1,000-cell null_region case.
+    counts, fitted = random_regions
     assert fitted.centred == {"segment": True, "Region": False}
     assert fitted.gate.ok, fitted.gate.problems
     shrunk = pooling_study.shrinkage(fitted.tree, counts)
@@ -112,22 +130,19 @@ def _loo(counts, hierarchical_tree):
                    counts)
 
 
-def test_loo_prefers_the_independent_model_where_segments_interact(cases):
+def test_loo_prefers_the_independent_model_where_segments_interact(cases, fitted):
     """Segment x month over the year: new customers buy relatively more in May than the month effect
     explains, an interaction the additive hierarchical model lacks, so the independent model must win."""
-    counts = cases["months"].counts
-    result = _loo(counts, pooling_study.fit_case(counts).tree)
+    result = _loo(cases["months"].counts, fitted("months").tree)
     assert result.ranking[0] == "independent"
     assert result.models["hierarchical"].elpd_diff > 4
 
 
-def test_loo_prefers_the_hierarchical_model_on_many_tiny_additive_cells():
+def test_loo_prefers_the_hierarchical_model_on_many_tiny_additive_cells(random_regions):
     """240 cells of about 50 sessions whose rates follow the segment alone (regions have no effect): the
     independent model spends a parameter per cell and must predict new sessions worse."""
-    frame = pooling_study.bundled_frame(None)
-    frame["Region"] = np.char.add("R", np.random.default_rng(5).integers(120, size=len(frame)).astype(str))
-    counts = segment_counts(frame, ["segment", "Region"])
-    result = _loo(counts, pooling_study.fit_case(counts).tree)
+    counts, fitted = random_regions
+    result = _loo(counts, fitted.tree)
     assert result.ranking[0] == "hierarchical"
     diff = result.models["independent"]
     assert diff.elpd_diff > 4 and diff.elpd_diff > 2 * diff.se_diff

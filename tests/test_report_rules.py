@@ -14,7 +14,8 @@ from shopper_bayes.config import load_config
 from shopper_bayes.report.build import build
 from shopper_bayes.report.glossary import GLOSSARY
 from shopper_bayes.report.render import md_escape, render_html, render_markdown
-from shopper_bayes.runner import run
+from shopper_bayes.outputs import Staging
+from shopper_bayes.runner import analyse, render, run
 
 # Terms a reader may not know; wherever the report uses one, the glossary must explain it.
 # term as it appears in the text -> its glossary entry
@@ -25,11 +26,17 @@ JARGON = {"CrI": "credible interval", "credible interval": "credible interval", 
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, bundled):
+    """Every sessions analysis of the bundled data, rendered with figures. The purchase-rate fits are those of
+    the ``bundled`` fixture (the same counts, models, sampler and seed), reused rather than sampled again."""
     folder = tmp_path_factory.mktemp("report")
     config = load_config(write_config(folder, figures=True, correlations={"resamples": 200},
                                       rates={"compare_models": True}))
-    result, _, _ = run(config, folder / "out")
+    _, _, fits = bundled
+    result = analyse(config, fits=fits)
+    with Staging(folder / "out") as staging:
+        render(result, config, staging)
+        staging.commit()
     html = (folder / "out" / "reports" / "report.html").read_text()
     markdown = (folder / "out" / "reports" / "report.md").read_text()
     return result.summary, html, markdown, folder / "out"

@@ -418,10 +418,10 @@ def test_generator_is_reproducible_and_checks_its_arguments(tmp_path):
 # ---------------------------------------------------------------- engines
 
 
-def same_in_both_engines(settings: TransactionsSettings, spark, needs=()) -> Loaded:
-    """Load ``settings`` in DuckDB and in Spark: the same cleaning report, scope and per-customer summary."""
-    duck = DATASET.load(settings, needs)
-    other = DATASET.load(settings, needs, engine=spark)
+def same_in_both_engines(settings: TransactionsSettings, spark, needs=(), loaded=None) -> Loaded:
+    """Load ``settings`` in DuckDB and in Spark (or take ``loaded``, the two already loaded): the same
+    cleaning report, scope and per-customer summary."""
+    duck, other = loaded or (DATASET.load(settings, needs), DATASET.load(settings, needs, engine=spark))
     assert other.table.engine is spark and duck.table.engine.name == "duckdb"
     assert other.cleaning.to_dict() == duck.cleaning.to_dict()
     assert other.scope == duck.scope
@@ -432,9 +432,16 @@ def same_in_both_engines(settings: TransactionsSettings, spark, needs=()) -> Loa
     return duck
 
 
-def test_duckdb_and_spark_agree_on_the_bundled_data(spark, raw_cdnow):
+@pytest.fixture(scope="module")
+def cdnow_in_both(spark):
+    """The bundled log with a calibration period, loaded by DuckDB and by Spark (each load in Spark costs seconds)."""
     settings = TransactionsSettings(path=CDNOW, columns={"quantity": "number_of_cds"}, calibration_end="1997-09-30")
-    duck = same_in_both_engines(settings, spark)
+    return settings, DATASET.load(settings), DATASET.load(settings, engine=spark)
+
+
+def test_duckdb_and_spark_agree_on_the_bundled_data(spark, raw_cdnow, cdnow_in_both):
+    settings, *loaded = cdnow_in_both
+    duck = same_in_both_engines(settings, spark, loaded=loaded)
     assert duck.cleaning.rows_used == len(raw_cdnow) and duck.scope["customers"] == 23_570
 
 
@@ -499,11 +506,10 @@ def test_duckdb_and_spark_agree_on_the_monthly_cohort_and_category_counts(spark,
     assert categories["purchases"].tolist() == pd.read_csv(out)["category"].value_counts().tolist()
 
 
-def test_the_clv_tables_are_the_same_from_either_engine_and_from_the_rows(spark):
+def test_the_clv_tables_are_the_same_from_either_engine_and_from_the_rows(cdnow_in_both):
     from shopper_bayes.analyses.clv.rfm import rfm_tables
 
-    settings = TransactionsSettings(path=CDNOW, calibration_end="1997-09-30")
-    duck, other = DATASET.load(settings), DATASET.load(settings, engine=spark)
+    _, duck, other = cdnow_in_both
     expected = rfm_tables(duck.table.frame(), "1997-09-30", None, "week")  # the rows, summarised by DuckDB in memory
     assert len(expected.customers) == 23_570 and expected.holdout.sum() > 0
     for loaded in (duck, other):
