@@ -81,7 +81,7 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
                count(*) - 1 AS frequency,
                CAST(date_diff('day', min(day), max(day)) AS DOUBLE) / {scale} AS recency,
                CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
-               coalesce((sum(amount) - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) AS monetary_value
+               coalesce(({exact_sum('amount')} - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) AS monetary_value
         FROM {days} AS d WHERE day <= {cut}
         GROUP BY customer_id ORDER BY customer_id""")
     customers["frequency"] = customers["frequency"].astype(np.int64)
