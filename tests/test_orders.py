@@ -180,8 +180,9 @@ def test_bundled_fit_passes_the_gate_and_renders(bundled):
 
 
 def test_the_written_out_zero_sum_effects_have_zero_sum_normal_covariance():
-    """The model writes each column's effects as basis @ w (one matrix product for all columns): their prior must be
-    PyMC's ZeroSumNormal(sd), covariance sd^2 (I - 1/k), in the centred and the non-centred form alike."""
+    """The model writes each column's effects as basis @ w (one matrix product for all columns), sampled in coordinates
+    scaled by the data's standard errors: their prior must be PyMC's ZeroSumNormal(sd), covariance sd^2 (I - 1/k),
+    whatever standard errors set the coordinates (tiny ones: the centred form; huge ones: the non-centred)."""
     import pymc as pm
 
     from shopper_bayes.analyses.demographics.model import _linear, zero_sum_basis
@@ -192,9 +193,9 @@ def test_the_written_out_zero_sum_effects_have_zero_sum_normal_covariance():
         np.testing.assert_allclose(basis @ basis.T, np.eye(k) - 1 / k, atol=1e-12)
     sizes = {"two": 2, "five": 5}
     codes = {"two": np.array([0, 1, 0]), "five": np.array([0, 3, 4])}
-    for centred in (True, False):
+    for se in (1e-4, 0.05, 100.0):
         with pm.Model(coords={"two": ["a", "b"], "five": list("vwxyz"), "p_pooled": ["five"]}):
-            eta = _linear("p", 0.5, 0.0, codes, sizes, {"two": centred, "five": not centred})
+            eta = _linear("p", 0.5, 0.0, codes, sizes, {"two": se, "five": 2 * se})
             model = pm.modelcontext(None)
         draws = pm.draw([model["p_sd"], model["p_two"], model["p_five"], eta], draws=40000, random_seed=1)
         sd, two, five, linear = draws
