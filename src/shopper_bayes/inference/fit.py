@@ -29,6 +29,17 @@ logging.getLogger("pymc").setLevel(logging.ERROR)  # the run reports its own ste
 GROUPS = ("log_likelihood", "posterior_predictive", "prior")
 
 
+def _forward_mode():
+    """How prior and posterior predictive draws are compiled: PyTensor's Python implementations of the optimised
+    graph. Compiling a forward-sampling function to machine code took 2-7 s per model in a run's first process
+    (numba; every model of a first run after installation) to save nothing later: per model, warm, 0.08-1.0 s
+    against 0.27-0.65 s compiled (benchmarks/README.md). The log-likelihood keeps PyMC's default (compiled):
+    the ad model's took 22 s in Python against 0.2 s compiled."""
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_run")
+
+
 def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, groups: Sequence[str] = GROUPS) -> xr.DataTree:
     """Add the ``groups`` asked for, all from the model: ``log_likelihood``, ``posterior_predictive``, and
     ``prior`` (the prior and prior predictive groups). Each needs a compiled function and, for a model of
@@ -41,9 +52,10 @@ def _predictive(model: pm.Model, tree: xr.DataTree, seed: int, groups: Sequence[
         if "log_likelihood" in groups:
             pm.compute_log_likelihood(tree, progressbar=False)
         if "posterior_predictive" in groups:
-            pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False)
+            pm.sample_posterior_predictive(tree, random_seed=seed + 1, extend_inferencedata=True, progressbar=False,
+                                          compile_kwargs={"mode": _forward_mode()})
         if "prior" in groups:
-            prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2)
+            prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, random_seed=seed + 2, compile_kwargs={"mode": _forward_mode()})
             for group in ("prior", "prior_predictive"):
                 tree[group] = prior[group]
     return tree
