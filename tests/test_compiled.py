@@ -159,11 +159,11 @@ def callbacks(cache, y) -> dict:
 
 
 def test_callbacks_cached_on_disk_are_reused_across_processes_and_compute_their_own_model(tmp_path):
-    """A second process loads both callbacks from the cache folder and writes nothing; a model with other
-    data (other constants) gets a log density of its own, not the first one's code. Each process's log
-    density and gradient equal PyMC's own at the same point."""
+    """A second process loads both callbacks from the cache folder and writes no code (only the record that it
+    checked them); a model with other data (other constants) gets a log density of its own, not the first one's
+    code. Each process's log density and gradient equal PyMC's own at the same point."""
     def files():
-        return {path.name: path.stat().st_mtime_ns for path in (tmp_path / "numba").glob("*")}
+        return {path.name: path.stat().st_mtime_ns for path in (tmp_path / "numba").glob("*") if path.name != "checked"}
 
     first = callbacks(tmp_path, [1.0, 2.0, 0.5])
     written = files()
@@ -189,7 +189,11 @@ FORCED = textwrap.dedent("""
 
     module.callback_key = lambda function, signature: hashlib.sha256(function.__qualname__.encode()).hexdigest()
     if sys.argv[2] == "trust":
-        module._agrees = lambda compiled: True
+        module._agrees = lambda compiled, frozen: True
+    if sys.argv[2] == "no-check":
+        def refuse(compiled, frozen):
+            raise AssertionError("checked again")
+        module._agrees = refuse
     y = np.array(json.loads(sys.argv[1]))
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 2)
@@ -226,3 +230,25 @@ def test_a_cached_callback_of_another_model_is_refused_and_compiled_afresh(tmp_p
     trusted = run([5.0, 7.0, 6.5], "trust")
     assert trusted["from_cache"] and trusted["logp"] == pytest.approx(first["logp"], rel=1e-9)
     assert trusted["logp"] != pytest.approx(trusted["reference"])
+
+
+def test_a_model_is_checked_against_its_cached_code_once(tmp_path):
+    """The first process that loads a model's callbacks from the cache checks them and records it; a later
+    process loading the same model's code does not check again (the check would raise here). A model with
+    other data whose callbacks land on the same disk keys is not covered by that record: it is checked,
+    refused and compiled afresh."""
+    def run(y, check):
+        env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+        done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(y), check], env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert not run([1.0, 2.0, 0.5], "check")["from_cache"]
+    assert not list((tmp_path / "numba").glob("checked/*"))
+    loaded = run([1.0, 2.0, 0.5], "check")
+    assert loaded["from_cache"] and len(list((tmp_path / "numba").glob("checked/*"))) == 1
+    again = run([1.0, 2.0, 0.5], "no-check")
+    assert again["from_cache"] and again["logp"] == pytest.approx(again["reference"], rel=1e-9)
+    other = run([5.0, 7.0, 6.5], "check")
+    assert not other["from_cache"] and other["logp"] == pytest.approx(other["reference"], rel=1e-9)

@@ -53,23 +53,28 @@ def _cells(function) -> dict:
 def callback_key(function, signature) -> str | None:
     """The disk key of one of nutpie's callbacks, or None where its code is not pinned down by PyTensor's
     graph hash (an uncacheable graph, or a nutpie whose callbacks are built differently)."""
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
-    if getattr(function, "__module__", None) != "nutpie.compile_pymc":
-        return None
-    try:
-        cells = _cells(function)
-        extract = _cells(cells["extract"].py_func)
-        graph = CACHED_SRC_FUNCTIONS.get(extract["inner"].py_func)
-    except (KeyError, AttributeError, TypeError):
-        return None
+    graph = _graph(function)
     if graph is None:
         return None
+    cells = _cells(function)
+    extract = _cells(cells["extract"].py_func)
     sizes = sorted((name, value) for name, value in cells.items() if isinstance(value, int))
     shared = [(array.dtype.str, array.ndim) for array in extract.get("shared_tuple", ())]
     layout = _layout(extract.get("record_dtype"))
     text = repr((function.__qualname__, str(signature), sizes, shared, layout, graph))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _graph(function) -> str | None:
+    """PyTensor's hash of the compiled graph (constants included) inside one of nutpie's callbacks, or None."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    if getattr(function, "__module__", None) != "nutpie.compile_pymc":
+        return None
+    try:
+        return CACHED_SRC_FUNCTIONS.get(_cells(_cells(function)["extract"].py_func)["inner"].py_func)
+    except (KeyError, AttributeError, TypeError):
+        return None
 
 
 def _layout(record) -> str | None:
@@ -140,6 +145,7 @@ def _cached(plain):
                     compiled.compile()
             except OSError:  # the cache file could not be written
                 return plain(given)(function)
+            compiled.disk_key, compiled.graph = key, _graph(function)
             return compiled
         return build
     return cfunc
@@ -158,12 +164,30 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _agrees(compiled) -> bool:
-    """Whether nutpie's two callbacks give what PyTensor's own compiled functions give (log density, its
-    gradient and the expanded point) at a point near the initial one: a callback loaded from the disk
-    cache is trusted only then."""
+def _reference(frozen):
+    """PyTensor's own log density with gradient and expansion of ``frozen``, laid out as nutpie lays out its
+    callbacks' (nutpie builds both with the same function), run by PyTensor's Python implementations: building
+    them takes a fraction of a second, where the numba-compiled pair nutpie keeps took 3 s per model to compile
+    in the first run that loads the callbacks from the cache."""
+    from nutpie.compile_pymc import _make_functions
+    from pymc.initial_point import make_initial_point_fn
+
+    _, _, logp, expand, *_ = _make_functions(
+        frozen, mode="FAST_COMPILE", compute_grad=True, join_expanded=True, var_names=None,
+        pymc_initial_point_fn=make_initial_point_fn(model=frozen, return_transformed=True))
+    return logp, expand
+
+
+def _agrees(compiled, frozen) -> bool:
+    """Whether nutpie's two callbacks give what PyTensor's own functions (:func:`_reference`) give (log density,
+    its gradient and the expanded point) at a point near the initial one: a callback loaded from the disk
+    cache is trusted only then, and not when the reference cannot be built."""
     import ctypes
 
+    try:
+        reference_logp_func, reference_expand_func = _reference(frozen)
+    except Exception:  # a nutpie whose internals changed: compile afresh rather than trust the cache
+        return False
     pointer = ctypes.POINTER(ctypes.c_double)
     start = np.asarray(compiled.initial_point_func(1), dtype=np.float64)
     point = np.ascontiguousarray(start + np.random.default_rng(7).normal(0, 0.1, start.shape))
@@ -174,11 +198,25 @@ def _agrees(compiled) -> bool:
                                                 logp.ctypes.data_as(pointer), user)
     status_expand = compiled.compiled_expand_func.ctypes(dim, expanded, point.ctypes.data_as(pointer),
                                                          out.ctypes.data_as(pointer), user)
-    reference_logp, reference_grad = compiled.logp_func(point)
-    (reference_out,) = compiled.expand_func(point)
+    reference_logp, reference_grad = reference_logp_func(point)
+    (reference_out,) = reference_expand_func(point)
     close = lambda a, b: np.allclose(a, b, rtol=1e-7, atol=1e-10, equal_nan=True)  # noqa: E731
     return (status in (0, 3, 4) and status_expand == 0 and close(logp[0], reference_logp)
             and close(grad, reference_grad) and close(out, np.asarray(reference_out).ravel()))
+
+
+def _checked_marker(compiled) -> Path | None:
+    """The file that records that the callbacks under these disk keys passed :func:`_agrees` for a model of
+    these graphs (PyTensor's hashes, constants included): later processes loading them for the same graphs
+    need no check; another model whose callbacks land on the same keys has other graphs and is checked.
+    None when a graph's hash is unknown (then every load is checked)."""
+    parts = []
+    for name in ("compiled_logp_func", "compiled_expand_func"):
+        callback = getattr(compiled, name)
+        parts += [getattr(callback, "disk_key", None), getattr(callback, "graph", None)]
+    if not all(parts):
+        return None
+    return cache_dir() / "numba" / "checked" / hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 def _from_cache(compiled) -> bool:
@@ -194,7 +232,8 @@ def disk_cache_enabled() -> bool:
 def compile_model(model, inputs: Sequence[str] = ()):
     """nutpie's compiled model of ``model``: every data container frozen except ``inputs``, and the numba
     callbacks taken from the disk cache when they are there (unless ``SHOPPER_BAYES_DISK_CACHE=0``) and
-    they agree with PyTensor's own functions at a test point (:func:`_agrees`; otherwise compiled afresh).
+    they agree with PyTensor's own functions at a test point (:func:`_agrees`; otherwise compiled afresh),
+    checked once per graph and cached code (:func:`_checked_marker`).
     nutpie looks ``cfunc`` up on the numba module when it compiles, so it is swapped there for the duration."""
     import numba
     import nutpie
@@ -210,8 +249,17 @@ def compile_model(model, inputs: Sequence[str] = ()):
             compiled = nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
         finally:
             numba.cfunc = plain
-    if _from_cache(compiled) and not _agrees(compiled):
+    if not _from_cache(compiled):
+        return compiled
+    marker = _checked_marker(compiled)
+    if marker is not None and marker.exists():
+        return compiled
+    if not _agrees(compiled, frozen):
         return nutpie.compile_pymc_model(frozen, backend="numba", freeze_model=False)
+    if marker is not None:
+        with contextlib.suppress(OSError):  # unwritable: the check runs again next time
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
     return compiled
 
 
