@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy import stats as sps
 
 from shopper_bayes.analyses.ad_campaigns.config import AdCampaignsSettings, Revenue
 from shopper_bayes.analyses.ad_campaigns.results import (AdCampaignsResult, Audience, Budget, BudgetOption, Campaign,
@@ -77,7 +76,9 @@ def naive_interval(count: float, trials: float, prob: float) -> tuple[float | No
     if trials <= 0:
         return (None, None)
     tail = (1 - prob) / 2
-    lo, hi = sps.beta.ppf([tail, 1 - tail], 1 + count, 1 + trials - count)
+    from scipy.stats import beta  # 0.6 s to import: not for the report section, which imports this module
+
+    lo, hi = beta.ppf([tail, 1 - tail], 1 + count, 1 + trials - count)
     return (float(lo), float(hi))
 
 

@@ -7,11 +7,12 @@ import numpy as np
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.analyses.customers_categories.compute import CategoriesResult, compute, table_frame
 from shopper_bayes.analyses.customers_categories.config import CategoriesSettings
-from shopper_bayes.analyses.customers_categories.figures import categories_figure
 from shopper_bayes.analyses.customers_categories.section import console, headline, section
 
 
 def run(ctx: Context) -> Output:
+    from shopper_bayes.analyses.customers_categories.figures import categories_figure  # matplotlib: only where figures are drawn
+
     loaded = ctx.load("category")
     result = compute(loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     if not result.available:

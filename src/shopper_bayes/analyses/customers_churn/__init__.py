@@ -7,12 +7,13 @@ import numpy as np
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.analyses.customers_churn.compute import ChurnResult, cohort_frame, compute
 from shopper_bayes.analyses.customers_churn.config import ChurnSettings
-from shopper_bayes.analyses.customers_churn.figures import cohort_figure
 from shopper_bayes.analyses.customers_churn.section import console, headline, section
 from shopper_bayes.datasets.transactions import customer_summary
 
 
 def run(ctx: Context) -> Output:
+    from shopper_bayes.analyses.customers_churn.figures import cohort_figure  # matplotlib: only where figures are drawn
+
     loaded = ctx.load()
     summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"],
                                columns=["first_purchase", "last_purchase"])

@@ -7,12 +7,13 @@ import numpy as np
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.analyses.customers_frequency_segments.compute import FrequencySegmentsResult, compute, table_frame
 from shopper_bayes.analyses.customers_frequency_segments.config import FrequencySegmentsSettings
-from shopper_bayes.analyses.customers_frequency_segments.figures import segments_figure
 from shopper_bayes.analyses.customers_frequency_segments.section import console, headline, section
 from shopper_bayes.datasets.transactions import customer_summary
 
 
 def run(ctx: Context) -> Output:
+    from shopper_bayes.analyses.customers_frequency_segments.figures import segments_figure  # matplotlib: only where figures are drawn
+
     loaded = ctx.load()
     summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"],
                                columns=["purchase_days", "revenue"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.analyses.customers_monthly.compute import MonthlyResult, compute, table_frame
 from shopper_bayes.analyses.customers_monthly.config import MonthlySettings
-from shopper_bayes.analyses.customers_monthly.figures import monthly_figure
 from shopper_bayes.analyses.customers_monthly.section import console, headline, section
 
 
 def run(ctx: Context) -> Output:
+    from shopper_bayes.analyses.customers_monthly.figures import monthly_figure  # matplotlib: only where figures are drawn
+
     loaded = ctx.load()
     result = compute(loaded, loaded.scope)
     figure = FigureSpec(

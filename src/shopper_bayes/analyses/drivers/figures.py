@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from shopper_bayes.analyses.drivers.results import DriversResult
+from shopper_bayes.analyses.drivers.results import DriversResult, ordered
 from shopper_bayes.report.style import PLUGIN, PREDICTIVE, TARGET, new_figure, style
-
-
-def ordered(result: DriversResult):
-    """Effects from the largest odds ratio to the smallest."""
-    return sorted(result.effects, key=lambda effect: -effect.odds_ratio.mean)
 
 
 def plot_forest(result: DriversResult) -> Figure:

@@ -91,3 +91,8 @@ class DriversResult(Result):
     draws: int
     diagnostics: Diagnostics
     cleaning: dict
+
+
+def ordered(result: DriversResult) -> list[Effect]:
+    """Effects from the largest odds ratio to the smallest."""
+    return sorted(result.effects, key=lambda effect: -effect.odds_ratio.mean)

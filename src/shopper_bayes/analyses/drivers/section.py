@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from shopper_bayes.analyses.drivers.figures import ordered
 from shopper_bayes.analyses.drivers.labels import labeller, methods_line
-from shopper_bayes.analyses.drivers.results import DriversResult, Effect
+from shopper_bayes.analyses.drivers.results import DriversResult, Effect, ordered
 from shopper_bayes.errors import one_line
 from shopper_bayes.report.document import (Decision, Figure, Section, Sentence, Table, Warning, num, num_range, pct,
                                            pp, pp_range, prob_cell, prob_text)
