@@ -120,3 +120,63 @@ def test_forked_workers_read_the_table_the_parent_cleaned(dirty):
     for got, cleanings in results:
         assert cleanings == 0
         _same(got, expected)
+
+
+# ---------------------------------------------------------------- transactions
+
+def _dirty_transactions(folder, layout: str, ids: bool, rows: int = 300, seed: int = 3):
+    """A purchase log with every kind of row the rules drop or count (no value holds a space, so the same
+    rows can be written as whitespace-separated text, where no category is missing), as text, CSV or Parquet."""
+    from shopper_bayes.datasets.transactions import TransactionsSettings
+
+    rng = np.random.default_rng(seed)
+    pick = lambda values: rng.choice(np.array(values, dtype=object), rows)  # noqa: E731
+    frame = pd.DataFrame({
+        "id": rng.integers(1, rows // 2, rows).astype(str),
+        "cust": pick(["A", "B", "C", "D", "NA", "null"]),
+        "day": pick(["20240101", "20240102", "20240215", "20240301", "2024013x", "20240105"]),
+        "amount": pick(["10.00", "10.00", "-4.5", "0", "abc", "3", "n/a"]),
+        "cat": pick(["Books", "Music", "", "Toys"]),
+    })
+    if layout == "text":  # no empty field in text split at whitespace
+        frame["cat"] = frame["cat"].replace("", "Other")
+        path = folder / "log.txt"
+        path.write_text(" ".join(frame.columns) + "\n" + "\n".join(" ".join(row) for row in frame.to_numpy()) + "\n")
+    elif layout == "csv":
+        path = folder / "log.csv"
+        frame.to_csv(path, index=False)
+    else:
+        path = folder / "log.parquet"
+        frame.to_parquet(path, index=False)
+    columns = {"customer": "cust", "date": "day", "amount": "amount", "category": "cat",
+               "transaction_id": "id" if ids else None}
+    return TransactionsSettings(path=path, columns=columns)
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["transaction ids", "exact duplicates"])
+@pytest.mark.parametrize("layout", ["text", "csv", "parquet"])
+def test_transactions_are_cleaned_once_for_every_request(tmp_path, layout, ids):
+    """The customer analyses' two requests (with a category, and without): one pass of the cleaning, one of the
+    date sniffing (and one split of the text lines), each request's report, rows and scope as when loaded alone."""
+    from shopper_bayes.datasets.transactions import DATASET as TRANSACTIONS
+
+    settings = _dirty_transactions(tmp_path, layout, ids)
+    requests = [("category",), ()]
+    expected = []
+    for needs in requests:
+        loaded = TRANSACTIONS.load(settings, needs, engine=DuckDBEngine())
+        expected.append((loaded.cleaning.to_dict(), loaded.table.frame(), loaded.scope))
+    assert (expected[0][0] != expected[1][0]) == (layout != "text")  # the category request drops rows the other keeps
+    assert any("duplicate" in reason for report, _, _ in expected for reason in [*report["dropped"], *report["changed"]])
+    engine = DuckDBEngine()
+    made = []
+    create_table = engine.create_table
+    engine.create_table = lambda name, query: made.append(name.rsplit("_", 1)[0]) or create_table(name, query)
+    prepare(engine, [partial(TRANSACTIONS.load, settings, needs, engine=engine) for needs in requests])
+    for needs, (report, rows, scope) in zip(requests, expected):
+        loaded = TRANSACTIONS.load(settings, needs, engine=engine)
+        assert loaded.cleaning.to_dict() == report and loaded.scope == scope
+        pd.testing.assert_frame_equal(loaded.table.frame(), rows)
+    assert engine.cleanings == 1
+    assert made.count("dates_transactions") == 1 and made.count("fields_transactions") == (layout == "text")
+    assert "transactions_stage" not in made

@@ -155,6 +155,11 @@ class Probability(BaseModel):
     draws: int
 
 
+def one_load(settings, config) -> list:
+    """``requests`` of an analysis whose run makes one load of its dataset with nothing more: ``ctx.load()``."""
+    return [((), {})]
+
+
 def lazy(target: str) -> Callable[[Context], Output]:
     """``run`` given as ``"package.module:function"``, imported on the first call: an analysis package
     then imports no model library (PyMC, numba) until it runs, so ``shopper-bayes report`` and

@@ -115,11 +115,14 @@ def _scan_whitespace(engine: Engine, source: Source, header: bool, columns: list
     repeated header, skipped); lines with another number of fields are counted, not read."""
     for path in source.files:
         check_file(path, "transactions")
+    shared = engine.shared.get(source)
+    if shared is not None and set(columns) <= set(shared.names):  # cleaned once for the run (engine.clean.prepare)
+        return Scanned(shared.raw, [], shared.rejected)
     lines = engine.lines(source, engine.view_name("lines_transactions"))
-    # Split once and kept: the date sniffing, the cleaning and the counts each read the fields.
-    split = engine.create_table(engine.view_name("fields_transactions"),
-                               f"SELECT _row, string_split_regex(trim(line, {WHITESPACE}), '\\s+') AS f "
-                               f"FROM {quote(lines)} WHERE trim(line, {WHITESPACE}) <> ''")
+    # Split once per run and kept: the date sniffing, the cleaning and the counts of every request read the fields.
+    split = engine.table_once(("fields", source), "fields_transactions",
+                              f"SELECT _row, string_split_regex(trim(line, {WHITESPACE}), '\\s+') AS f "
+                              f"FROM {quote(lines)} WHERE trim(line, {WHITESPACE}) <> ''")
     first = engine.sql(f"SELECT f FROM {quote(split)} ORDER BY _row LIMIT 1")
     if first.empty:
         raise UserError(source.shown, "the file is empty", "export the transactions again with their rows")
@@ -141,6 +144,8 @@ def _scan_whitespace(engine: Engine, source: Source, header: bool, columns: list
         found = {bool(fewer): int(count) for fewer, count in zip(counts["fewer"], counts["n"])}
         return {reason: found[key] for key, reason in ((True, FEWER_FIELDS), (False, MORE_FIELDS)) if found.get(key)}
 
+    if engine.planning is not None:
+        engine.planning.scanned(source, raw, dict.fromkeys(columns, "text"), rejected, rescan=False)
     return Scanned(raw, [], rejected)
 
 
@@ -247,9 +252,10 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     # purchase day both read this small table instead of the rows.
     dates = None
     if not settings.date_format or settings.observation_end is None:
-        dates = engine.create_table(engine.view_name("dates_transactions"), (
-            f"SELECT {date_text} AS v, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) AS purchase "
-            f"FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1"))
+        query = (f"SELECT {date_text} AS v, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) "
+                 f"AS purchase FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1")
+        # once per run: every request of the run (and its planning) asks the same of the same source
+        dates = engine.table_once(("dates", source, query.replace(quote(raw.view), "{raw}")), "dates_transactions", query)
     if settings.date_format:
         date_format = settings.date_format
     else:

@@ -67,6 +67,15 @@ class Engine(ABC):
         self.shared: dict = {}  # Source -> clean.Shared: sources cleaned once for the run (clean.prepare)
         self.planning = None  # a clean.Plan while clean.prepare records the requests
         self.cleanings = 0  # passes over raw rows that computed cleaning rules (a test counts them)
+        self.made: dict = {}  # key -> table made by :meth:`table_once`
+
+    def table_once(self, key: tuple, stem: str, query: str) -> str:
+        """``create_table(query)`` the first time ``key`` is asked for, that table's name every later time.
+        ``key`` must name what the table holds independently of the views it reads (say a source, and the
+        query with the name of the view of that source taken out): loads of one source share the table."""
+        if key not in self.made:
+            self.made[key] = self.create_table(self.view_name(stem), query)
+        return self.made[key]
 
     def view_name(self, stem: str) -> str:
         return f"{stem}_{next(self._views)}"

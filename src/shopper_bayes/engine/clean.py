@@ -106,6 +106,7 @@ class Shared:
     columns: dict[str, str]
     rejected: dict[str, int]
     repeats: dict[str, str] = field(default_factory=dict)
+    rescan: bool = True  # ``raw`` is ``Engine.scan`` of the source (not a reader of its own, such as split text)
 
 
 class Planned(Exception):
@@ -121,11 +122,16 @@ class Plan:
     rejected: dict[Source, Callable[[], dict[str, int]]] = field(default_factory=dict)
     expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
     keys: dict[Source, dict[str, None]] = field(default_factory=dict)  # repeat keys (SQL)
+    ready: dict[Source, list] = field(default_factory=dict)  # a source read its own way -> (raw view, its columns)
 
-    def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected) -> None:
+    def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected, rescan: bool = True) -> None:
+        """A request's raw ``view`` of ``source``. ``rescan`` False: the view is not ``Engine.scan`` of the
+        source (a reader of its own, every request reading the same columns): the cleaning reads it."""
         self.views[view] = source
         self.names.setdefault(source, {}).update(kinds)
         self.rejected.setdefault(source, rejected)
+        if not rescan:
+            self.ready.setdefault(source, []).append((view, set(kinds)))
 
 
 def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shared") -> list[Shared]:
@@ -151,8 +157,13 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
         expressions = list(plan.expressions.get(source, {}))
         if not expressions or source in engine.shared:
             continue
-        raw = engine.view_name(f"raw_{stem}")
-        engine.scan(source, list(kinds), raw)
+        if source in plan.ready:  # read its own way: one of the requests' views must hold every column
+            raw = next((view for view, names in plan.ready[source] if set(kinds) <= names), None)
+            if raw is None:
+                continue
+        else:
+            raw = engine.view_name(f"raw_{stem}")
+            engine.scan(source, list(kinds), raw)
         columns = {sql: f"_s{i}" for i, sql in enumerate(expressions)}
         table = engine.create_table(engine.view_name(f"{stem}_clean"), "SELECT _row, " + ", ".join(
             f"{sql} AS {name}" for sql, name in columns.items()) + f" FROM {quote(raw)}")
@@ -165,16 +176,17 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
                 f"(SELECT {hashed} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1))"))
         rejected = plan.rejected[source]
         shared = Shared(source, list(kinds), dict(kinds), raw, table, columns,
-                        dict((rejected() if callable(rejected) else rejected) or {}), repeats)
+                        dict((rejected() if callable(rejected) else rejected) or {}), repeats, source not in plan.ready)
         engine.shared[source] = shared
         made.append(shared)
     return made
 
 
 def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
-    """Use tables :func:`prepare` made in another process's DuckDB database file (closed there), read-only."""
+    """Use tables :func:`prepare` made in another process's DuckDB database file (closed there), read-only.
+    A source read its own way (not ``rescan``) is left out: this process cleans it again."""
     engine.attach(database, "prepared")
-    for entry in shared:
+    for entry in (entry for entry in shared if entry.rescan):
         raw = engine.view_name("raw_shared")
         engine.scan(entry.source, entry.names, raw)
         table = engine.create_view(engine.view_name("shared_clean"), f"SELECT * FROM prepared.{quote(entry.table)}")

@@ -10,10 +10,16 @@ from shopper_bayes.analyses.customers_categories.config import CategoriesSetting
 from shopper_bayes.analyses.customers_categories.section import console, headline, section
 
 
+def requests(settings: CategoriesSettings, config) -> list:
+    """The run's one load: the purchases with a category."""
+    return [(("category",), {})]
+
+
 def run(ctx: Context) -> Output:
     from shopper_bayes.analyses.customers_categories.figures import categories_figure  # matplotlib: only where figures are drawn
 
-    loaded = ctx.load("category")
+    (needs, options), = requests(ctx.settings, ctx.config)
+    loaded = ctx.load(*needs, **options)
     result = compute(loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     if not result.available:
         return Output(summary=result)
@@ -26,4 +32,4 @@ def run(ctx: Context) -> Output:
 
 ANALYSIS = Analysis(key="customers_categories", title="Top categories", dataset="transactions",
                     settings=CategoriesSettings, result=CategoriesResult, run=run, section=section,
-                    console=console, headline=headline)
+                    console=console, headline=headline, requests=requests)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
 from shopper_bayes.analyses.customers_churn.compute import ChurnResult, cohort_frame, compute
 from shopper_bayes.analyses.customers_churn.config import ChurnSettings
 from shopper_bayes.analyses.customers_churn.section import console, headline, section
@@ -27,4 +27,4 @@ def run(ctx: Context) -> Output:
 
 ANALYSIS = Analysis(key="customers_churn", title="Retention and churn", dataset="transactions",
                     settings=ChurnSettings, result=ChurnResult, run=run, section=section,
-                    console=console, headline=headline)
+                    console=console, headline=headline, requests=one_load)

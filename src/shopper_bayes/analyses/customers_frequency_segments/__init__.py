@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
 from shopper_bayes.analyses.customers_frequency_segments.compute import FrequencySegmentsResult, compute, table_frame
 from shopper_bayes.analyses.customers_frequency_segments.config import FrequencySegmentsSettings
 from shopper_bayes.analyses.customers_frequency_segments.section import console, headline, section
@@ -27,4 +27,4 @@ def run(ctx: Context) -> Output:
 
 ANALYSIS = Analysis(key="customers_frequency_segments", title="Purchase frequency", dataset="transactions",
                     settings=FrequencySegmentsSettings, result=FrequencySegmentsResult, run=run, section=section,
-                    console=console, headline=headline)
+                    console=console, headline=headline, requests=one_load)

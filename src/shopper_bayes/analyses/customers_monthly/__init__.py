@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
 from shopper_bayes.analyses.customers_monthly.compute import MonthlyResult, compute, table_frame
 from shopper_bayes.analyses.customers_monthly.config import MonthlySettings
 from shopper_bayes.analyses.customers_monthly.section import console, headline, section
@@ -22,4 +22,4 @@ def run(ctx: Context) -> Output:
 
 ANALYSIS = Analysis(key="customers_monthly", title="Monthly trends", dataset="transactions",
                     settings=MonthlySettings, result=MonthlyResult, run=run, section=section,
-                    console=console, headline=headline)
+                    console=console, headline=headline, requests=one_load)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
+from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
 from shopper_bayes.analyses.customers_pareto.compute import ParetoResult, compute
 from shopper_bayes.analyses.customers_pareto.config import ParetoSettings
 from shopper_bayes.analyses.customers_pareto.section import console, headline, section
@@ -29,4 +29,4 @@ def run(ctx: Context) -> Output:
 
 ANALYSIS = Analysis(key="customers_pareto", title="Who brings the revenue", dataset="transactions",
                     settings=ParetoSettings, result=ParetoResult, run=run, section=section,
-                    console=console, headline=headline)
+                    console=console, headline=headline, requests=one_load)
