@@ -381,27 +381,8 @@ SUMMARY_COLUMNS = ["customer", "first_purchase", "last_purchase", "purchase_days
 HOLDOUT_COLUMNS = ["purchase_days_holdout", "revenue_holdout", "frequency_holdout", "duration_holdout"]
 
 
-def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, observation_end: date | str,
-                     time_unit: str = "week", calibration_end: date | str | None = None,
-                     columns: list[str] | None = None) -> pd.DataFrame:
-    """One row per customer, from one SQL query over purchases with ``customer``, ``date``, ``amount``:
-    run by the engine holding loaded transactions (DuckDB or Spark), or by DuckDB over a frame or relation.
-
-    Purchases after ``observation_end`` are left out. ``frequency`` = purchase days - 1 (repeat
-    purchase days: several purchases on one day are one), ``recency`` = last - first purchase day,
-    ``T`` = ``observation_end`` - first purchase day, both in ``time_unit`` (day, week or month of
-    365.25 / 12 days), and ``monetary_value`` = mean revenue of the repeat purchase days (0 when
-    frequency is 0), as ``pymc_marketing.clv.rfm_summary(time_unit="D", time_scaler=days per unit)``.
-
-    With ``calibration_end``, the columns describe the calibration period (purchases up to
-    ``calibration_end``, T measured to it; customers whose first purchase is later are left out) and
-    the holdout period (``calibration_end``, ``observation_end``] adds ``purchase_days_holdout``,
-    ``revenue_holdout``, ``frequency_holdout`` (= purchase days in the holdout) and
-    ``duration_holdout`` (its length in ``time_unit``).
-
-    ``columns``: only these columns come back (still one row per customer, ordered by customer): a
-    row per customer of a large log is large (23 million customers: about 2 GB for every column).
-    """
+def summary_sql(observation_end: date | str, time_unit: str = "week", calibration_end: date | str | None = None) -> str:
+    """The query of :func:`customer_summary` (``{rows}`` standing for the purchases), every column."""
     if time_unit not in UNIT_DAYS:
         raise UserError("time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     end = pd.Timestamp(observation_end).date()
@@ -423,7 +404,7 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
     # of each day and the customer's first day, then one aggregation per customer. Amounts are summed as
     # DECIMAL, exactly, so the sums do not depend on the order the engine adds them in.
     window = "OVER (PARTITION BY customer ORDER BY day)"
-    sql = f"""
+    return f"""
         SELECT customer,
                CAST(min(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS first_purchase,
                CAST(max(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS last_purchase,
@@ -444,6 +425,30 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
                           WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}')))
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0"""
+
+
+def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, observation_end: date | str,
+                     time_unit: str = "week", calibration_end: date | str | None = None,
+                     columns: list[str] | None = None) -> pd.DataFrame:
+    """One row per customer, from one SQL query over purchases with ``customer``, ``date``, ``amount``:
+    run by the engine holding loaded transactions (DuckDB or Spark), or by DuckDB over a frame or relation.
+
+    Purchases after ``observation_end`` are left out. ``frequency`` = purchase days - 1 (repeat
+    purchase days: several purchases on one day are one), ``recency`` = last - first purchase day,
+    ``T`` = ``observation_end`` - first purchase day, both in ``time_unit`` (day, week or month of
+    365.25 / 12 days), and ``monetary_value`` = mean revenue of the repeat purchase days (0 when
+    frequency is 0), as ``pymc_marketing.clv.rfm_summary(time_unit="D", time_scaler=days per unit)``.
+
+    With ``calibration_end``, the columns describe the calibration period (purchases up to
+    ``calibration_end``, T measured to it; customers whose first purchase is later are left out) and
+    the holdout period (``calibration_end``, ``observation_end``] adds ``purchase_days_holdout``,
+    ``revenue_holdout``, ``frequency_holdout`` (= purchase days in the holdout) and
+    ``duration_holdout`` (its length in ``time_unit``).
+
+    ``columns``: only these columns come back (still one row per customer, ordered by customer): a
+    row per customer of a large log is large (23 million customers: about 2 GB for every column).
+    """
+    sql = summary_sql(observation_end, time_unit, calibration_end)
     selected = ", ".join(columns) if columns else "*"
     summary = aggregate(data, f"SELECT {selected} FROM ({sql}) ORDER BY customer", ["customer", "date", "amount"],
                         large=True)
@@ -460,6 +465,21 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
         if column in summary:
             summary[column] = summary[column].astype("int64")
     return summary
+
+
+def over_customers(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, queries: list[str],
+                   observation_end: date | str, time_unit: str = "week", columns: list[str] | None = None) -> list[pd.DataFrame]:
+    """Run each of ``queries`` (small results), in which ``{customers}`` stands for the per-customer summary's
+    ``columns`` (:func:`customer_summary`), where the purchases are. In an engine the summary is computed once,
+    kept as a table for the run, and never leaves the engine."""
+    selected = f"SELECT {', '.join(columns) if columns else '*'} FROM ({summary_sql(observation_end, time_unit)})"
+    table = data.table if isinstance(data, Loaded) else data
+    if isinstance(table, Table):
+        key = ("customers", table.view, str(observation_end), time_unit, tuple(columns or ()))
+        name = table.engine.table_once(key, "customers", selected.replace("{rows}", table.rows))
+        return [table.engine.sql(query.replace("{customers}", name)) for query in queries]
+    return [aggregate(data, query.replace("{customers}", f"({selected})"), ["customer", "date", "amount"])
+            for query in queries]
 
 
 DATASET = Dataset(name="transactions", title="Transactions", settings=TransactionsSettings, load=load, default=None,

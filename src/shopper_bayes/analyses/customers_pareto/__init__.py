@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
-from shopper_bayes.analyses.customers_pareto.compute import ParetoResult, compute
+from shopper_bayes.analyses.customers_pareto.compute import ParetoResult, Revenue, compute, queries
 from shopper_bayes.analyses.customers_pareto.config import ParetoSettings
 from shopper_bayes.analyses.customers_pareto.section import console, headline, section
-from shopper_bayes.datasets.transactions import customer_summary
+from shopper_bayes.datasets.transactions import over_customers
 
 
 def run(ctx: Context) -> Output:
     from shopper_bayes.analyses.customers_pareto.figures import lorenz_figure  # matplotlib: only where figures are drawn
 
     loaded = ctx.load()
-    summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"],
-                               columns=["revenue"])
-    result = compute(summary, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
+    revenue = Revenue(*over_customers(loaded, queries(ctx.settings), loaded.scope["observation_end"],
+                                      loaded.scope["time_unit"], columns=["revenue"]))
+    result = compute(revenue, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figures = []
     if result.revenue_share is not None:
         figures.append(FigureSpec(

@@ -36,7 +36,9 @@ def section(result: ParetoResult) -> Section:
         "customer. The Gini coefficient is 0 when every customer spends the same and near 1 when one customer brings "
         "all revenue; the Lorenz curve shows the cumulative share of revenue against the share of customers.",
         f"Intervals: nonparametric bootstrap over customers ({result.resamples:,} resamples with replacement, "
-        "percentile interval), treating the customers as a sample of the customers the shop could have had.",
+        "percentile interval), treating the customers as a sample of the customers the shop could have had. "
+        f"The resamples draw from {result.revenue_groups:,} groups of customers with revenue within 0.1% of each "
+        "other, each customer counted at the group's mean revenue; the figures above are exact.",
     ]
     return Section("Who brings the revenue", blocks, methods=methods, terms=["Gini coefficient", "Lorenz curve", "bootstrap"],
                    anchor="customers-pareto")
