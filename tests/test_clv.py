@@ -267,6 +267,24 @@ def test_prediction_chunks_give_the_same_numbers(monkeypatch):
                                            predict.pair_terms(BgNbd, customers, params, "week", 12, 0.01), 0.9, [0.1, 0.5])
     pd.testing.assert_frame_equal(whole.table, chunked.table)
     np.testing.assert_allclose(whole.totals["clv"], chunked.totals["clv"], rtol=1e-10)
+    # per triple and linear in the mean spend against every customer x draw written out
+    x, tx, T, z = (customers[name].to_numpy(float)[:, None] for name in ("frequency", "recency", "T", "monetary_value"))
+    alive = BgNbd.p_alive(x, tx, T, {name: params[name][None, :] for name in BgNbd.params})
+    spend = models.expected_spend(np.where(z > 0, x, 0), z, *(params[name][None, :] for name in ("p", "q", "v")))
+    terms = predict.pair_terms(BgNbd, customers, params, "week", 12, 0.01)
+    at = terms.index.get_indexer(pd.MultiIndex.from_frame(customers[["frequency", "T"]]))
+    for name, values in (("p_alive", alive), ("purchases", terms.horizon[at] * alive), ("spend", spend),
+                         ("clv", terms.discounted[at] * alive * spend)):
+        np.testing.assert_allclose(whole.table[f"{name}_mean"], values.mean(axis=1), rtol=1e-12)
+        lo, hi = np.quantile(values, [0.05, 0.95], axis=1)
+        np.testing.assert_allclose(whole.table[f"{name}_lo"], lo, rtol=1e-12)
+        np.testing.assert_allclose(whole.table[f"{name}_hi"], hi, rtol=1e-12)
+    np.testing.assert_allclose(whole.totals["alive"], alive.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(whole.totals["quarter"], (terms.quarter[at] * alive).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(whole.totals["clv"], (terms.discounted[at] * alive * spend).sum(axis=0), rtol=1e-12)
+    top = whole.table["segment"] == "top 10%"
+    np.testing.assert_allclose(whole.segments["top 10%"], (terms.discounted[at] * alive * spend)[top].sum(axis=0),
+                               rtol=1e-12)
     # the CLV of one draw, summed month by month with the closed form, without the pair shortcut
     d, row = 0, customers.iloc[0]
     args = {n: params[n][d] for n in BgNbd.params}

@@ -3,7 +3,9 @@
 Everything is computed on arrays of (customers in a chunk) x (draws), never on the whole
 customers x draws array: per-customer summaries are reduced chunk by chunk, totals are summed per
 draw. The expected purchases of a customer alive at T depend on the customer only through
-(frequency, T), so they are computed once per distinct pair. ``model`` is the purchase model
+(frequency, T), so they are computed once per distinct pair; P(alive) depends on it through
+(frequency, recency, T), computed once per distinct triple; the expected spend is linear in the
+mean spend given the frequency. ``model`` is the purchase model
 (``purchases.BgNbd`` or ``purchases.ParetoNbd``).
 """
 
@@ -15,7 +17,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from shopper_bayes.analyses.clv.model import expected_spend
 from shopper_bayes.analyses.clv.rfm import DAYS_PER_UNIT
 
 DAYS_PER_MONTH = 30.4375
@@ -117,39 +118,96 @@ def segment_names(shares: list[float]) -> list[str]:
     return names
 
 
+@dataclass
+class Triples:
+    """The customers grouped by their (frequency, recency, T): P(alive) depends on a customer through
+    that triple only, so it is computed once per triple. ``code``: each customer's triple; ``order``:
+    the customers sorted by triple (stable), so that a run of them spans a run of triples."""
+
+    x: np.ndarray
+    tx: np.ndarray
+    T: np.ndarray
+    pair: np.ndarray  # per triple: its row of the pair terms
+    size: np.ndarray  # per triple: its customers
+    code: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, customers: pd.DataFrame, pairs: pd.MultiIndex | None = None) -> Triples:
+        code, unique = pd.MultiIndex.from_frame(customers[["frequency", "recency", "T"]]).factorize()
+        x, tx, T = (unique.get_level_values(level).to_numpy("float64") for level in range(3))
+        pair = (pairs.get_indexer(pd.MultiIndex.from_arrays([unique.get_level_values(0), unique.get_level_values(2)]))
+                if pairs is not None else np.zeros(len(unique), dtype=np.intp))
+        return cls(x, tx, T, pair, np.bincount(code, minlength=len(unique)), code, np.argsort(code, kind="stable"))
+
+    def runs(self, draws: int):
+        """(customers, their triples' rows within ``triples``, triples): runs of the sorted customers, each about
+        ``CHUNK_ELEMENTS / draws`` customers, with the range of triples they span."""
+        for part in _chunks(len(self.order), draws):
+            who = self.order[part]
+            first, last = self.code[who[0]], self.code[who[-1]]
+            yield who, self.code[who] - first, slice(first, last + 1)
+
+    def alive(self, model, theta: dict, triples: slice) -> np.ndarray:
+        """P(alive) of ``triples`` x draws (``theta``: draws along axis 1)."""
+        return model.p_alive(self.x[triples, None], self.tx[triples, None], self.T[triples, None], theta)
+
+
+def spend_terms(x_max: int, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Gamma-Gamma's expected spend is linear in the mean spend z given the repeat purchases x:
+    E = base[x] + slope[x] z (per draw; x = 0 for customers without positive spend, whose slope is 0)."""
+    x = np.arange(x_max + 1, dtype="float64")[:, None]
+    p, q, v = (params[name][None, :] for name in ("p", "q", "v"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        population = np.where(q > 1, p * v / (q - 1), np.nan)
+        weight = np.where(q > 1, p * x / (p * x + q - 1), np.nan)
+    return (1 - weight) * population, weight
+
+
 def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
                          prob: float, shares: list[float]) -> CustomerPredictions:
     """Per customer: P(alive), expected purchases over the horizon, expected spend per purchase and CLV
-    (mean and central interval over draws); per draw: totals and segment totals."""
+    (mean and central interval over draws); per draw: totals and segment totals. P(alive) and the
+    purchases are computed and summarised per (frequency, recency, T) triple."""
     draws = len(params["r"])
-    position = terms.index.get_indexer(pd.MultiIndex.from_frame(customers[["frequency", "T"]]))
-    x_all = customers["frequency"].to_numpy("float64")[:, None]
-    tx_all = customers["recency"].to_numpy("float64")[:, None]
-    T_all = customers["T"].to_numpy("float64")[:, None]
-    z_all = customers["monetary_value"].to_numpy("float64")[:, None]
+    triples = Triples.of(customers, terms.index)
     theta = _draws(params, model.params, axis=1)
     has_spend = "p" in params
-    p, q, v = ((params[name][None, :] for name in ("p", "q", "v")) if has_spend else (None, None, None))
-
-    def chunk(part):
-        x, tx, T, z, at = x_all[part], tx_all[part], T_all[part], z_all[part], position[part]
-        alive = model.p_alive(x, tx, T, theta)
-        spend = expected_spend(np.where(z > 0, x, 0), z, p, q, v) if has_spend else np.full(alive.shape, np.nan)
-        return {"p_alive": alive, "quarter": terms.quarter[at] * alive, "purchases": terms.horizon[at] * alive,
-                "spend": spend, "clv": terms.discounted[at] * alive * spend}
-
+    z_all = customers["monetary_value"].to_numpy("float64")
+    x_spend = np.where(z_all > 0, customers["frequency"].to_numpy(np.int64), 0)
+    base, slope = spend_terms(int(x_spend.max(initial=0)), params) if has_spend else (None, None)
     columns = {f"{name}_{stat}": np.empty(len(customers)) for name in ("p_alive", "purchases", "spend", "clv")
                for stat in ("mean", "lo", "hi")}
     totals = {name: np.zeros(draws) for name in ("alive", "quarter", "purchases", "clv")}
-    for part in _chunks(len(customers), draws):
-        values = chunk(part)
-        for name in ("p_alive", "purchases", "spend", "clv"):
-            mean, lo, hi = _summary(values[name], prob)
-            columns[f"{name}_mean"][part], columns[f"{name}_lo"][part], columns[f"{name}_hi"][part] = mean, lo, hi
-        totals["alive"] += values["p_alive"].sum(axis=0)
-        totals["quarter"] += values["quarter"].sum(axis=0)
-        totals["purchases"] += values["purchases"].sum(axis=0)
-        totals["clv"] += values["clv"].sum(axis=0)
+    per_triple = {f"{name}_{stat}": np.empty(len(triples.x)) for name in ("p_alive", "purchases")
+                  for stat in ("mean", "lo", "hi")}
+    for part in _chunks(len(triples.x), draws):
+        alive = triples.alive(model, theta, part)
+        size, pair = triples.size[part], triples.pair[part]
+        for name, values in (("p_alive", alive), ("purchases", terms.horizon[pair] * alive)):
+            stats = _summary(values, prob)
+            for stat, value in zip(("mean", "lo", "hi"), stats):
+                per_triple[f"{name}_{stat}"][part] = value
+        totals["alive"] += size @ alive
+        totals["quarter"] += size @ (terms.quarter[pair] * alive)
+        totals["purchases"] += size @ (terms.horizon[pair] * alive)
+    for name, values in per_triple.items():
+        columns[name][:] = values[triples.code]
+
+    def clv_and_spend(who, at, span):
+        alive = triples.alive(model, theta, span)[at]
+        if not has_spend:
+            spend = np.full(alive.shape, np.nan)
+        else:
+            spend = base[x_spend[who]] + slope[x_spend[who]] * z_all[who, None]
+        return terms.discounted[triples.pair[span][at]] * alive * spend, spend
+
+    for who, at, span in triples.runs(draws):
+        clv, spend = clv_and_spend(who, at, span)
+        for name, values in (("spend", spend), ("clv", clv)):
+            for stat, value in zip(("mean", "lo", "hi"), _summary(values, prob)):
+                columns[f"{name}_{stat}"][who] = value
+        totals["clv"] += clv.sum(axis=0)
     table = customers.reset_index(drop=True).assign(**columns)
     names = segment_names(shares)
     rank = table["clv_mean"].rank(ascending=False, method="first").to_numpy() / len(table)
@@ -157,10 +215,10 @@ def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.nd
     table["segment"] = pd.Categorical.from_codes(np.minimum(segment, len(names) - 1), names)
     segments = {name: np.zeros(draws) for name in names}
     codes = table["segment"].cat.codes.to_numpy()
-    for part in _chunks(len(customers), draws):
-        clv = chunk(part)["clv"]
+    for who, at, span in triples.runs(draws):
+        clv, _ = clv_and_spend(who, at, span)
         for code, name in enumerate(names):
-            segments[name] += clv[codes[part] == code].sum(axis=0)
+            segments[name] += clv[codes[who] == code].sum(axis=0)
     sizes = {name: int((codes == code).sum()) for code, name in enumerate(names)}
     return CustomerPredictions(table, totals, segments, sizes)
 
@@ -197,18 +255,19 @@ def simulate_holdout(model, customers: pd.DataFrame, params: dict[str, np.ndarra
     draws = len(params["r"])
     by_period = np.zeros((draws, periods), dtype=np.int64)
     by_frequency = np.zeros((draws, FREQUENCY_GROUPS), dtype=np.int64)
+    triples = Triples.of(customers)
     x_all = customers["frequency"].to_numpy("float64")
-    tx_all = customers["recency"].to_numpy("float64")
     T_all = customers["T"].to_numpy("float64")
     group_all = np.minimum(customers["frequency"].to_numpy(), FREQUENCY_GROUPS - 1)
+    theta = _draws(params, model.params, axis=1)
     v = _draws(params, model.params)
     draw_index = np.arange(draws)[:, None]
-    for part in _chunks(len(customers), draws):
-        x, tx, T = x_all[None, part], tx_all[None, part], T_all[None, part]
-        alive = model.p_alive(x, tx, T, v)
+    for who, at, spanned in triples.runs(draws):
+        x, T = x_all[None, who], T_all[None, who]
+        alive = triples.alive(model, theta, spanned)[at].T
         bought, events, window = model.simulate(rng, length, x, alive, T, v)
         rows = np.broadcast_to(draw_index, bought.shape)
-        cell = rows * FREQUENCY_GROUPS + group_all[None, part]
+        cell = rows * FREQUENCY_GROUPS + group_all[None, who]
         by_frequency += np.bincount(cell.reshape(-1), weights=bought.reshape(-1),
                                     minlength=draws * FREQUENCY_GROUPS).reshape(draws, FREQUENCY_GROUPS).astype(np.int64)
         flat_bought, flat_events, flat_rows = bought.reshape(-1), events.reshape(-1), rows.reshape(-1)
