@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.engine.base import exact_sum
+from shopper_bayes.engine.base import arrow_frame, exact_sum
 from shopper_bayes.errors import UserError
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
@@ -45,16 +45,28 @@ def _day(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _runner(data):
-    """A function running a query in which ``{rows}`` stands for the purchases (``customer``,
-    ``date``, ``amount``): in the run's engine for loaded data, in DuckDB for a frame."""
-    table = getattr(data, "table", None)
-    if table is not None:
-        return table.sql
-    frame = data.frame if hasattr(data, "frame") else data
-    con = duckdb.connect()
-    con.register("purchase_rows", frame[["customer", "date", "amount"]])
-    return lambda query: con.sql(query.replace("{rows}", "purchase_rows")).df()
+DAYS = ("SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day, "
+        f"{exact_sum('amount')} AS amount FROM {{rows}} GROUP BY 1, 2")
+
+
+class _Where:
+    """Where the purchases are: the run's engine for loaded data, DuckDB for a frame. The purchase days
+    (customer_id, day, amount summed) are computed there once, as the table ``days``."""
+
+    def __init__(self, data):
+        table = getattr(data, "table", None)
+        if table is not None:
+            self.engine = table.engine
+            self.days = table.engine.table_once(("purchase_days", table.view), "purchase_days",
+                                                DAYS.replace("{rows}", table.rows))
+            self.small, self.large = self.engine.sql, self.engine.fetch
+            return
+        frame = data.frame if hasattr(data, "frame") else data
+        con = duckdb.connect()
+        con.register("purchase_rows", frame[["customer", "date", "amount"]])
+        con.execute(f"CREATE TABLE purchase_days AS {DAYS.replace('{rows}', 'purchase_rows')}")
+        self.days = "purchase_days"
+        self.small, self.large = (lambda query: con.sql(query).df()), (lambda query: arrow_frame(con.sql(query)))
 
 
 def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str = "week") -> RfmTables:
@@ -65,10 +77,9 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
     if time_unit not in DAYS_PER_UNIT:
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
-    run = _runner(data)
-    days = ("(SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day, "
-            f"{exact_sum('amount')} AS amount FROM {{rows}} GROUP BY 1, 2)")
-    bounds = run(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
+    where = _Where(data)
+    days = where.days
+    bounds = where.small(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
     first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
     observation_end = last if observation_end is None else _day(observation_end)
     calibration = observation_end if calibration_end is None else _day(calibration_end)
@@ -76,35 +87,40 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
         raise UserError("transactions.calibration_end", f"{calibration} is not between the first purchase ({first}) "
                         f"and observation_end ({observation_end})", "choose a date inside the log")
     cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
-    customers = run(f"""
+    holdout = calibration_end is not None and calibration != observation_end
+    calibrated = f"""
         SELECT customer_id,
                count(*) - 1 AS frequency,
                CAST(date_diff('day', min(day), max(day)) AS DOUBLE) / {scale} AS recency,
                CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
                coalesce(({exact_sum('amount')} - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) AS monetary_value
         FROM {days} AS d WHERE day <= {cut}
-        GROUP BY customer_id ORDER BY customer_id""")
+        GROUP BY customer_id"""
+    later = f"(SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end})"
+    if holdout:  # the holdout purchases of each calibration customer, in the same pass
+        calibrated = f"""
+            SELECT c.*, coalesce(h.purchases, 0) AS holdout
+            FROM ({calibrated}) AS c
+            LEFT JOIN (SELECT customer_id, count(*) AS purchases FROM {later} AS l GROUP BY 1) AS h
+              ON h.customer_id = c.customer_id"""
+    customers = where.large(f"SELECT * FROM ({calibrated}) AS c ORDER BY customer_id")
+    customers["customer_id"] = customers["customer_id"].astype("string")
     customers["frequency"] = customers["frequency"].astype(np.int64)
     for column in ("recency", "T", "monetary_value"):
         customers[column] = customers[column].astype(np.float64)
-    if calibration_end is None or calibration == observation_end:
+    if not holdout:
         return RfmTables(customers, None, None, None, calibration, observation_end, time_unit)
-    calibrated = f"(SELECT DISTINCT customer_id FROM {days} AS d WHERE day <= {cut})"
-    per_customer = run(f"""
-        SELECT c.customer_id, count(h.day) AS purchases
-        FROM {calibrated} AS c LEFT JOIN (SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end}) AS h
-          ON h.customer_id = c.customer_id
-        GROUP BY c.customer_id ORDER BY c.customer_id""")
+    per_customer = pd.Series(customers.pop("holdout").to_numpy(np.int64), index=customers["customer_id"],
+                             name="purchases")
     length = (observation_end - calibration).days / scale
     periods = int(np.ceil(length))
-    per_period = run(f"""
+    per_period = where.small(f"""
         SELECT CAST(floor(CAST(date_diff('day', {cut}, h.day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
-        FROM (SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end}) AS h
-        JOIN {calibrated} AS c ON h.customer_id = c.customer_id GROUP BY 1""")
+        FROM {later} AS h
+        WHERE h.customer_id IN (SELECT customer_id FROM {days} AS d WHERE day <= {cut}) GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
     counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
-    new = run(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
-              f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
-    holdout = pd.Series(per_customer["purchases"].to_numpy(np.int64), index=customers["customer_id"], name="purchases")
-    return RfmTables(customers, holdout, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
+    new = where.small(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
+                      f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
+    return RfmTables(customers, per_customer, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
                      length, calibration, observation_end, time_unit, int(new))
