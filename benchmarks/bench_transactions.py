@@ -1,7 +1,7 @@
-"""Per-customer summary of 10 million transactions: the project's DuckDB engine against a pandas groupby.
+"""Per-customer summary of 10 million transactions: the project's DuckDB engine and Spark against a pandas groupby.
 
 Run from the repository root: .venv/bin/python benchmarks/bench_transactions.py [--customers N] [--repeats R]
-                             [--memory-limit 1GB]
+                             [--memory-limit 1GB] [--spark]
 
 1. Generate: shopper_bayes.generate.transactions.write (seed 1) writes a transaction log of
    CUSTOMERS customers (about 4.3 transactions each: 10.0 million rows) to Parquet in a temporary
@@ -17,7 +17,9 @@ Run from the repository root: .venv/bin/python benchmarks/bench_transactions.py 
    transactions.load: the date format sniffed, every cleaning rule, the cleaned rows kept as a table
    in the engine's database file), then customer_summary of the loaded table. Each step timed; peak of
    each step (the high-water mark is reset between them through /proc/self/clear_refs).
-4. Peer: plain pandas. pandas.read_parquet of the three columns, dates parsed with pd.to_datetime
+4. With ``--spark``, the same user's run on the Spark engine in local mode (``SparkEngine()``,
+   ``local[*]``): its start-up (the JVM and the session) timed apart, then the load and the summary.
+5. Peer: plain pandas. pandas.read_parquet of the three columns, dates parsed with pd.to_datetime
    (the read), then one DataFrame.groupby("customer_id").agg (the summary): first and last purchase
    (min, max of the day), purchase days (nunique of the day), transactions (size) and revenue (sum of
    the amount). Each step timed.
@@ -27,7 +29,9 @@ check), so no two share a high-water mark. A child that only imports a side's mo
 fixed part. Each side runs ``--repeats`` times, the order rotating; the best time and the largest
 peak are kept, and each rotation's time ratios are printed too (runs close in time, so under the
 same load of a shared machine).
-Check: the three summaries have the same customers, first and last purchase, purchase days and
+Printed per side: rows per second per core (transactions / seconds / cores) of the step that turns
+the rows into the summary (for ours and the peer from the file: reading included).
+Check: the summaries have the same customers, first and last purchase, purchase days and
 transactions (equal) and revenue (equal to the cent). No assertions on times.
 """
 
@@ -47,6 +51,7 @@ from pathlib import Path
 CUSTOMERS = 2_335_000  # 10,001,301 transactions with seed 1
 SEED = 1
 KINDS = ("ours", "engine", "peer")
+CORES = os.cpu_count() or 1
 
 
 def peak_resident_mib() -> float:
@@ -75,6 +80,9 @@ def child(kind: str, data: str, out: str, end: str, limit: str) -> None:
             load,
         )
         from shopper_bayes.engine.base import DuckDBEngine
+    if kind == "spark":
+        from shopper_bayes.datasets.transactions import TransactionsSettings, customer_summary, load
+        from shopper_bayes.engine.base import SparkEngine
     steps = {}
     if kind == "ours":
         engine = DuckDBEngine(*[limit] if limit else [])
@@ -96,6 +104,19 @@ def child(kind: str, data: str, out: str, end: str, limit: str) -> None:
         summary = customer_summary(loaded, end, "day")
         steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
         engine.close()
+    elif kind == "spark":
+        settings = TransactionsSettings(path=Path(data), observation_end=end, time_unit="day", columns={
+            "customer": "customer_id", "date": "date", "amount": "amount", "category": "category"})
+        start = time.perf_counter()
+        engine = SparkEngine()
+        steps["start-up"] = (time.perf_counter() - start, peak_resident_mib())
+        start = time.perf_counter()
+        loaded = load(settings, engine=engine)
+        steps["load"] = (time.perf_counter() - start, peak_resident_mib())
+        start = time.perf_counter()
+        summary = customer_summary(loaded, end, "day")
+        steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
+        engine.close()
     elif kind == "peer":
         start = time.perf_counter()
         frame = pd.read_parquet(data, columns=["customer_id", "date", "amount"])
@@ -108,7 +129,7 @@ def child(kind: str, data: str, out: str, end: str, limit: str) -> None:
         steps["summary"] = (time.perf_counter() - start, peak_resident_mib())
     else:
         steps["imports"] = (0.0, peak_resident_mib())
-    if kind in KINDS:
+    if kind in (*KINDS, "spark"):
         if kind != "peer":
             summary = summary.rename(columns={"customer": "customer_id"}).set_index("customer_id")
         columns = ["first_purchase", "last_purchase", "purchase_days", "transactions", "revenue"]
@@ -156,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=CUSTOMERS)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--spark", action="store_true", help="also the Spark engine in local mode (a JVM start-up)")
     parser.add_argument("--memory-limit", default="", help="DuckDB's memory_limit, e.g. 1GB; default: the engine's own (500MB)")
     args = parser.parse_args()
 
@@ -179,15 +201,16 @@ def main() -> None:
         for kind in ("ours", "peer"):
             base = run_child(f"imports-{kind}", data, folder / "none.parquet", end)
             print(f"{kind}, imports only: peak resident size {base['imports']['peak_mib']:.0f} MiB")
-        runs = {kind: [] for kind in KINDS}
+        kinds = (*KINDS, "spark") if args.spark else KINDS
+        runs = {kind: [] for kind in kinds}
         for repeat in range(args.repeats):
-            for kind in KINDS[repeat % 3:] + KINDS[:repeat % 3]:
+            for kind in kinds[repeat % len(kinds):] + kinds[:repeat % len(kinds)]:
                 result = run_child(kind, data, folder / f"{kind}.parquet", end, args.memory_limit)
                 runs[kind].append(result)
                 print(f"  {kind}: {shown(result)} (load average {load_average()})")
         best = {kind: {step: (min(r[step]["seconds"] for r in results), max(r[step]["peak_mib"] for r in results))
                        for step in results[0]} for kind, results in runs.items()}
-        for kind in ("ours", "engine"):
+        for kind in ("ours", "engine", *(["spark"] if args.spark else [])):
             print(f"check {kind} against peer: {check(folder / f'{kind}.parquet', folder / 'peer.parquet')}")
         ours, engine, peer = best["ours"]["summary"], best["engine"], best["peer"]
         peer_total = min(r["read"]["seconds"] + r["summary"]["seconds"] for r in runs["peer"])
@@ -203,6 +226,18 @@ def main() -> None:
         print(f"summary step:   peer groupby of the loaded frame {peer['summary'][0]:.1f} s; "
               f"peer / ours: time {peer['summary'][0] / engine['summary'][0]:.2f}x, "
               f"peak memory (whole run) {peer_peak / engine_peak:.2f}x")
+        rate = rows / CORES
+        print(f"rows per second per core ({CORES} cores), from the rows to the summary: "
+              f"ours from the file {rate / ours[0]:,.0f}; peer read + groupby {rate / peer_total:,.0f}; "
+              f"loaded table to summary: DuckDB {rate / engine['summary'][0]:,.0f}, "
+              f"pandas groupby of the read frame {rate / peer['summary'][0]:,.0f}")
+        if args.spark:
+            spark = best["spark"]
+            print(f"Spark local:    start-up {spark['start-up'][0]:6.1f} s; load (cleaning) {spark['load'][0]:6.1f} s; "
+                  f"customer_summary {spark['summary'][0]:6.1f} s; peak (driver process) "
+                  f"{max(value[1] for value in spark.values()):.0f} MiB; rows per second per core: summary "
+                  f"{rate / spark['summary'][0]:,.0f}, load {rate / spark['load'][0]:,.0f} "
+                  f"(DuckDB's load {rate / engine['load'][0]:,.0f})")
         # The load of a shared machine moves between rotations; each rotation's ratios compare runs close in time.
         file_ratios = [(p["read"]["seconds"] + p["summary"]["seconds"]) / o["summary"]["seconds"]
                        for o, p in zip(runs["ours"], runs["peer"])]

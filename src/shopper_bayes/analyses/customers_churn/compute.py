@@ -47,14 +47,16 @@ class ChurnResult(Result):
 
 
 COHORT_SQL = """
-WITH active AS (SELECT DISTINCT customer, date_trunc('month', date) AS month FROM {rows}),
-     firsts AS (SELECT customer, min(month) AS cohort FROM active GROUP BY customer),
-     sizes AS (SELECT cohort, count(*) AS customers FROM firsts GROUP BY cohort)
-SELECT strftime(f.cohort, '%Y-%m') AS cohort, s.customers,
-       datediff('month', f.cohort, a.month) AS months_since, count(*) AS buying
-FROM active a JOIN firsts f USING (customer) JOIN sizes s USING (cohort)
-GROUP BY f.cohort, s.customers, a.month ORDER BY 1, 3
+WITH active AS (SELECT customer, date_trunc('month', date) AS month FROM {rows} GROUP BY 1, 2),
+     marked AS (SELECT month, min(month) OVER (PARTITION BY customer) AS cohort FROM active),
+     cells AS (SELECT cohort, month, count(*) AS buying FROM marked GROUP BY 1, 2)
+SELECT strftime(c.cohort, '%Y-%m') AS cohort, s.buying AS customers,
+       datediff('month', c.cohort, c.month) AS months_since, c.buying
+FROM cells c JOIN cells s ON s.cohort = c.cohort AND s.month = s.cohort ORDER BY 1, 3
 """
+# Each customer's cohort (first active month) marked by a window over the customer's active months, then counted
+# per (cohort, month); a cohort's size is its customers active in its first month. No join of every active month
+# with every customer: at 100 million purchases that join ran DuckDB out of its memory limit.
 
 
 def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
