@@ -398,3 +398,17 @@ def test_no_repeat_buyers_gives_notes_not_errors():
     assert result.total_clv.mean is None and "no repeat purchase" in result.total_clv.note
     assert result.params.p is None and result.holdout is None and result.top_customers == []
     assert clv.ANALYSIS.console(result) and clv.ANALYSIS.section(result).blocks
+
+
+def test_the_customer_table_is_written_in_chunks_as_a_whole(tmp_path):
+    from shopper_bayes.analyses.clv.run import write_parquet
+
+    table = pd.DataFrame({"customer_id": pd.array([f"c{i}" for i in range(23)], dtype="string"),
+                          "frequency": np.arange(23), "clv_mean": np.linspace(0, 1, 23),
+                          "segment": pd.Categorical(["top 10%", "bottom 50%"] * 11 + ["top 10%"])})
+    write_parquet(table, tmp_path / "chunked.parquet", rows=5)
+    table.to_parquet(tmp_path / "whole.parquet", index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "chunked.parquet"), pd.read_parquet(tmp_path / "whole.parquet"))
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "chunked.parquet").metadata.num_row_groups == 5

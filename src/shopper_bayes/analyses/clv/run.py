@@ -38,4 +38,16 @@ def run(ctx: Context) -> Output:
                                      "actual ones, cumulatively and by number of calibration purchases.",
                                      "Two panels comparing predicted and actual holdout repeat purchases."))
     return Output(summary=result, figures=figures, models={"clv": done.tree},
-                  files={"reports/customers_clv.parquet": lambda path: table.to_parquet(path, index=False)})
+                  files={"reports/customers_clv.parquet": lambda path: write_parquet(table, path)})
+
+
+def write_parquet(table, path, rows: int = 1_000_000) -> None:
+    """``table`` as a Parquet file, ``rows`` rows at a time: converting the whole of a table of millions of
+    customers to Arrow at once would hold a second copy of it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(table.head(0), preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, max(len(table), 1), rows):
+            writer.write_table(pa.Table.from_pandas(table.iloc[start:start + rows], schema=schema, preserve_index=False))
