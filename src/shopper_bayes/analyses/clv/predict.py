@@ -208,7 +208,8 @@ def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.nd
             for stat, value in zip(("mean", "lo", "hi"), _summary(values, prob)):
                 columns[f"{name}_{stat}"][who] = value
         totals["clv"] += clv.sum(axis=0)
-    table = customers.reset_index(drop=True).assign(**columns)
+    # beside the customers' columns without copying either (``assign`` would copy twelve columns of every customer)
+    table = pd.concat([customers.reset_index(drop=True), pd.DataFrame(columns, copy=False)], axis=1)
     names = segment_names(shares)
     rank = table["clv_mean"].rank(ascending=False, method="first").to_numpy() / len(table)
     segment = np.searchsorted(np.array([*shares, 1.0]), rank, side="left")
