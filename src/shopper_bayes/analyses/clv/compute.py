@@ -55,11 +55,12 @@ def _interval(values: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def holdout_check(model, tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int) -> Holdout:
+def holdout_check(model, tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int,
+                  triples=None) -> Holdout:
     """Simulated holdout repeat purchases (one data set per draw) against the actual ones."""
     customers = tables.customers
     periods = len(tables.holdout_periods)
-    sim = predict.simulate_holdout(model, customers, params, tables.holdout_length, periods, seed)
+    sim = predict.simulate_holdout(model, customers, params, tables.holdout_length, periods, seed, triples)
     cumulative_sim = np.cumsum(sim.by_period, axis=1)
     cumulative_actual = np.cumsum(tables.holdout_periods["purchases"].to_numpy())
     cumulative = [HoldoutPeriod(period=k, predicted=float(cumulative_sim[:, k].mean()),
@@ -154,7 +155,7 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
         simulated = predict.thin(tree["posterior"], names, settings.holdout_draws)
         if draws == 1:  # MAP: the point repeated; the interval is then the process noise alone
             simulated = {name: np.repeat(value, settings.holdout_draws) for name, value in simulated.items()}
-        holdout = holdout_check(purchases, tables, simulated, prob, seed)
+        holdout = holdout_check(purchases, tables, simulated, prob, seed, preds.triples)
     total = preds.totals["clv"]
     total_estimate = estimate(total, prob) if len(spend) else Estimate(mean=None, interval=(None, None),
                                                                         note="no repeat purchase with positive spend")
