@@ -164,11 +164,18 @@ def fit_map(model: pm.Model, priors: ClvPriors) -> xr.DataTree:
     return tree
 
 
-def expected_spend(x, z, p, q, v):
-    """E[value of a future purchase | x purchases of mean value z] under Gamma-Gamma; with q <= 1 the
-    population mean is infinite (NaN here)."""
+def spend_coefficients(x, p, q, v):
+    """Gamma-Gamma's expected spend is linear in the mean spend z given x purchases: (base, slope) with
+    E = base + slope z, base = (1 - w) p v / (q - 1), slope = w = p x / (p x + q - 1); NaN when q <= 1 (the
+    population mean is infinite)."""
     x = np.asarray(x, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         population = np.where(q > 1, p * v / (q - 1), np.nan)
         weight = np.where(q > 1, p * x / (p * x + q - 1), np.nan)
-    return (1 - weight) * population + weight * z
+    return (1 - weight) * population, weight
+
+
+def expected_spend(x, z, p, q, v):
+    """E[value of a future purchase | x purchases of mean value z] under Gamma-Gamma (NaN when q <= 1)."""
+    base, slope = spend_coefficients(x, p, q, v)
+    return base + slope * z

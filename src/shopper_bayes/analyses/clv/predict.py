@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from shopper_bayes.analyses.clv.model import spend_coefficients
 from shopper_bayes.analyses.clv.rfm import DAYS_PER_UNIT
 
 DAYS_PER_MONTH = 30.4375
@@ -155,14 +156,10 @@ class Triples:
 
 
 def spend_terms(x_max: int, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Gamma-Gamma's expected spend is linear in the mean spend z given the repeat purchases x:
-    E = base[x] + slope[x] z (per draw; x = 0 for customers without positive spend, whose slope is 0)."""
+    """:func:`model.spend_coefficients` for x = 0..x_max (rows) and every draw (columns); x = 0 for the
+    customers without positive spend, whose slope is then 0."""
     x = np.arange(x_max + 1, dtype="float64")[:, None]
-    p, q, v = (params[name][None, :] for name in ("p", "q", "v"))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        population = np.where(q > 1, p * v / (q - 1), np.nan)
-        weight = np.where(q > 1, p * x / (p * x + q - 1), np.nan)
-    return (1 - weight) * population, weight
+    return spend_coefficients(x, *(params[name][None, :] for name in ("p", "q", "v")))
 
 
 def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
@@ -185,13 +182,13 @@ def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.nd
     for part in _chunks(len(triples.x), draws):
         alive = triples.alive(model, theta, part)
         size, pair = triples.size[part], triples.pair[part]
-        for name, values in (("p_alive", alive), ("purchases", terms.horizon[pair] * alive)):
-            stats = _summary(values, prob)
-            for stat, value in zip(("mean", "lo", "hi"), stats):
+        purchases = terms.horizon[pair] * alive
+        for name, values in (("p_alive", alive), ("purchases", purchases)):
+            for stat, value in zip(("mean", "lo", "hi"), _summary(values, prob)):
                 per_triple[f"{name}_{stat}"][part] = value
         totals["alive"] += size @ alive
         totals["quarter"] += size @ (terms.quarter[pair] * alive)
-        totals["purchases"] += size @ (terms.horizon[pair] * alive)
+        totals["purchases"] += size @ purchases
     for name, values in per_triple.items():
         columns[name][:] = values[triples.code]
 
