@@ -53,7 +53,7 @@ def planted(model: str, rng: np.random.Generator) -> dict[str, float]:
 def simulate(model: str, truth: dict, customers: int, rng: np.random.Generator):
     """The two views of one simulated set of customers: continuous (x, t_x, T, mean repeat spend) and
     the daily log's RFM table."""
-    from shopper_bayes.analyses.clv.rfm import rfm_tables
+    from shopper_bayes.analyses.clv.rfm import Customers, rfm_tables
     from shopper_bayes.generate.transactions import TransactionsGenerator
 
     dropout = {"bg_nbd": "repeat_purchase", "pareto_nbd": "any_time"}[model]
@@ -76,10 +76,10 @@ def simulate(model: str, truth: dict, customers: int, rng: np.random.Generator):
                         "date": pd.Timestamp(start) + pd.to_timedelta(np.floor(when), unit="D")})
     end = start + timedelta(days=generator.observation_days - 1)
     daily = rfm_tables(log, None, end.isoformat(), "day").customers
-    return {"continuous": continuous, "daily log": daily}
+    return {"continuous": Customers.of_frame(continuous), "daily log": daily}
 
 
-def fit(model: str, customers: pd.DataFrame, seed: int) -> dict:
+def fit(model: str, customers, seed: int) -> dict:
     """The analysis's fit of one RFM table: per parameter the posterior draws' intervals and z."""
     from shopper_bayes.analyses.clv import model as models
     from shopper_bayes.analyses.clv.config import ClvSettings
@@ -88,7 +88,7 @@ def fit(model: str, customers: pd.DataFrame, seed: int) -> dict:
     from shopper_bayes.inference.fit import sample
 
     settings = ClvSettings(model=model)
-    cells, spend = models.triples(customers), models.spend_statistics(customers)
+    cells, spend = models.triples(customers.triples), models.spend_statistics(customers.spend)
     plain = models.build_model(cells, spend, settings.priors, model)
     whitened = models.build_model(cells, spend, settings.priors, model, models.posterior_mode(plain, settings.priors))
     tree = sample(whitened, SamplerConfig(draws=settings.draws, tune=settings.tune, target_accept=settings.target_accept),

@@ -22,7 +22,7 @@ from shopper_bayes.analyses.base import Context
 from shopper_bayes.analyses.clv import model as models, predict
 from shopper_bayes.analyses.clv.purchases import BgNbd, ParetoNbd, expected_purchases, log_dead_integral
 from shopper_bayes.analyses.clv.config import ClvSettings
-from shopper_bayes.analyses.clv.rfm import rfm_tables
+from shopper_bayes.analyses.clv.rfm import Customers, rfm_tables
 from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.base import Loaded
 from shopper_bayes.datasets.cleaning import CleaningReport
@@ -61,27 +61,39 @@ def test_rfm_tables_equal_pymc_marketing_rfm_summary_and_holdout_counts():
 
     frame = cdnow_sample()
     tables = rfm_tables(frame, CALIBRATION_END, OBSERVATION_END, "week")
+    customers = tables.customers.frame()
     reference = rfm_summary(frame, "customer", "date", "amount", observation_period_end="1997-09-30",
                             time_unit="D", time_scaler=7)
-    both = reference.merge(tables.customers, on="customer_id", suffixes=("_ref", ""))
-    assert len(tables.customers) == len(reference) == len(both) == 2357
+    both = reference.merge(customers, on="customer_id", suffixes=("_ref", ""))
+    assert len(customers) == len(tables.customers) == len(reference) == len(both) == 2357
+    assert customers.equals(customers.sort_values(["frequency", "recency", "T", "customer_id"], ignore_index=True))
     for column in ("frequency", "recency", "T", "monetary_value"):
         np.testing.assert_allclose(both[column], both[f"{column}_ref"], rtol=1e-12, atol=1e-9)
-    assert tables.customers["frequency"].sum() == 2457  # Fader, Hardie & Lee (2005): 2,457 repeat purchases
+    assert customers["frequency"].sum() == 2457  # Fader, Hardie & Lee (2005): 2,457 repeat purchases
     # holdout: purchase days after 1997-09-30 of calibration customers, counted with plain pandas
     days = frame.groupby(["customer", frame["date"].dt.normalize()]).size().reset_index()
     later = days[(days["date"] > "1997-09-30") & (days["date"] <= "1998-06-30")]
-    assert tables.holdout.sum() == len(later) == 1882
+    assert customers["holdout"].sum() == tables.customers.triples["holdout"].sum() == len(later) == 1882
+    per_customer = later.groupby("customer").size()
+    np.testing.assert_array_equal(customers["holdout"], per_customer.reindex(customers["customer_id"], fill_value=0))
     assert tables.holdout_length == 39.0 and len(tables.holdout_periods) == 39
     weeks = ((later["date"] - pd.Timestamp("1997-09-30")).dt.days - 1) // 7
     np.testing.assert_array_equal(tables.holdout_periods["purchases"], np.bincount(weeks, minlength=39))
-    assert len(models.triples(tables.customers)) == 1016  # as the issue says
+    assert len(models.triples(tables.customers.triples)) == 1016  # as the issue says
+    # the triples and the spend pairs of the engine against pandas on the rows
+    counted = customers.groupby(["frequency", "recency", "T"]).size().rename("customers").reset_index()
+    pd.testing.assert_frame_equal(tables.customers.triples.drop(columns="holdout"), counted)
+    buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
+    assert tables.customers.spend["customers"].sum() == len(buyers)
+    np.testing.assert_allclose(np.sort(np.repeat(tables.customers.spend["total"], tables.customers.spend["customers"])),
+                               np.sort(buyers["frequency"] * buyers["monetary_value"]), rtol=1e-12)
+    assert tables.customers.zero_spend == ((customers["frequency"] > 0) & (customers["monetary_value"] <= 0)).sum()
 
 
 def test_rfm_tables_days_and_bad_options():
     frame = cdnow_sample()
-    days = rfm_tables(frame, None, "1997-09-30", "day").customers
-    weeks = rfm_tables(frame, None, "1997-09-30", "week").customers
+    days = rfm_tables(frame, None, "1997-09-30", "day").customers.frame()
+    weeks = rfm_tables(frame, None, "1997-09-30", "week").customers.frame()
     np.testing.assert_allclose(days["T"], weeks["T"] * 7)
     with pytest.raises(UserError, match="time_unit"):
         rfm_tables(frame, None, None, "fortnight")
@@ -172,9 +184,10 @@ def test_generated_bg_nbd_and_pareto_nbd_processes_are_recovered(dropout, model)
     """The generator's BG/NBD and Pareto/NBD processes (times in days) against the models: the posterior
     mode of 20,000 customers lies within 3.5 Laplace sds of every planted purchase parameter."""
     generator = TransactionsGenerator(dropout=dropout)
-    customers = continuous_customers(generator, 20_000, 11)
+    customers = Customers.of_frame(continuous_customers(generator, 20_000, 11))
     priors = ClvSettings().priors
-    fitted = models.build_model(models.triples(customers), models.spend_statistics(customers), priors, model.name)
+    fitted = models.build_model(models.triples(customers.triples), models.spend_statistics(customers.spend), priors,
+                                model.name)
     mode, chol = models.posterior_mode(fitted, priors)
     sd = np.sqrt(np.diag(np.linalg.inv(chol @ chol.T)))
     planted = np.log([getattr(generator, name) for name in model.params])
@@ -192,8 +205,9 @@ def test_expected_spend_is_the_posterior_mean_of_p_over_nu():
 def test_weighted_triples_give_the_per_customer_log_likelihood():
     """The weighted fit's log density equals one BG/NBD term per customer (scipy, written out) plus one
     Gamma-Gamma term per customer: the same posterior, exactly, not only within Monte Carlo error."""
-    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    model = models.build_model(models.triples(customers), models.spend_statistics(customers), ClvSettings().priors)
+    table = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    model = models.build_model(models.triples(table.triples), models.spend_statistics(table.spend), ClvSettings().priors)
+    customers = table.frame()
     inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
     outputs = model.replace_rvs_by_values([model["purchases_loglik"], model["spend_loglik"]])
     function = pytensor.function(inputs, outputs, mode="FAST_COMPILE")
@@ -217,9 +231,10 @@ def test_weighted_triples_give_the_per_customer_log_likelihood():
 def test_weighted_triples_give_the_per_customer_pareto_log_likelihood():
     """The Pareto/NBD's weighted log density (quadrature) equals one term per customer written with
     scipy's hyp2f1, at points around the published estimates and far from them."""
-    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    model = models.build_model(models.triples(customers), models.spend_statistics(customers), ClvSettings().priors,
+    table = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    model = models.build_model(models.triples(table.triples), models.spend_statistics(table.spend), ClvSettings().priors,
                                "pareto_nbd")
+    customers = table.frame()
     inputs = [model.rvs_to_values[rv] for rv in model.free_RVs]
     function = pytensor.function(inputs, model.replace_rvs_by_values([model["purchases_loglik"]]), mode="FAST_COMPILE")
     x, tx, T = (customers[c].to_numpy(float) for c in ("frequency", "recency", "T"))
@@ -232,8 +247,9 @@ def test_weighted_triples_give_the_per_customer_pareto_log_likelihood():
 
 
 def test_binned_statistics_round_times_and_bin_spend_within_the_stated_error():
-    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
-    cells = models.triples(customers, "binned")
+    table = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    customers = table.frame()
+    cells = models.triples(table.triples, "binned")
     assert cells["customers"].sum() == 2357 and len(cells) < 1016
     assert (cells["recency"] == cells["recency"].round()).all() and (cells["T"] == cells["T"].round()).all()
     assert (cells["recency"] <= cells["T"]).all()
@@ -241,7 +257,7 @@ def test_binned_statistics_round_times_and_bin_spend_within_the_stated_error():
     pd.testing.assert_series_equal(cells.groupby("T")["customers"].sum(), rounded.groupby("T").size().rename("customers"))
     # Gamma-Gamma on 1% bins of total spend against one scipy term per customer: within (1%)^3 / 3 each
     buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
-    exact, binned = models.spend_statistics(customers), models.spend_statistics(customers, "binned")
+    exact, binned = models.spend_statistics(table.spend), models.spend_statistics(table.spend, "binned")
     assert exact.customers == binned.customers == len(buyers) and len(binned) < len(exact)
     p, q, v = (pt.scalar(name) for name in "pqv")
     functions = [pytensor.function([p, q, v], models.gamma_gamma_loglik(stats, p, q, v)) for stats in (exact, binned)]
@@ -256,22 +272,29 @@ def test_binned_statistics_round_times_and_bin_spend_within_the_stated_error():
         assert functions[1](*theta) != reference
 
 
-def test_prediction_chunks_give_the_same_numbers(monkeypatch):
-    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+def test_prediction_chunks_and_batches_give_the_same_numbers(monkeypatch):
+    from shopper_bayes.analyses.clv import rfm
+
+    table = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
     rng = np.random.default_rng(3)
     params = {name: value * np.exp(rng.normal(0, 0.05, 30)) for name, value in PUBLISHED.items()}
-    whole = predict.customer_predictions(BgNbd, customers, params,
-                                         predict.pair_terms(BgNbd, customers, params, "week", 12, 0.01), 0.9, [0.1, 0.5])
+    terms = predict.pair_terms(BgNbd, table.triples, params, "week", 12, 0.01)
+    whole = predict.customer_predictions(BgNbd, table, params, terms, 0.9, [0.1, 0.5])
     monkeypatch.setattr(predict, "CHUNK_ELEMENTS", 30 * 97)
-    chunked = predict.customer_predictions(BgNbd, customers, params,
-                                           predict.pair_terms(BgNbd, customers, params, "week", 12, 0.01), 0.9, [0.1, 0.5])
+    monkeypatch.setattr(rfm, "BATCH_ROWS", 500)  # 5 batches out of the engine, written as 5 row groups
+    chunked = predict.customer_predictions(BgNbd, table, params, terms, 0.9, [0.1, 0.5])
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(chunked.path).metadata.num_row_groups == 5
     pd.testing.assert_frame_equal(whole.table, chunked.table)
+    pd.testing.assert_frame_equal(whole.top, chunked.top)
     np.testing.assert_allclose(whole.totals["clv"], chunked.totals["clv"], rtol=1e-10)
     # per triple and linear in the mean spend against every customer x draw written out
+    customers = table.frame()
+    pd.testing.assert_frame_equal(whole.table[customers.columns[:-1]], customers.drop(columns="holdout"))
     x, tx, T, z = (customers[name].to_numpy(float)[:, None] for name in ("frequency", "recency", "T", "monetary_value"))
     alive = BgNbd.p_alive(x, tx, T, {name: params[name][None, :] for name in BgNbd.params})
     spend = models.expected_spend(np.where(z > 0, x, 0), z, *(params[name][None, :] for name in ("p", "q", "v")))
-    terms = predict.pair_terms(BgNbd, customers, params, "week", 12, 0.01)
     at = terms.index.get_indexer(pd.MultiIndex.from_frame(customers[["frequency", "T"]]))
     for name, values in (("p_alive", alive), ("purchases", terms.horizon[at] * alive), ("spend", spend),
                          ("clv", terms.discounted[at] * alive * spend)):
@@ -281,19 +304,27 @@ def test_prediction_chunks_give_the_same_numbers(monkeypatch):
         np.testing.assert_allclose(whole.table[f"{name}_hi"], hi, rtol=1e-12)
     np.testing.assert_allclose(whole.totals["alive"], alive.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(whole.totals["quarter"], (terms.quarter[at] * alive).sum(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(whole.totals["clv"], (terms.discounted[at] * alive * spend).sum(axis=0), rtol=1e-12)
-    top = whole.table["segment"] == "top 10%"
-    np.testing.assert_allclose(whole.segments["top 10%"], (terms.discounted[at] * alive * spend)[top].sum(axis=0),
-                               rtol=1e-12)
+    clv_draws = terms.discounted[at] * alive * spend
+    np.testing.assert_allclose(whole.totals["clv"], clv_draws.sum(axis=0), rtol=1e-12)
+    # segments: the customers ranked by mean CLV with pandas (ties in the rows' order)
+    rank = pd.Series(clv_draws.mean(axis=1)).rank(ascending=False, method="first").to_numpy() / len(customers)
+    expected = np.array(["top 10%", "10%–50%", "bottom 50%"])[np.searchsorted([0.1, 0.5, 1.0], rank)]
+    np.testing.assert_array_equal(whole.table["segment"].astype(str), expected)
+    for name in ("top 10%", "10%–50%", "bottom 50%"):
+        np.testing.assert_allclose(whole.segments[name], clv_draws[expected == name].sum(axis=0), rtol=1e-12)
+        assert whole.segment_sizes[name] == (expected == name).sum()
+    pd.testing.assert_frame_equal(whole.top.reset_index(drop=True),
+                                  whole.table.nlargest(10, "clv_mean").reset_index(drop=True))
     # the CLV of one draw, summed month by month with the closed form, without the pair shortcut
     d, row = 0, customers.iloc[0]
     args = {n: params[n][d] for n in BgNbd.params}
     months = [expected_purchases(BgNbd, m * 30.4375 / 7, row["frequency"], row["recency"], row["T"], args) for m in range(13)]
     spend = models.expected_spend(row["frequency"], row["monetary_value"], params["p"][d], params["q"][d], params["v"][d])
     clv_one = sum((months[m] - months[m - 1]) * spend / 1.01 ** m for m in range(1, 13))
-    terms = predict.pair_terms(BgNbd, customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, "week", 12, 0.01)
-    one = predict.customer_predictions(BgNbd, customers.iloc[[0]], {k: v[[d]] for k, v in params.items()}, terms, 0.9,
-                                       [0.5])
+    one_customer = Customers.of_frame(customers.iloc[[0]].drop(columns="holdout"))
+    one_draw = {k: v[[d]] for k, v in params.items()}
+    terms = predict.pair_terms(BgNbd, one_customer.triples, one_draw, "week", 12, 0.01)
+    one = predict.customer_predictions(BgNbd, one_customer, one_draw, terms, 0.9, [0.5])
     assert one.table["clv_mean"].iloc[0] == pytest.approx(clv_one, rel=1e-10)
 
 
@@ -353,7 +384,7 @@ def test_cdnow_holdout_simulation_agrees_with_the_closed_form(fixture, model, re
     post = cdnow_fit.models["clv"].posterior
     keep = np.linspace(0, post.sizes["chain"] * post.sizes["draw"] - 1, holdout.draws).round().astype(int)
     draws = {n: post[n].values.reshape(-1)[keep][:, None] for n in model.params}
-    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, OBSERVATION_END, "week").customers
+    customers = rfm_tables(cdnow_sample(), CALIBRATION_END, OBSERVATION_END, "week").customers.frame()
     x, tx, T = (customers[c].to_numpy(float)[None, :] for c in ("frequency", "recency", "T"))
     closed = expected_purchases(model, 39, x, tx, T, draws).sum(axis=1).mean()
     spread = holdout.interval[1] - holdout.interval[0]
@@ -398,17 +429,3 @@ def test_no_repeat_buyers_gives_notes_not_errors():
     assert result.total_clv.mean is None and "no repeat purchase" in result.total_clv.note
     assert result.params.p is None and result.holdout is None and result.top_customers == []
     assert clv.ANALYSIS.console(result) and clv.ANALYSIS.section(result).blocks
-
-
-def test_the_customer_table_is_written_in_chunks_as_a_whole(tmp_path):
-    from shopper_bayes.analyses.clv.run import write_parquet
-
-    table = pd.DataFrame({"customer_id": pd.array([f"c{i}" for i in range(23)], dtype="string"),
-                          "frequency": np.arange(23), "clv_mean": np.linspace(0, 1, 23),
-                          "segment": pd.Categorical(["top 10%", "bottom 50%"] * 11 + ["top 10%"])})
-    write_parquet(table, tmp_path / "chunked.parquet", rows=5)
-    table.to_parquet(tmp_path / "whole.parquet", index=False)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "chunked.parquet"), pd.read_parquet(tmp_path / "whole.parquet"))
-    import pyarrow.parquet as pq
-
-    assert pq.ParquetFile(tmp_path / "chunked.parquet").metadata.num_row_groups == 5

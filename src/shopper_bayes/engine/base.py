@@ -9,6 +9,7 @@ analysis needs them and says so.
 
 from __future__ import annotations
 
+import glob
 import itertools
 from abc import ABC, abstractmethod
 import os
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import weakref
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,6 +114,11 @@ class Engine(ABC):
         DOUBLE or TIMESTAMP; its result as a pandas frame, through Arrow where the engine offers it."""
         return self.sql(query)
 
+    def batches(self, query: str, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """Run a query with a large result, in the result's order, as pandas frames of at most ``rows`` rows
+        (columns as :meth:`fetch` takes them): for a result that must not be held whole."""
+        yield self.fetch(query)
+
     def close(self) -> None:
         pass
 
@@ -199,6 +205,10 @@ class DuckDBEngine(Engine):
 
     def fetch(self, query: str) -> pd.DataFrame:
         return arrow_frame(self.con.sql(query))
+
+    def batches(self, query: str, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        for batch in self.con.sql(query).fetch_record_batch(rows):
+            yield batch.to_pandas(split_blocks=True, self_destruct=True)
 
     @property
     def database(self) -> str:
@@ -327,6 +337,20 @@ class SparkEngine(Engine):
 
     def sql(self, query: str) -> pd.DataFrame:
         return self.spark.sql(translate(query)).toPandas()
+
+    def batches(self, query: str, rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+        """Spark writes the result as Parquet files, one per partition, numbered in the result's order (a sorted
+        result is range-partitioned), which are then read ``rows`` at a time: the driver never holds it whole."""
+        import pyarrow.parquet as pq
+
+        folder = tempfile.mkdtemp(prefix="shopper-bayes-spark-")
+        try:
+            self.spark.sql(translate(query)).write.parquet(os.path.join(folder, "result"))
+            for path in sorted(glob.glob(os.path.join(folder, "result", "part-*.parquet"))):
+                for batch in pq.ParquetFile(path).iter_batches(rows):
+                    yield batch.to_pandas(split_blocks=True, self_destruct=True)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         self.spark.stop()

@@ -55,34 +55,34 @@ def _interval(values: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def holdout_check(model, tables: RfmTables, params: dict[str, np.ndarray], prob: float, seed: int,
-                  triples=None) -> Holdout:
+def holdout_check(model, tables: RfmTables, triples: predict.Triples, params: dict[str, np.ndarray], prob: float,
+                  seed: int) -> Holdout:
     """Simulated holdout repeat purchases (one data set per draw) against the actual ones."""
-    customers = tables.customers
     periods = len(tables.holdout_periods)
-    sim = predict.simulate_holdout(model, customers, params, tables.holdout_length, periods, seed, triples)
+    sim = predict.simulate_holdout(model, triples, params, tables.holdout_length, periods, seed)
     cumulative_sim = np.cumsum(sim.by_period, axis=1)
     cumulative_actual = np.cumsum(tables.holdout_periods["purchases"].to_numpy())
     cumulative = [HoldoutPeriod(period=k, predicted=float(cumulative_sim[:, k].mean()),
                                 interval=_interval(cumulative_sim[:, k], prob), actual=int(cumulative_actual[k]))
                   for k in range(periods)]
-    group = np.minimum(customers["frequency"].to_numpy(), predict.FREQUENCY_GROUPS - 1)
-    actual_group = np.bincount(group, weights=tables.holdout.to_numpy(), minlength=predict.FREQUENCY_GROUPS)
-    size = np.bincount(group, minlength=predict.FREQUENCY_GROUPS)
+    counts = tables.customers.triples
+    group = np.minimum(counts["frequency"].to_numpy(), predict.FREQUENCY_GROUPS - 1)
+    actual_group = np.bincount(group, weights=counts["holdout"].to_numpy(), minlength=predict.FREQUENCY_GROUPS)
+    size = np.bincount(group, weights=counts["customers"].to_numpy(), minlength=predict.FREQUENCY_GROUPS)
     by_frequency = [HoldoutGroup(calibration_purchases=f"{g}" if g < predict.FREQUENCY_GROUPS - 1 else f"{g}+",
                                  customers=int(size[g]), predicted=float(sim.by_frequency[:, g].mean()),
                                  interval=_interval(sim.by_frequency[:, g], prob), actual=int(actual_group[g]))
                     for g in range(predict.FREQUENCY_GROUPS)]
     total = cumulative_sim[:, -1]
     interval = _interval(total, prob)
-    actual = int(tables.holdout.sum())
+    actual = int(counts["holdout"].sum())
     return Holdout(predicted=float(total.mean()), interval=interval, actual=actual,
                    inside=interval[0] <= actual <= interval[1], draws=len(total), length=tables.holdout_length,
-                   customers=len(customers), new_customers=tables.new_in_holdout,
+                   customers=triples.customers, new_customers=tables.new_in_holdout,
                    cumulative=cumulative, by_frequency=by_frequency)
 
 
-def prior_shares(tree: xr.DataTree | None, customers: pd.DataFrame, settings: ClvSettings, seed: int) -> xr.DataArray:
+def prior_shares(tree: xr.DataTree | None, triples: predict.Triples, settings: ClvSettings, seed: int) -> xr.DataArray:
     """Prior predictive share of customers by calibration repeat purchases (0..6, 7+), from prior
     draws of the purchase model's parameters and the customers' own ages T (a sample of at most 2,000)."""
     rng = np.random.default_rng(seed)
@@ -93,8 +93,8 @@ def prior_shares(tree: xr.DataTree | None, customers: pd.DataFrame, settings: Cl
     else:
         params = {name: np.exp(rng.normal(getattr(settings.priors, name).mu, getattr(settings.priors, name).sigma, draws))
                   for name in model.params}
-    T = customers["T"].to_numpy("float64")
-    T = T[rng.choice(len(T), size=min(len(T), 2000), replace=False)][None, :]
+    chosen = rng.choice(triples.customers, size=min(triples.customers, 2000), replace=False)
+    T = triples.T[triples.at(chosen)][None, :]
     x = model.prior_counts(rng, T, params)
     groups = np.minimum(x, predict.FREQUENCY_GROUPS - 1)
     shares = np.stack([(groups == g).mean(axis=1) for g in range(predict.FREQUENCY_GROUPS)], axis=1)
@@ -105,9 +105,9 @@ def _group_names() -> list[str]:
     return [str(g) for g in range(predict.FREQUENCY_GROUPS - 1)] + [f"{predict.FREQUENCY_GROUPS - 1}+"]
 
 
-def observed_shares(customers: pd.DataFrame) -> xr.DataArray:
-    groups = np.minimum(customers["frequency"].to_numpy(), predict.FREQUENCY_GROUPS - 1)
-    shares = np.bincount(groups, minlength=predict.FREQUENCY_GROUPS) / len(groups)
+def observed_shares(triples: predict.Triples) -> xr.DataArray:
+    groups = np.minimum(triples.x.astype(np.int64), predict.FREQUENCY_GROUPS - 1)
+    shares = np.bincount(groups, weights=triples.size, minlength=predict.FREQUENCY_GROUPS) / triples.customers
     return xr.DataArray(shares, dims=("group",), coords={"group": _group_names()})
 
 
@@ -115,16 +115,17 @@ def observed_shares(customers: pd.DataFrame) -> xr.DataArray:
 class Computed:
     result: ClvResult
     arrays: ClvArrays
-    table: pd.DataFrame
+    predictions: predict.CustomerPredictions
     tree: xr.DataTree
 
 
-def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) -> Computed:
-    """Fit (MCMC through ``fit(model, key, **overrides)``, or MAP) and predict."""
+def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int, step=lambda text: None) -> Computed:
+    """Fit (MCMC through ``fit(model, key, **overrides)``, or MAP) and predict; ``step(text)`` tells the console
+    what comes next."""
     customers = tables.customers
     purchases = MODELS[settings.model]
-    cells = models.triples(customers, settings.statistics)
-    spend = models.spend_statistics(customers, settings.statistics)
+    cells = models.triples(customers.triples, settings.statistics)
+    spend = models.spend_statistics(customers.spend, settings.statistics)
     model = models.build_model(cells, spend, settings.priors, settings.model)
     if settings.method == "map":
         tree = models.fit_map(model, settings.priors)
@@ -142,53 +143,52 @@ def compute(tables: RfmTables, settings: ClvSettings, fit, limits, seed: int) ->
     names = purchases.params + (models.SPEND_PARAMS if len(spend) else ())
     params = predict.thin(tree["posterior"], names, settings.prediction_draws)
     prob = settings.interval_prob
-    terms = predict.pair_terms(purchases, customers, params, tables.time_unit, settings.horizon_months,
+    terms = predict.pair_terms(purchases, customers.triples, params, tables.time_unit, settings.horizon_months,
                                settings.discount_rate)
-    preds = predict.customer_predictions(purchases, customers, params, terms, prob, settings.segments)
-    table = preds.table
-    if tables.holdout is not None:
-        table["holdout_purchases"] = tables.holdout.to_numpy()
+    step(f"predicting {len(customers):,} customers' value")
+    preds = predict.customer_predictions(purchases, customers, params, terms, prob, settings.segments,
+                                         settings.top_customers)
     draws = len(params["r"])
     all_draws = predict.thin(tree["posterior"], names, 10**9)
     holdout = None
-    if tables.holdout is not None:
+    if tables.holdout_periods is not None:
+        step("simulating the holdout period")
         simulated = predict.thin(tree["posterior"], names, settings.holdout_draws)
         if draws == 1:  # MAP: the point repeated; the interval is then the process noise alone
             simulated = {name: np.repeat(value, settings.holdout_draws) for name, value in simulated.items()}
-        holdout = holdout_check(purchases, tables, simulated, prob, seed, preds.triples)
+        holdout = holdout_check(purchases, tables, preds.triples, simulated, prob, seed)
     total = preds.totals["clv"]
     total_estimate = estimate(total, prob) if len(spend) else Estimate(mean=None, interval=(None, None),
                                                                         note="no repeat purchase with positive spend")
     segments = [Segment(segment=name, customers=preds.segment_sizes[name], clv=estimate(values, prob),
                         share=float(np.mean(values / total)) if len(spend) and np.all(total > 0) else 0.0)
                 for name, values in preds.segments.items()]
-    top = table.nlargest(settings.top_customers, "clv_mean") if len(spend) else table.head(0)
     top_customers = [TopCustomer(customer_id=str(row.customer_id), frequency=int(row.frequency), recency=float(row.recency),
                                  T=float(row.T), monetary_value=float(row.monetary_value), p_alive=float(row.p_alive_mean),
                                  expected_purchases=float(row.purchases_mean), expected_spend=float(row.spend_mean),
                                  clv=Estimate(mean=float(row.clv_mean),
                                               interval=(None, None) if draws == 1 else (float(row.clv_lo), float(row.clv_hi)),
                                               note=MAP_NOTE if draws == 1 else None))
-                     for row in top.itertuples()]
-    zero_spend = int(((customers["frequency"] > 0) & (customers["monetary_value"] <= 0)).sum())
+                     for row in preds.top.itertuples()]
     notes = []
-    if zero_spend:
-        notes.append(f"{zero_spend} repeat buyers spent nothing on their repeat purchases: the Gamma-Gamma fit leaves "
-                     "them out and their expected spend is the population mean")
+    if customers.zero_spend:
+        notes.append(f"{customers.zero_spend} repeat buyers spent nothing on their repeat purchases: the Gamma-Gamma "
+                     "fit leaves them out and their expected spend is the population mean")
     if draws < len(all_draws["r"]):
         notes.append(f"per-customer numbers use {draws:,} of the {len(all_draws['r']):,} posterior draws, evenly spaced")
+    counts = customers.triples
     result = ClvResult(
         model=settings.model, method=settings.method, time_unit=tables.time_unit,
         calibration_end=str(tables.calibration_end), observation_end=str(tables.observation_end),
         horizon_months=settings.horizon_months, discount_rate=settings.discount_rate, interval_prob=prob,
-        customers=len(customers), no_repeat=int((customers["frequency"] == 0).sum()), triples=len(cells),
-        spend_customers=spend.customers, spend_groups=len(spend),
+        customers=preds.triples.customers, no_repeat=int(counts.loc[counts["frequency"] == 0, "customers"].sum()),
+        triples=len(cells), spend_customers=spend.customers, spend_groups=len(spend),
         statistics=settings.statistics, draws=draws, priors=used_priors(settings),
         params=ClvParams(**{name: estimate(all_draws[name], prob) for name in names}),
         alive=estimate(preds.totals["alive"], prob), next_quarter=estimate(preds.totals["quarter"], prob),
         purchases=estimate(preds.totals["purchases"], prob), total_clv=total_estimate, segments=segments,
         holdout=holdout, top_customers=top_customers, notes=notes, diagnostics=diagnostics)
-    arrays = ClvArrays(alive=predict.alive_matrix(purchases, customers, params),
-                       prior_shares=prior_shares(tree if settings.method == "mcmc" else None, customers, settings, seed),
-                       observed_shares=observed_shares(customers))
-    return Computed(result, arrays, table, tree)
+    arrays = ClvArrays(alive=predict.alive_matrix(purchases, preds.triples, params),
+                       prior_shares=prior_shares(tree if settings.method == "mcmc" else None, preds.triples, settings, seed),
+                       observed_shares=observed_shares(preds.triples))
+    return Computed(result, arrays, preds, tree)

@@ -30,12 +30,14 @@ SPEND_PARAMS = ("p", "q", "v")
 SPEND_BIN_WIDTH = 0.01  # binned statistics: total repeat spend in bins 1% wide (on the log scale)
 
 
-def triples(customers: pd.DataFrame, statistics: str = "exact") -> pd.DataFrame:
-    """Distinct (frequency, recency, T) with the number of customers sharing each. ``binned`` rounds
-    recency and T to whole time units first (``exact``: as measured, whole days in time units)."""
+def triples(counts: pd.DataFrame, statistics: str = "exact") -> pd.DataFrame:
+    """The distinct (frequency, recency, T) with their ``customers``, from such a table (``Customers.triples``).
+    ``binned`` rounds recency and T to whole time units first and adds up the triples that meet (``exact``:
+    as measured, whole days in time units)."""
+    counts = counts[["frequency", "recency", "T", "customers"]]
     if statistics == "binned":
-        customers = customers.assign(recency=customers["recency"].round(), T=customers["T"].round())
-    return customers.groupby(["frequency", "recency", "T"], sort=True).size().rename("customers").reset_index()
+        counts = counts.assign(recency=counts["recency"].round(), T=counts["T"].round())
+    return counts.groupby(["frequency", "recency", "T"], sort=True)["customers"].sum().reset_index()
 
 
 @dataclass
@@ -58,20 +60,28 @@ class SpendStatistics:
         return len(self.bins)
 
 
-def spend_statistics(customers: pd.DataFrame, statistics: str = "exact") -> SpendStatistics:
-    """The :class:`SpendStatistics` of the repeat buyers with positive mean spend."""
-    buyers = customers[(customers["frequency"] > 0) & (customers["monetary_value"] > 0)]
-    x = buyers["frequency"].to_numpy("float64")
-    z = buyers["monetary_value"].to_numpy("float64")
-    total = x * z
-    key = np.floor(np.log(total) / SPEND_BIN_WIDTH) if statistics == "binned" else total
-    frame = pd.DataFrame({"frequency": buyers["frequency"].to_numpy(), "key": key, "total": total})
-    groups = frame.groupby(["frequency", "key"], sort=True)["total"]
-    frame["deviation"] = (frame["total"] - groups.transform("mean")) ** 2
-    bins = frame.groupby(["frequency", "key"], sort=True).agg(customers=("total", "size"), total=("total", "mean"),
-                                                                spread=("deviation", "sum"))
-    return SpendStatistics(bins.reset_index("key", drop=True).reset_index(), float(np.log(z).sum()),
-                           float((x * np.log(z)).sum()))
+def spend_statistics(pairs: pd.DataFrame, statistics: str = "exact") -> SpendStatistics:
+    """The :class:`SpendStatistics` of the repeat buyers with positive spend, from the distinct (frequency x,
+    total repeat spend S) with their ``customers`` (``Customers.spend``)."""
+    n = pairs["customers"].to_numpy("float64")
+    x = pairs["frequency"].to_numpy("float64")
+    total = pairs["total"].to_numpy("float64")
+    log_z = np.log(total / x)
+    if statistics == "binned":
+        frame = pd.DataFrame({"frequency": pairs["frequency"].to_numpy(np.int64), "key": np.floor(np.log(total) / SPEND_BIN_WIDTH),
+                              "n": n, "weighted": n * total})
+        frame["mean"] = (frame.groupby(["frequency", "key"])["weighted"].transform("sum")
+                         / frame.groupby(["frequency", "key"])["n"].transform("sum"))
+        frame["deviation"] = n * (total - frame["mean"]) ** 2
+        bins = frame.groupby(["frequency", "key"], sort=True).agg(customers=("n", "sum"), total=("mean", "first"),
+                                                                     spread=("deviation", "sum"))
+        bins = bins.reset_index("key", drop=True).reset_index()
+    else:  # one group per distinct (x, S)
+        bins = pd.DataFrame({"frequency": pairs["frequency"].to_numpy(np.int64), "customers": n, "total": total,
+                             "spread": 0.0})
+    bins["customers"] = bins["customers"].astype(np.int64)
+    return SpendStatistics(bins, float((n * log_z).sum()),
+                           float((n * x * log_z).sum()))
 
 
 def gamma_gamma_loglik(spend: SpendStatistics, p, q, v):

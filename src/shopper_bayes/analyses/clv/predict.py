@@ -2,7 +2,8 @@
 
 Everything is computed on arrays of (customers in a chunk) x (draws), never on the whole
 customers x draws array: per-customer summaries are reduced chunk by chunk, totals are summed per
-draw. The expected purchases of a customer alive at T depend on the customer only through
+draw. The customers' rows stay in the engine and come through in batches, ordered by their
+(frequency, recency, T); the per-customer table is written batch by batch. The expected purchases of a customer alive at T depend on the customer only through
 (frequency, T), so they are computed once per distinct pair; P(alive) depends on it through
 (frequency, recency, T), computed once per distinct triple; the expected spend is linear in the
 mean spend given the frequency. ``model`` is the purchase model
@@ -11,7 +12,9 @@ mean spend given the frequency. ``model`` is the purchase model
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,15 +99,23 @@ def _summary(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray, n
 
 @dataclass
 class CustomerPredictions:
-    """``table``: one row per customer (summaries only); ``totals``: per draw, the number of customers
-    alive, purchases in the next quarter and over the horizon, and CLV summed over customers;
-    ``segments``: per segment (ranked by mean CLV) and draw, CLV summed over its customers."""
+    """``path``: the Parquet file of one row per customer (summaries only), in the rows' order (``rfm.ORDER``);
+    ``totals``: per draw, the number of customers alive, purchases in the next quarter and over the horizon,
+    and CLV summed over customers; ``segments``: per segment (ranked by mean CLV) and draw, CLV summed over
+    its customers; ``top``: the rows of the ``top`` customers by mean CLV."""
 
-    table: pd.DataFrame
+    path: Path
     totals: dict[str, np.ndarray]
     segments: dict[str, np.ndarray]
     segment_sizes: dict[str, int]
-    triples: Triples | None = None  # the customers' triples, for the holdout simulation
+    top: pd.DataFrame
+    triples: Triples  # the customers' triples, for the holdout simulation
+    folder: tempfile.TemporaryDirectory | None = None  # holds ``path`` while this lives
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The whole file (small tables)."""
+        return pd.read_parquet(self.path)
 
 
 def segment_names(shares: list[float]) -> list[str]:
@@ -122,33 +133,41 @@ def segment_names(shares: list[float]) -> list[str]:
 
 @dataclass
 class Triples:
-    """The customers grouped by their (frequency, recency, T): P(alive) depends on a customer through
-    that triple only, so it is computed once per triple. ``code``: each customer's triple; ``order``:
-    the customers sorted by triple (stable), so that a run of them spans a run of triples."""
+    """The distinct (frequency, recency, T) in order, with their customers (``size``): P(alive) depends on a
+    customer through that triple only, so it is computed once per triple. The customers, in the rows' order,
+    are the first triple's, then the second's, ...: customer k belongs to the triple whose run of
+    ``size`` holds position k."""
 
     x: np.ndarray
     tx: np.ndarray
     T: np.ndarray
     pair: np.ndarray  # per triple: its row of the pair terms
-    size: np.ndarray  # per triple: its customers
-    code: np.ndarray
-    order: np.ndarray
+    size: np.ndarray
 
     @classmethod
-    def of(cls, customers: pd.DataFrame, pairs: pd.MultiIndex | None = None) -> Triples:
-        code, unique = pd.MultiIndex.from_frame(customers[["frequency", "recency", "T"]]).factorize()
-        x, tx, T = (unique.get_level_values(level).to_numpy("float64") for level in range(3))
-        pair = (pairs.get_indexer(pd.MultiIndex.from_arrays([unique.get_level_values(0), unique.get_level_values(2)]))
-                if pairs is not None else np.zeros(len(unique), dtype=np.intp))
-        return cls(x, tx, T, pair, np.bincount(code, minlength=len(unique)), code, np.argsort(code, kind="stable"))
+    def of(cls, counts: pd.DataFrame, pairs: pd.MultiIndex | None = None) -> Triples:
+        """From ``Customers.triples`` (sorted, with ``customers``)."""
+        x, tx, T = (counts[name].to_numpy("float64") for name in ("frequency", "recency", "T"))
+        pair = (pairs.get_indexer(pd.MultiIndex.from_arrays([counts["frequency"], counts["T"]]))
+                if pairs is not None else np.zeros(len(x), dtype=np.intp))
+        return cls(x, tx, T, pair, counts["customers"].to_numpy(np.int64))
 
-    def runs(self, draws: int):
-        """(customers, their triples' rows within ``triples``, triples): runs of the sorted customers, each about
-        ``CHUNK_ELEMENTS / draws`` customers, with the range of triples they span."""
-        for part in _chunks(len(self.order), draws):
-            who = self.order[part]
-            first, last = self.code[who[0]], self.code[who[-1]]
-            yield who, self.code[who] - first, slice(first, last + 1)
+    @property
+    def customers(self) -> int:
+        return int(self.size.sum())
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The triple of each customer at ``positions`` of the rows' order."""
+        return np.searchsorted(np.cumsum(self.size), positions, side="right")
+
+    def runs(self, draws: int, start: int = 0, stop: int | None = None):
+        """(positions relative to ``start``, their triples relative to the span, the span of triples): runs of
+        the customers from ``start`` to ``stop``, about ``CHUNK_ELEMENTS / draws`` customers each."""
+        stop = self.customers if stop is None else stop
+        code = self.at(np.arange(start, stop))
+        for part in _chunks(stop - start, draws):
+            first, last = code[part.start], code[part.stop - 1]
+            yield part, code[part] - first, slice(first, last + 1)
 
     def alive(self, model, theta: dict, triples: slice) -> np.ndarray:
         """P(alive) of ``triples`` x draws (``theta``: draws along axis 1)."""
@@ -162,23 +181,40 @@ def spend_terms(x_max: int, params: dict[str, np.ndarray]) -> tuple[np.ndarray, 
     return spend_coefficients(x, *(params[name][None, :] for name in ("p", "q", "v")))
 
 
-def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.ndarray], terms: PairTerms,
-                         prob: float, shares: list[float]) -> CustomerPredictions:
-    """Per customer: P(alive), expected purchases over the horizon, expected spend per purchase and CLV
-    (mean and central interval over draws); per draw: totals and segment totals. P(alive) and the
-    purchases are computed and summarised per (frequency, recency, T) triple."""
+def _segment_codes(mean: np.ndarray, shares: list[float]) -> np.ndarray:
+    """Each customer's segment: customers ranked by ``mean`` (highest first, ties in the rows' order), the
+    first ``shares[0]`` of them in segment 0, up to ``shares[1]`` in segment 1, ..., the rest in the last."""
+    total = len(mean)
+    order = np.argsort(-mean, kind="stable")
+    codes = np.full(total, len(shares), dtype=np.int8)
+    previous = 0
+    for code, share in enumerate(shares):
+        k = int(np.floor(share * total))  # customers whose rank / total <= share, as a float comparison
+        while k < total and (k + 1) / total <= share:
+            k += 1
+        while k > 0 and k / total > share:
+            k -= 1
+        codes[order[previous:k]] = code
+        previous = max(previous, k)
+    return codes
+
+
+def customer_predictions(model, customers, params: dict[str, np.ndarray], terms: PairTerms, prob: float,
+                         shares: list[float], top: int = 10) -> CustomerPredictions:
+    """Per customer of ``customers`` (``rfm.Customers``): P(alive), expected purchases over the horizon,
+    expected spend per purchase and CLV (mean and central interval over draws), written to a Parquet file
+    batch by batch; per draw: totals and segment totals. P(alive) and the purchases are computed and
+    summarised per (frequency, recency, T) triple. Three passes: the triples; the customers' mean spend, to
+    rank them into segments (the mean CLV is linear in it given the triple); the customers' rows, written."""
     draws = len(params["r"])
-    triples = Triples.of(customers, terms.index)
+    triples = Triples.of(customers.triples, terms.index)
     theta = _draws(params, model.params, axis=1)
     has_spend = "p" in params
-    z_all = customers["monetary_value"].to_numpy("float64")
-    x_spend = np.where(z_all > 0, customers["frequency"].to_numpy(np.int64), 0)
-    base, slope = spend_terms(int(x_spend.max(initial=0)), params) if has_spend else (None, None)
-    columns = {f"{name}_{stat}": np.empty(len(customers)) for name in ("p_alive", "purchases", "spend", "clv")
-               for stat in ("mean", "lo", "hi")}
+    base, slope = spend_terms(int(triples.x.max(initial=0)), params) if has_spend else (None, None)
     totals = {name: np.zeros(draws) for name in ("alive", "quarter", "purchases", "clv")}
     per_triple = {f"{name}_{stat}": np.empty(len(triples.x)) for name in ("p_alive", "purchases")
                   for stat in ("mean", "lo", "hi")}
+    mean_clv = {name: np.full(len(triples.x), np.nan) for name in ("base", "slope", "none")}  # E[CLV] = base + slope z
     for part in _chunks(len(triples.x), draws):
         alive = triples.alive(model, theta, part)
         size, pair = triples.size[part], triples.pair[part]
@@ -189,43 +225,92 @@ def customer_predictions(model, customers: pd.DataFrame, params: dict[str, np.nd
         totals["alive"] += size @ alive
         totals["quarter"] += size @ (terms.quarter[pair] * alive)
         totals["purchases"] += size @ purchases
-    for name, values in per_triple.items():
-        columns[name][:] = values[triples.code]
-
-    def clv_and_spend(who, at, span):
-        alive = triples.alive(model, theta, span)[at]
-        if not has_spend:
-            spend = np.full(alive.shape, np.nan)
-        else:
-            spend = base[x_spend[who]] + slope[x_spend[who]] * z_all[who, None]
-        return terms.discounted[triples.pair[span][at]] * alive * spend, spend
-
-    for who, at, span in triples.runs(draws):
-        clv, spend = clv_and_spend(who, at, span)
-        for name, values in (("spend", spend), ("clv", clv)):
-            for stat, value in zip(("mean", "lo", "hi"), _summary(values, prob)):
-                columns[f"{name}_{stat}"][who] = value
-        totals["clv"] += clv.sum(axis=0)
-    # beside the customers' columns without copying either (``assign`` would copy twelve columns of every customer)
-    table = pd.concat([customers.reset_index(drop=True), pd.DataFrame(columns, copy=False)], axis=1)
+        if has_spend:
+            value, x = terms.discounted[pair] * alive, triples.x[part].astype(np.int64)
+            mean_clv["base"][part] = (value * base[x]).mean(axis=1)
+            mean_clv["slope"][part] = (value * slope[x]).mean(axis=1)
+            mean_clv["none"][part] = (value * base[0]).mean(axis=1)
+    mean = np.empty(triples.customers)
+    start = 0
+    for batch in customers.batches(("monetary_value",)):
+        z, at = batch["monetary_value"].to_numpy("float64"), triples.at(np.arange(start, start + len(batch)))
+        mean[start:start + len(z)] = np.where(z > 0, mean_clv["base"][at] + mean_clv["slope"][at] * z, mean_clv["none"][at])
+        start += len(z)
+    codes = _segment_codes(mean, shares)
+    del mean
     names = segment_names(shares)
-    rank = table["clv_mean"].rank(ascending=False, method="first").to_numpy() / len(table)
-    segment = np.searchsorted(np.array([*shares, 1.0]), rank, side="left")
-    table["segment"] = pd.Categorical.from_codes(np.minimum(segment, len(names) - 1), names)
     segments = {name: np.zeros(draws) for name in names}
-    codes = table["segment"].cat.codes.to_numpy()
-    for who, at, span in triples.runs(draws):
-        clv, _ = clv_and_spend(who, at, span)
-        for code, name in enumerate(names):
-            segments[name] += clv[codes[who] == code].sum(axis=0)
-    sizes = {name: int((codes == code).sum()) for code, name in enumerate(names)}
-    return CustomerPredictions(table, totals, segments, sizes, triples)
+    folder = tempfile.TemporaryDirectory(prefix="shopper-bayes-clv-")
+    path = Path(folder.name) / "customers_clv.parquet"
+    best, writer, start = [], None, 0
+    for batch in customers.batches():
+        stop = start + len(batch)
+        at = triples.at(np.arange(start, stop))
+        for name, values in (("frequency", triples.x), ("recency", triples.tx), ("T", triples.T)):
+            if not np.array_equal(batch[name].to_numpy("float64"), values[at]):
+                raise RuntimeError("the customers' rows came out of the engine in another order than their triples")
+        z = batch["monetary_value"].to_numpy("float64")
+        x_spend = np.where(z > 0, batch["frequency"].to_numpy(np.int64), 0)
+        columns = {}
+        for name in ("p_alive", "purchases", "spend", "clv"):
+            for stat in ("mean", "lo", "hi"):
+                key = f"{name}_{stat}"
+                columns[key] = per_triple[key][at] if key in per_triple else np.empty(len(batch))
+        for part, within, span in triples.runs(draws, start, stop):
+            alive = triples.alive(model, theta, span)[within]
+            if has_spend:
+                spend = base[x_spend[part]] + slope[x_spend[part]] * z[part, None]
+            else:
+                spend = np.full(alive.shape, np.nan)
+            clv = terms.discounted[triples.pair[span][within]] * alive * spend
+            for name, values in (("spend", spend), ("clv", clv)):
+                for stat, value in zip(("mean", "lo", "hi"), _summary(values, prob)):
+                    columns[f"{name}_{stat}"][part] = value
+            totals["clv"] += clv.sum(axis=0)
+            for code, name in enumerate(names):
+                segments[name] += clv[codes[start:stop][part] == code].sum(axis=0)
+        if "holdout" in batch:
+            columns["holdout_purchases"] = batch.pop("holdout").to_numpy()
+        columns["segment"] = pd.Categorical.from_codes(codes[start:stop], names)
+        frame = pd.concat([batch.reset_index(drop=True), pd.DataFrame(columns, copy=False)], axis=1)
+        writer = writer or _Writer(path, frame)
+        writer.write(frame)
+        best.append(frame.nlargest(top, "clv_mean") if has_spend else frame.head(0))
+        best = [pd.concat(best).nlargest(top, "clv_mean")]
+        start = stop
+    if writer is None:  # no customers: an empty file with the columns
+        raise RuntimeError("no customers to predict")
+    writer.close()
+    sizes = {name: int(np.count_nonzero(codes == code)) for code, name in enumerate(names)}
+    return CustomerPredictions(path, totals, segments, sizes, best[0].reset_index(drop=True), triples, folder)
 
 
-def alive_matrix(model, customers: pd.DataFrame, params: dict[str, np.ndarray], cells: int = 40) -> xr.DataArray:
-    """Posterior mean P(alive) on a grid of frequency x recency, for customers of the largest age T."""
-    T = float(customers["T"].max())
-    top = int(max(1, np.ceil(customers["frequency"].quantile(0.99))))
+class _Writer:
+    """A Parquet file written a batch at a time, every batch with the first one's columns and types."""
+
+    def __init__(self, path: Path, first: pd.DataFrame):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.schema = pa.Schema.from_pandas(first.head(0), preserve_index=False)
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def alive_matrix(model, triples: Triples, params: dict[str, np.ndarray], cells: int = 40) -> xr.DataArray:
+    """Posterior mean P(alive) on a grid of frequency x recency, for customers of the largest age T; frequencies
+    up to the customers' 99th percentile (rounded up)."""
+    T = float(triples.T.max())
+    h = 0.99 * (triples.customers - 1)  # the percentile as pandas takes it: between the sorted values at floor(h) and next
+    low, high = triples.x[triples.at(np.arange(int(h), min(int(h) + 2, triples.customers)))][[0, -1]]
+    top = int(max(1, np.ceil(low + (h - int(h)) * (high - low))))
     frequency = np.arange(0, top + 1)
     recency = np.linspace(0, T, cells)
     x = frequency[:, None, None].astype("float64")
@@ -244,29 +329,26 @@ class HoldoutSimulation:
     by_frequency: np.ndarray  # (draws, FREQUENCY_GROUPS)
 
 
-def simulate_holdout(model, customers: pd.DataFrame, params: dict[str, np.ndarray], length: float, periods: int,
-                     seed: int, triples: Triples | None = None) -> HoldoutSimulation:
-    """Posterior predictive holdout purchases: one simulated holdout per posterior draw. The times of a
-    customer's y purchases are the first y of the Poisson process's n event times, uniform over the
-    window in which the customer can buy, drawn as order statistics (cumulated exponentials over a
-    Gamma(n + 1) total)."""
+def simulate_holdout(model, triples: Triples, params: dict[str, np.ndarray], length: float, periods: int,
+                     seed: int) -> HoldoutSimulation:
+    """Posterior predictive holdout purchases of the customers of ``triples``: one simulated holdout per
+    posterior draw. The times of a customer's y purchases are the first y of the Poisson process's n event
+    times, uniform over the window in which the customer can buy, drawn as order statistics (cumulated
+    exponentials over a Gamma(n + 1) total)."""
     rng = np.random.default_rng(seed)
     draws = len(params["r"])
     by_period = np.zeros((draws, periods), dtype=np.int64)
     by_frequency = np.zeros((draws, FREQUENCY_GROUPS), dtype=np.int64)
-    triples = triples or Triples.of(customers)  # the predictions' (grouping 23 million customers takes GBs)
-    x_all = customers["frequency"].to_numpy("float64")
-    T_all = customers["T"].to_numpy("float64")
-    group_all = np.minimum(customers["frequency"].to_numpy(), FREQUENCY_GROUPS - 1)
     theta = _draws(params, model.params, axis=1)
     v = _draws(params, model.params)
     draw_index = np.arange(draws)[:, None]
-    for who, at, spanned in triples.runs(draws):
-        x, T = x_all[None, who], T_all[None, who]
+    for _, at, spanned in triples.runs(draws):
+        x, T = triples.x[spanned][None, at], triples.T[spanned][None, at]
+        group = np.minimum(x[0], FREQUENCY_GROUPS - 1).astype(np.int64)
         alive = triples.alive(model, theta, spanned)[at].T
         bought, events, window = model.simulate(rng, length, x, alive, T, v)
         rows = np.broadcast_to(draw_index, bought.shape)
-        cell = rows * FREQUENCY_GROUPS + group_all[None, who]
+        cell = rows * FREQUENCY_GROUPS + group[None, :]
         by_frequency += np.bincount(cell.reshape(-1), weights=bought.reshape(-1),
                                     minlength=draws * FREQUENCY_GROUPS).reshape(draws, FREQUENCY_GROUPS).astype(np.int64)
         flat_bought, flat_events, flat_rows = bought.reshape(-1), events.reshape(-1), rows.reshape(-1)

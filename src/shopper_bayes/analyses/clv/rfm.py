@@ -13,26 +13,85 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.engine.base import arrow_frame, exact_sum
+from shopper_bayes.engine.base import DuckDBEngine, Engine, exact_sum
 from shopper_bayes.errors import UserError
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
 
 
+ORDER = "frequency, recency, T, customer_id"  # the rows' order: the triples', then the customers'
+BATCH_ROWS = 1_000_000  # rows per batch out of the engine
+
+
+class Customers:
+    """The per-customer RFM table (customer_id, frequency, recency, T, total repeat spend, monetary_value and,
+    with a holdout, the holdout purchases ``holdout``), one row per customer of the calibration period, kept
+    in the engine that computed it. What comes out whole is small: ``triples``, the distinct (frequency,
+    recency, T) sorted, with their ``customers`` (and ``holdout`` purchases); ``spend``, the distinct
+    (frequency, total) of the repeat buyers with positive spend with their ``customers``; ``zero_spend``, the
+    repeat buyers who spent nothing. The rows come out in batches (:meth:`batches`) ordered by (frequency,
+    recency, T, customer_id): the k-th run of rows is the k-th triple's customers."""
+
+    def __init__(self, engine: Engine, table: str, holdout: bool):
+        self.engine, self.table, self.has_holdout = engine, table, holdout
+        extra = ", sum(holdout) AS holdout" if holdout else ""
+        triples = engine.sql(f"SELECT frequency, recency, T, count(*) AS customers{extra} FROM {table} "
+                             "GROUP BY frequency, recency, T ORDER BY frequency, recency, T")
+        self.triples = triples.astype({"frequency": np.int64, "recency": np.float64, "T": np.float64,
+                                       "customers": np.int64} | ({"holdout": np.int64} if holdout else {}))
+        spend = engine.fetch(f"SELECT frequency, total, count(*) AS customers FROM {table} "
+                             "WHERE frequency > 0 AND monetary_value > 0 GROUP BY frequency, total ORDER BY frequency, total")
+        self.spend = spend.astype({"frequency": np.int64, "total": np.float64, "customers": np.int64})
+        self.zero_spend = int(engine.sql(f"SELECT count(*) AS n FROM {table} "
+                                         "WHERE frequency > 0 AND monetary_value <= 0")["n"].iloc[0])
+
+    def __len__(self) -> int:
+        return int(self.triples["customers"].sum())
+
+    def batches(self, columns: tuple[str, ...] | None = None) -> Iterator[pd.DataFrame]:
+        """The rows (``columns`` of them; all but ``total`` by default) in the order of :data:`ORDER`."""
+        columns = columns or ("customer_id", "frequency", "recency", "T", "monetary_value") + (
+            ("holdout",) if self.has_holdout else ())
+        for batch in self.engine.batches(f"SELECT {', '.join(columns)} FROM {self.table} ORDER BY {ORDER}", BATCH_ROWS):
+            yield _typed(batch)
+
+    def frame(self) -> pd.DataFrame:
+        """Every row at once (small tables: tests, a look at the data)."""
+        return pd.concat(list(self.batches()), ignore_index=True)
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame) -> Customers:
+        """The table of a frame with columns frequency, recency, T, monetary_value (and optionally customer_id,
+        holdout), such as one written out from a model's continuous times."""
+        frame = frame.assign(total=frame["frequency"] * frame["monetary_value"])
+        if "customer_id" not in frame:
+            frame = frame.assign(customer_id=pd.RangeIndex(len(frame)).astype(str))
+        engine = DuckDBEngine()
+        engine.con.register("customer_rows", frame)
+        table = engine.create_table("customers", "SELECT * FROM customer_rows")
+        engine.con.unregister("customer_rows")
+        return cls(engine, table, "holdout" in frame)
+
+
+def _typed(batch: pd.DataFrame) -> pd.DataFrame:
+    types = {"customer_id": "string", "frequency": np.int64, "recency": np.float64, "T": np.float64,
+             "monetary_value": np.float64, "holdout": np.int64}
+    return batch.astype({name: kind for name, kind in types.items() if name in batch})
+
+
 @dataclass
 class RfmTables:
-    """``customers``: customer_id, frequency, recency, T, monetary_value (one row per customer of the
-    calibration period). ``holdout``: repeat purchases per customer after ``calibration_end`` (same
-    row order), ``holdout_periods``: purchases per holdout period of one time unit (``period`` 0, 1,
-    ...), both None without a holdout. ``holdout_length``: the holdout's length in time units.
-    ``new_in_holdout``: customers whose first purchase falls in the holdout (not in the check)."""
+    """``customers``: the per-customer table (:class:`Customers`). ``holdout_periods``: purchases per holdout
+    period of one time unit (``period`` 0, 1, ...) by the calibration customers, None without a holdout;
+    ``holdout_length``: the holdout's length in time units. ``new_in_holdout``: customers whose first purchase
+    falls in the holdout (not in the check)."""
 
-    customers: pd.DataFrame
-    holdout: pd.Series | None
+    customers: Customers
     holdout_periods: pd.DataFrame | None
     holdout_length: float | None
     calibration_end: dt.date
@@ -49,37 +108,31 @@ DAYS = ("SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS 
         f"{exact_sum('amount')} AS amount FROM {{rows}} GROUP BY 1, 2")
 
 
-class _Where:
-    """Where the purchases are: the run's engine for loaded data, DuckDB for a frame. The purchase days
-    (customer_id, day, amount summed) are computed there once, as the table ``days``."""
-
-    def __init__(self, data):
-        table = getattr(data, "table", None)
-        if table is not None:
-            self.engine = table.engine
-            self.days = table.engine.table_once(("purchase_days", table.view), "purchase_days",
-                                                DAYS.replace("{rows}", table.rows))
-            self.small, self.large = self.engine.sql, self.engine.fetch
-            return
-        frame = data.frame if hasattr(data, "frame") else data
-        con = duckdb.connect()
-        con.register("purchase_rows", frame[["customer", "date", "amount"]])
-        con.execute(f"CREATE TABLE purchase_days AS {DAYS.replace('{rows}', 'purchase_rows')}")
-        self.days = "purchase_days"
-        self.small, self.large = (lambda query: con.sql(query).df()), (lambda query: arrow_frame(con.sql(query)))
+def _purchase_days(data) -> tuple[Engine, str]:
+    """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame) and the
+    table of purchase days there (customer_id, day, amount summed), computed once."""
+    table = getattr(data, "table", None)
+    if table is not None:
+        return table.engine, table.engine.table_once(("purchase_days", table.view), "purchase_days",
+                                                     DAYS.replace("{rows}", table.rows))
+    frame = data.frame if hasattr(data, "frame") else data
+    engine = DuckDBEngine()
+    engine.con.register("purchase_rows", frame[["customer", "date", "amount"]])
+    days = engine.create_table("purchase_days", DAYS.replace("{rows}", "purchase_rows"))
+    engine.con.unregister("purchase_rows")
+    return engine, days
 
 
 def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str = "week") -> RfmTables:
-    """The RFM table of the calibration period and the holdout counts, from loaded transactions (in
-    their engine) or a frame with columns ``customer``, ``date``, ``amount``. ``observation_end``
-    defaults to the last date of the log; ``calibration_end`` None means no holdout (calibration
-    runs to ``observation_end``). Only per-customer rows and per-period counts leave the engine."""
+    """The RFM table of the calibration period (with each customer's holdout purchases) and the purchases per
+    holdout period, from loaded transactions (in their engine) or a frame with columns ``customer``, ``date``,
+    ``amount``. ``observation_end`` defaults to the last date of the log; ``calibration_end`` None means no
+    holdout (calibration runs to ``observation_end``). The per-customer table stays in the engine."""
     if time_unit not in DAYS_PER_UNIT:
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
-    where = _Where(data)
-    days = where.days
-    bounds = where.small(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
+    engine, days = _purchase_days(data)
+    bounds = engine.sql(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
     first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
     observation_end = last if observation_end is None else _day(observation_end)
     calibration = observation_end if calibration_end is None else _day(calibration_end)
@@ -93,9 +146,10 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
                count(*) - 1 AS frequency,
                CAST(date_diff('day', min(day), max(day)) AS DOUBLE) / {scale} AS recency,
                CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
-               coalesce(({exact_sum('amount')} - arg_min(amount, day)) / nullif(count(*) - 1, 0), 0) AS monetary_value
+               {exact_sum('amount')} - arg_min(amount, day) AS total
         FROM {days} AS d WHERE day <= {cut}
         GROUP BY customer_id"""
+    calibrated = f"SELECT *, coalesce(total / nullif(frequency, 0), 0) AS monetary_value FROM ({calibrated}) AS c"
     later = f"(SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end})"
     if holdout:  # the holdout purchases of each calibration customer, in the same pass
         calibrated = f"""
@@ -103,24 +157,19 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
             FROM ({calibrated}) AS c
             LEFT JOIN (SELECT customer_id, count(*) AS purchases FROM {later} AS l GROUP BY 1) AS h
               ON h.customer_id = c.customer_id"""
-    customers = where.large(f"SELECT * FROM ({calibrated}) AS c ORDER BY customer_id")
-    customers["customer_id"] = customers["customer_id"].astype("string")
-    customers["frequency"] = customers["frequency"].astype(np.int64)
-    for column in ("recency", "T", "monetary_value"):
-        customers[column] = customers[column].astype(np.float64)
+    table = engine.table_once(("rfm", days, cut, end, scale, holdout), "rfm_customers", calibrated)
+    customers = Customers(engine, table, holdout)
     if not holdout:
-        return RfmTables(customers, None, None, None, calibration, observation_end, time_unit)
-    per_customer = pd.Series(customers.pop("holdout").to_numpy(np.int64), index=customers["customer_id"],
-                             name="purchases")
+        return RfmTables(customers, None, None, calibration, observation_end, time_unit)
     length = (observation_end - calibration).days / scale
     periods = int(np.ceil(length))
-    per_period = where.small(f"""
+    per_period = engine.sql(f"""
         SELECT CAST(floor(CAST(date_diff('day', {cut}, h.day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
         FROM {later} AS h
         WHERE h.customer_id IN (SELECT customer_id FROM {days} AS d WHERE day <= {cut}) GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
     counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
-    new = where.small(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
-                      f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
-    return RfmTables(customers, per_customer, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
+    new = engine.sql(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
+                     f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
+    return RfmTables(customers, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
                      length, calibration, observation_end, time_unit, int(new))
