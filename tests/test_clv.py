@@ -429,3 +429,25 @@ def test_no_repeat_buyers_gives_notes_not_errors():
     assert result.total_clv.mean is None and "no repeat purchase" in result.total_clv.note
     assert result.params.p is None and result.holdout is None and result.top_customers == []
     assert clv.ANALYSIS.console(result) and clv.ANALYSIS.section(result).blocks
+
+
+def test_holdout_simulation_is_the_same_in_passes_and_threads(monkeypatch):
+    """The purchase times are drawn a few events at a time (the frequent buyers' chunks would otherwise hold
+    GBs) and the chunks run on threads: every purchase still lands in one period, the purchases per group do
+    not depend on the passes, and the same seed gives the same simulation."""
+    table = rfm_tables(cdnow_sample(), CALIBRATION_END, None, "week").customers
+    triples = predict.Triples.of(table.triples)
+    rng = np.random.default_rng(3)
+    params = {name: value * np.exp(rng.normal(0, 0.05, 40)) for name, value in PUBLISHED.items()}
+    monkeypatch.setattr(predict, "CHUNK_ELEMENTS", 40 * 300)  # 8 chunks
+    whole = predict.simulate_holdout(BgNbd, triples, params, 39.0, 39, seed=5)
+    again = predict.simulate_holdout(BgNbd, triples, params, 39.0, 39, seed=5)
+    np.testing.assert_array_equal(whole.by_period, again.by_period)
+    monkeypatch.setattr(predict, "EVENTS_PER_PASS", 7)
+    passes = predict.simulate_holdout(BgNbd, triples, params, 39.0, 39, seed=5)
+    np.testing.assert_array_equal(passes.by_frequency, whole.by_frequency)
+    np.testing.assert_array_equal(passes.by_period.sum(axis=1), whole.by_frequency.sum(axis=1))
+    np.testing.assert_array_equal(whole.by_period.sum(axis=1), whole.by_frequency.sum(axis=1))
+    assert not np.array_equal(passes.by_period, whole.by_period)  # other draws of the times ...
+    first, last = passes.by_period[:, :13].sum(), passes.by_period[:, 26:].sum()  # ... from the same law
+    assert abs(first / whole.by_period[:, :13].sum() - 1) < 0.02 and abs(last / whole.by_period[:, 26:].sum() - 1) < 0.02
