@@ -70,8 +70,8 @@ def spend_statistics(pairs: pd.DataFrame, statistics: str = "exact") -> SpendSta
     if statistics == "binned":
         frame = pd.DataFrame({"frequency": pairs["frequency"].to_numpy(np.int64), "key": np.floor(np.log(total) / SPEND_BIN_WIDTH),
                               "n": n, "weighted": n * total})
-        frame["mean"] = (frame.groupby(["frequency", "key"])["weighted"].transform("sum")
-                         / frame.groupby(["frequency", "key"])["n"].transform("sum"))
+        sums = frame.groupby(["frequency", "key"])[["weighted", "n"]].transform("sum")
+        frame["mean"] = sums["weighted"] / sums["n"]
         frame["deviation"] = n * (total - frame["mean"]) ** 2
         bins = frame.groupby(["frequency", "key"], sort=True).agg(customers=("n", "sum"), total=("mean", "first"),
                                                                      spread=("deviation", "sum"))

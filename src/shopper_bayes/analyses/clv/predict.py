@@ -170,18 +170,20 @@ class Triples:
     def customers(self) -> int:
         return int(self.size.sum())
 
+    def __post_init__(self):
+        self.ends = np.cumsum(self.size)  # one past each triple's last customer
+
     def at(self, positions: np.ndarray) -> np.ndarray:
         """The triple of each customer at ``positions`` of the rows' order."""
-        return np.searchsorted(np.cumsum(self.size), positions, side="right")
+        return np.searchsorted(self.ends, positions, side="right")
 
     def runs(self, draws: int, start: int = 0, stop: int | None = None):
         """(positions relative to ``start``, their triples relative to the span, the span of triples): runs of
         the customers from ``start`` to ``stop``, about ``CHUNK_ELEMENTS / draws`` customers each."""
         stop = self.customers if stop is None else stop
-        code = self.at(np.arange(start, stop))
         for part in _chunks(stop - start, draws):
-            first, last = code[part.start], code[part.stop - 1]
-            yield part, code[part] - first, slice(first, last + 1)
+            code = self.at(np.arange(start + part.start, start + part.stop))
+            yield part, code - code[0], slice(code[0], code[-1] + 1)
 
     def alive(self, model, theta: dict, triples: slice) -> np.ndarray:
         """P(alive) of ``triples`` x draws (``theta``: draws along axis 1)."""

@@ -71,11 +71,7 @@ class Customers:
         frame = frame.assign(total=frame["frequency"] * frame["monetary_value"])
         if "customer_id" not in frame:
             frame = frame.assign(customer_id=pd.RangeIndex(len(frame)).astype(str))
-        engine = DuckDBEngine()
-        engine.con.register("customer_rows", frame)
-        table = engine.create_table("customers", "SELECT * FROM customer_rows")
-        engine.con.unregister("customer_rows")
-        return cls(engine, table, "holdout" in frame)
+        return cls(*_frame_table(frame, "customers", "SELECT * FROM {frame}"), "holdout" in frame)
 
 
 def _typed(batch: pd.DataFrame) -> pd.DataFrame:
@@ -116,11 +112,16 @@ def _purchase_days(data) -> tuple[Engine, str]:
         return table.engine, table.engine.table_once(("purchase_days", table.view), "purchase_days",
                                                      DAYS.replace("{rows}", table.rows))
     frame = data.frame if hasattr(data, "frame") else data
+    return _frame_table(frame[["customer", "date", "amount"]], "purchase_days", DAYS.replace("{rows}", "{frame}"))
+
+
+def _frame_table(frame: pd.DataFrame, name: str, query: str) -> tuple[Engine, str]:
+    """A DuckDB of its own holding the table ``name``: ``query`` over ``frame`` (``{frame}`` in it)."""
     engine = DuckDBEngine()
-    engine.con.register("purchase_rows", frame[["customer", "date", "amount"]])
-    days = engine.create_table("purchase_days", DAYS.replace("{rows}", "purchase_rows"))
-    engine.con.unregister("purchase_rows")
-    return engine, days
+    engine.con.register("frame_rows", frame)
+    table = engine.create_table(name, query.replace("{frame}", "frame_rows"))
+    engine.con.unregister("frame_rows")
+    return engine, table
 
 
 def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str = "week") -> RfmTables:
