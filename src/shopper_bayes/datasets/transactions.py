@@ -349,23 +349,63 @@ def _reasons(report: CleaningReport) -> str:
 # ---------------------------------------------------------------- per-customer summary
 
 
+# What the per-customer and per-month statistics are computed from, each at most once per run in an engine: at 100
+# million purchases every GROUP BY of 20 million or more customers costs 20 to 40 s on 2 cores, so there is one
+# over the purchases ({days}) and one over the purchase days ({months}); the per-customer summary reads {days}.
+PURCHASE_DAYS_SQL = """
+SELECT CAST(customer AS VARCHAR) AS customer, CAST(date AS DATE) AS day, count(*) AS transactions,
+       sum(CAST(amount AS DECIMAL(38, 8))) AS amount
+FROM {rows} GROUP BY 1, 2"""
+# Amounts summed as DECIMAL, exactly: sums that do not depend on the order the engine adds them in.
+
+CUSTOMER_MONTHS_SQL = """
+SELECT customer, month, orders, revenue, min(month) OVER (PARTITION BY customer) AS first_month
+FROM (SELECT customer, date_trunc('month', day) AS month, CAST(sum(transactions) AS BIGINT) AS orders,
+             sum(amount) AS revenue
+      FROM {days} GROUP BY 1, 2)"""
+# One row per customer and calendar month with a purchase; first_month: the customer's first such month (a window
+# per customer rather than a join with the customers: at 100 million purchases that join ran DuckDB out of memory).
+
+_TABLES = (("{months}", "customer_months", CUSTOMER_MONTHS_SQL), ("{days}", "purchase_days", PURCHASE_DAYS_SQL))
+
+
+def _expand(query: str, rows: str, table=None) -> str:
+    """``query`` with ``{months}`` and ``{days}`` replaced: by tables of ``table``'s engine made once per run (a
+    :class:`Table`), else by subqueries over ``rows``; then ``{rows}`` by ``rows``."""
+    for placeholder, stem, sql in _TABLES:
+        if placeholder in query:
+            inner = _expand(sql, rows, table)
+            name = table.engine.table_once((stem, table.view), stem, inner) if table is not None else f"({inner})"
+            query = query.replace(placeholder, name)
+    return query.replace("{rows}", rows)
+
+
 def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
               columns: list[str], large: bool = False) -> pd.DataFrame:
-    """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases) where the purchases are: in the
-    engine holding loaded transactions (DuckDB or Spark), or in DuckDB over a frame's ``columns`` or a relation.
-    ``large``: the result is large and its columns are text, integers, DOUBLE or TIMESTAMP, so it comes
-    back through Arrow (:meth:`Engine.fetch`)."""
+    """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases, ``{days}`` for them summed per customer and
+    day: customer, day, transactions, amount; ``{months}`` per customer and month: customer, month, orders,
+    revenue, first_month) where the purchases are: in the engine holding loaded transactions (DuckDB or Spark;
+    ``{days}`` and ``{months}`` computed once per run and kept there), or in DuckDB over a frame's ``columns``
+    or a relation. ``large``: the result is large and its columns are text, integers, DOUBLE or TIMESTAMP, so
+    it comes back through Arrow (:meth:`Engine.fetch`)."""
     table = data.table if isinstance(data, Loaded) else data
     if isinstance(table, Table):
-        query = query.replace("{rows}", table.rows)
+        query = _expand(query, table.rows, table)
         return table.engine.fetch(query) if large else table.engine.sql(query)
     frame = data.frame if isinstance(data, Loaded) else data
+    query = _expand(query, "purchases")
     if isinstance(frame, duckdb.DuckDBPyRelation):
-        relation = frame.query("purchases", query.replace("{rows}", "purchases"))
+        relation = frame.query("purchases", query)
         return arrow_frame(relation) if large else relation.df()
     with duckdb.connect() as con:
-        relation = con.from_df(frame[columns]).query("purchases", query.replace("{rows}", "purchases"))
+        relation = con.from_df(frame[columns]).query("purchases", query)
         return arrow_frame(relation) if large else relation.df()
+
+
+def purchase_days(table: Table) -> str:
+    """The name of the table of purchase days (customer, day, transactions, amount) in ``table``'s engine, made once
+    per run: what customer-value models read."""
+    return _expand("{days}", table.rows, table)
 
 
 def has_column(data: Loaded | pd.DataFrame, name: str) -> bool:
@@ -382,7 +422,8 @@ HOLDOUT_COLUMNS = ["purchase_days_holdout", "revenue_holdout", "frequency_holdou
 
 
 def summary_sql(observation_end: date | str, time_unit: str = "week", calibration_end: date | str | None = None) -> str:
-    """The query of :func:`customer_summary` (``{rows}`` standing for the purchases), every column."""
+    """The query of :func:`customer_summary` (``{days}`` standing for the purchase days, see :func:`aggregate`), every
+    column."""
     if time_unit not in UNIT_DAYS:
         raise UserError("time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     end = pd.Timestamp(observation_end).date()
@@ -392,37 +433,32 @@ def summary_sql(observation_end: date | str, time_unit: str = "week", calibratio
     unit = UNIT_DAYS[time_unit]
     calibration = f"DATE '{cut.isoformat()}'"
     calib = f"day <= {calibration}"
-    new_day = "previous IS DISTINCT FROM day"  # the first purchase of its day (several on one day are one purchase day)
     holdout = ""
     if calibration_end is not None:
-        holdout = (f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS purchase_days_holdout"
+        holdout = (f", count(*) FILTER (WHERE day > {calibration}) AS purchase_days_holdout"
                    f", CAST(coalesce(sum(amount) FILTER (WHERE day > {calibration}), 0) AS DOUBLE) AS revenue_holdout"
-                   f", count(*) FILTER (WHERE day > {calibration} AND {new_day}) AS frequency_holdout"
+                   f", count(*) FILTER (WHERE day > {calibration}) AS frequency_holdout"
                    f", CAST({(end - cut).days} AS DOUBLE) / {unit} AS duration_holdout")
-    days = f"count(*) FILTER (WHERE {calib} AND {new_day})"
-    # One pass over the purchases: a window ordered by day within each customer marks the first purchase
-    # of each day and the customer's first day, then one aggregation per customer. Amounts are summed as
-    # DECIMAL, exactly, so the sums do not depend on the order the engine adds them in.
-    window = "OVER (PARTITION BY customer ORDER BY day)"
+    days = f"count(*) FILTER (WHERE {calib})"
+    # One aggregation of the purchase days ({days}: a row per customer and day, amounts summed exactly as DECIMAL).
+    # The first day's amount (arg_min) is in the calibration period, as every kept customer's first day is.
     return f"""
         SELECT customer,
                CAST(min(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS first_purchase,
                CAST(max(day) FILTER (WHERE {calib}) AS TIMESTAMP) AS last_purchase,
                {days} AS purchase_days,
-               count(*) FILTER (WHERE {calib}) AS transactions,
+               CAST(coalesce(sum(transactions) FILTER (WHERE {calib}), 0) AS BIGINT) AS transactions,
                CAST(sum(amount) FILTER (WHERE {calib}) AS DOUBLE) AS revenue,
                {days} - 1 AS frequency,
                CAST(datediff('day', min(day) FILTER (WHERE {calib}), max(day) FILTER (WHERE {calib})) AS DOUBLE) / {unit}
                    AS recency,
                CAST(datediff('day', min(day) FILTER (WHERE {calib}), {calibration}) AS DOUBLE) / {unit} AS T,
                CASE WHEN {days} > 1
-                    THEN CAST(sum(amount) FILTER (WHERE {calib} AND day > first_day) AS DOUBLE) / ({days} - 1)
+                    THEN CAST(sum(amount) FILTER (WHERE {calib}) - arg_min(amount, day) AS DOUBLE) / ({days} - 1)
                     ELSE 0 END AS monetary_value
                {holdout}
-        FROM (SELECT customer, day, CAST(amount AS DECIMAL(38, 8)) AS amount, previous, first_day
-              FROM (SELECT customer, day, amount, lag(day) {window} AS previous, first_value(day) {window} AS first_day
-                    FROM (SELECT customer, CAST(date AS DATE) AS day, amount FROM {{rows}}
-                          WHERE CAST(date AS DATE) <= DATE '{end.isoformat()}')))
+        FROM {{days}}
+        WHERE day <= DATE '{end.isoformat()}'
         GROUP BY customer
         HAVING count(*) FILTER (WHERE {calib}) > 0"""
 
@@ -468,17 +504,17 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
 
 
 def over_customers(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, queries: list[str],
-                   observation_end: date | str, time_unit: str = "week", columns: list[str] | None = None) -> list[pd.DataFrame]:
-    """Run each of ``queries`` (small results), in which ``{customers}`` stands for the per-customer summary's
-    ``columns`` (:func:`customer_summary`), where the purchases are. In an engine the summary is computed once,
-    kept as a table for the run, and never leaves the engine."""
-    selected = f"SELECT {', '.join(columns) if columns else '*'} FROM ({summary_sql(observation_end, time_unit)})"
+                   observation_end: date | str, time_unit: str = "week") -> list[pd.DataFrame]:
+    """Run each of ``queries`` (small results), in which ``{customers}`` stands for the per-customer summary
+    (:func:`customer_summary`, every column), where the purchases are. In an engine the summary is computed once,
+    kept as a table for the run (every analysis of the customers reads the same one), and never leaves the engine."""
+    sql = summary_sql(observation_end, time_unit)
     table = data.table if isinstance(data, Loaded) else data
     if isinstance(table, Table):
-        key = ("customers", table.view, str(observation_end), time_unit, tuple(columns or ()))
-        name = table.engine.table_once(key, "customers", selected.replace("{rows}", table.rows))
+        key = ("customers", table.view, str(observation_end), time_unit)
+        name = table.engine.table_once(key, "customers", _expand(sql, table.rows, table))
         return [table.engine.sql(query.replace("{customers}", name)) for query in queries]
-    return [aggregate(data, query.replace("{customers}", f"({selected})"), ["customer", "date", "amount"])
+    return [aggregate(data, query.replace("{customers}", f"({sql})"), ["customer", "date", "amount"])
             for query in queries]
 
 

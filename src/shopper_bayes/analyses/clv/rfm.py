@@ -18,7 +18,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.engine.base import DuckDBEngine, Engine, exact_sum
+from shopper_bayes.datasets.transactions import PURCHASE_DAYS_SQL, purchase_days
+from shopper_bayes.engine.base import DuckDBEngine, Engine
 from shopper_bayes.errors import UserError
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 30.4375}
@@ -100,19 +101,15 @@ def _day(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-DAYS = ("SELECT CAST(customer AS VARCHAR) AS customer_id, CAST(date AS DATE) AS day, "
-        f"{exact_sum('amount')} AS amount FROM {{rows}} GROUP BY 1, 2")
-
-
 def _purchase_days(data) -> tuple[Engine, str]:
     """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame) and the
-    table of purchase days there (customer_id, day, amount summed), computed once."""
+    table of purchase days there (customer, day, transactions, amount summed), computed once per run."""
     table = getattr(data, "table", None)
     if table is not None:
-        return table.engine, table.engine.table_once(("purchase_days", table.view), "purchase_days",
-                                                     DAYS.replace("{rows}", table.rows))
+        return table.engine, purchase_days(table)
     frame = data.frame if hasattr(data, "frame") else data
-    return _frame_table(frame[["customer", "date", "amount"]], "purchase_days", DAYS.replace("{rows}", "{frame}"))
+    return _frame_table(frame[["customer", "date", "amount"]], "purchase_days",
+                        PURCHASE_DAYS_SQL.replace("{rows}", "{frame}"))
 
 
 def _frame_table(frame: pd.DataFrame, name: str, query: str) -> tuple[Engine, str]:
@@ -142,35 +139,35 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
                         f"and observation_end ({observation_end})", "choose a date inside the log")
     cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
     holdout = calibration_end is not None and calibration != observation_end
-    calibrated = f"""
-        SELECT customer_id,
-               count(*) - 1 AS frequency,
-               CAST(date_diff('day', min(day), max(day)) AS DOUBLE) / {scale} AS recency,
+    calibration_days = f"count(*) FILTER (WHERE day <= {cut})"
+    # One aggregation of the purchase days, every customer up to observation_end (those whose first purchase falls in
+    # the holdout are counted, then left out). Day amounts are exact DECIMAL sums; the repeat spend is the calibration
+    # spend less the first day's, in DOUBLE.
+    everyone = f"""
+        SELECT customer AS customer_id, min(day) AS first,
+               {calibration_days} - 1 AS frequency,
+               CAST(date_diff('day', min(day), max(day) FILTER (WHERE day <= {cut})) AS DOUBLE) / {scale} AS recency,
                CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
-               {exact_sum('amount')} - arg_min(amount, day) AS total
-        FROM {days} AS d WHERE day <= {cut}
-        GROUP BY customer_id"""
-    calibrated = f"SELECT *, coalesce(total / nullif(frequency, 0), 0) AS monetary_value FROM ({calibrated}) AS c"
-    later = f"(SELECT customer_id, day FROM {days} AS d WHERE day > {cut} AND day <= {end})"
-    if holdout:  # the holdout purchases of each calibration customer, in the same pass
-        calibrated = f"""
-            SELECT c.*, coalesce(h.purchases, 0) AS holdout
-            FROM ({calibrated}) AS c
-            LEFT JOIN (SELECT customer_id, count(*) AS purchases FROM {later} AS l GROUP BY 1) AS h
-              ON h.customer_id = c.customer_id"""
-    table = engine.table_once(("rfm", days, cut, end, scale, holdout), "rfm_customers", calibrated)
+               CAST(sum(amount) FILTER (WHERE day <= {cut}) AS DOUBLE) - CAST(arg_min(amount, day) AS DOUBLE) AS total
+               {f", count(*) FILTER (WHERE day > {cut}) AS holdout" if holdout else ""}
+        FROM {days} AS d WHERE day <= {end}
+        GROUP BY customer"""
+    everyone = engine.table_once(("rfm", days, cut, end, scale, holdout), "rfm_everyone", everyone)
+    table = engine.create_view(engine.view_name("rfm_customers"), f"""
+        SELECT customer_id, frequency, recency, T, total, coalesce(total / nullif(frequency, 0), 0) AS monetary_value
+               {", holdout" if holdout else ""}
+        FROM {everyone} WHERE first <= {cut}""")
     customers = Customers(engine, table, holdout)
     if not holdout:
         return RfmTables(customers, None, None, calibration, observation_end, time_unit)
     length = (observation_end - calibration).days / scale
     periods = int(np.ceil(length))
     per_period = engine.sql(f"""
-        SELECT CAST(floor(CAST(date_diff('day', {cut}, h.day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
-        FROM {later} AS h
-        WHERE h.customer_id IN (SELECT customer_id FROM {days} AS d WHERE day <= {cut}) GROUP BY 1""")
+        SELECT CAST(floor(CAST(date_diff('day', {cut}, day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
+        FROM {days} AS d
+        WHERE day > {cut} AND day <= {end} AND customer IN (SELECT customer_id FROM {table}) GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
     counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
-    new = engine.sql(f"SELECT count(*) AS n FROM (SELECT customer_id FROM {days} AS d GROUP BY 1 "
-                     f"HAVING min(day) > {cut} AND min(day) <= {end}) AS x")["n"].iloc[0]
+    new = engine.sql(f"SELECT count(*) AS n FROM {everyone} WHERE first > {cut}")["n"].iloc[0]
     return RfmTables(customers, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
                      length, calibration, observation_end, time_unit, int(new))

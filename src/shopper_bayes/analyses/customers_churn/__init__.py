@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output, one_load
-from shopper_bayes.analyses.customers_churn.compute import ChurnResult, cohort_frame, compute
+from shopper_bayes.analyses.customers_churn.compute import ChurnResult, cohort_frame, compute, counts_query
 from shopper_bayes.analyses.customers_churn.config import ChurnSettings
 from shopper_bayes.analyses.customers_churn.section import console, headline, section
-from shopper_bayes.datasets.transactions import customer_summary
+from shopper_bayes.datasets.transactions import over_customers
 
 
 def run(ctx: Context) -> Output:
     from shopper_bayes.analyses.customers_churn.figures import cohort_figure  # matplotlib: only where figures are drawn
 
     loaded = ctx.load()
-    summary = customer_summary(loaded, loaded.scope["observation_end"], loaded.scope["time_unit"],
-                               columns=["first_purchase", "last_purchase"])
-    result = compute(summary, loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
+    end = loaded.scope["observation_end"]
+    counts, = over_customers(loaded, [counts_query(ctx.settings, end)], end, loaded.scope["time_unit"])
+    result = compute(counts, loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figure = FigureSpec(
         name="customers_cohorts", draw=lambda: cohort_figure(result),
         caption="Share of each monthly cohort (month of first purchase) with a purchase k months later.",

@@ -47,21 +47,18 @@ class ChurnResult(Result):
 
 
 COHORT_SQL = """
-WITH active AS (SELECT customer, date_trunc('month', date) AS month FROM {rows} GROUP BY 1, 2),
-     marked AS (SELECT month, min(month) OVER (PARTITION BY customer) AS cohort FROM active),
-     cells AS (SELECT cohort, month, count(*) AS buying FROM marked GROUP BY 1, 2)
+WITH cells AS (SELECT first_month AS cohort, month, count(*) AS buying FROM {months} GROUP BY 1, 2)
 SELECT strftime(c.cohort, '%Y-%m') AS cohort, s.buying AS customers,
        datediff('month', c.cohort, c.month) AS months_since, c.buying
 FROM cells c JOIN cells s ON s.cohort = c.cohort AND s.month = s.cohort ORDER BY 1, 3
 """
-# Each customer's cohort (first active month) marked by a window over the customer's active months, then counted
-# per (cohort, month); a cohort's size is its customers active in its first month. No join of every active month
-# with every customer: at 100 million purchases that join ran DuckDB out of its memory limit.
+# Counted per (cohort, month) from the customer months ({months}, each customer's first month marked), which the
+# monthly trends read too; a cohort's size is its customers active in its first month.
 
 
 def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
     """Cohort shares from one query where the purchases are; cells after the observation end's month are None."""
-    cells = aggregate(data, COHORT_SQL, ["customer", "date"])
+    cells = aggregate(data, COHORT_SQL, ["customer", "date", "amount"])
     end = observation_end.to_period("M")
     out = []
     for (name, size), group in cells.groupby(["cohort", "customers"], sort=True):
@@ -75,16 +72,22 @@ def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
     return out
 
 
-def compute(summary: pd.DataFrame, data, settings: ChurnSettings, rng: np.random.Generator,
+def counts_query(settings: ChurnSettings, observation_end) -> str:
+    """What :func:`compute` takes, as a query over the per-customer summary (``{customers}``): customers, those
+    observed for more than ``inactive_days`` (eligible) and those of them without a purchase in that time."""
+    end = f"TIMESTAMP '{pd.Timestamp(observation_end).date().isoformat()} 00:00:00'"
+    since_first, since_last = (f"datediff('day', {column}, {end}) > {int(settings.inactive_days)}"
+                               for column in ("first_purchase", "last_purchase"))
+    return (f"SELECT count(*) AS customers, count(*) FILTER (WHERE {since_first}) AS eligible, "
+            f"count(*) FILTER (WHERE {since_first} AND {since_last}) AS churned FROM {{customers}}")
+
+
+def compute(counts: pd.DataFrame, data, settings: ChurnSettings, rng: np.random.Generator,
             scope: dict[str, Any]) -> ChurnResult:
-    """``summary``: the per-customer summary (``first_purchase``, ``last_purchase``); ``data``: the
-    loaded purchases (cohorts counted in their engine) or a frame of them."""
+    """``counts``: the result of :func:`counts_query`; ``data``: the loaded purchases (cohorts counted in their
+    engine) or a frame of them."""
     end = pd.Timestamp(scope["observation_end"])
-    since_first = (end - summary["first_purchase"]).dt.days
-    since_last = (end - summary["last_purchase"]).dt.days
-    eligible = since_first > settings.inactive_days
-    churned = int((eligible & (since_last > settings.inactive_days)).sum())
-    n = int(eligible.sum())
+    customers, n, churned = (int(counts[column].iloc[0]) for column in ("customers", "eligible", "churned"))
     note = None
     if n == 0:
         note = (f"no customer's first purchase is more than {settings.inactive_days} days before the observation end: "
@@ -99,8 +102,8 @@ def compute(summary: pd.DataFrame, data, settings: ChurnSettings, rng: np.random
         if n == 1:
             note = "one customer only: the churn rate says little"
     return ChurnResult(
-        inactive_days=settings.inactive_days, observation_end=end.date().isoformat(), customers=len(summary),
-        eligible=n, too_recent=len(summary) - n, churned=churned, observed_churn_rate=churned / n if n else None,
+        inactive_days=settings.inactive_days, observation_end=end.date().isoformat(), customers=customers,
+        eligible=n, too_recent=customers - n, churned=churned, observed_churn_rate=churned / n if n else None,
         churn_rate=churn, retention_rate=retention, interval_prob=settings.interval_prob, draws=settings.draws,
         cohorts=cohorts(data, end), scope=scope, note=note)
 

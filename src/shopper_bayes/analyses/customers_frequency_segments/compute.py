@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Result
 from shopper_bayes.analyses.customers_frequency_segments.config import FrequencySegmentsSettings
+from shopper_bayes.engine.base import exact_sum
 from shopper_bayes.inference.conjugate import central_interval, dirichlet_shares
 
 SEGMENTS = ("one-time", "occasional", "frequent")
@@ -50,14 +51,21 @@ def day_ranges(settings: FrequencySegmentsSettings) -> list[str]:
     return ["1", middle, f"{high} or more"]
 
 
-def compute(summary: pd.DataFrame, settings: FrequencySegmentsSettings, rng: np.random.Generator,
+def per_purchase_days() -> str:
+    """What :func:`compute` takes, as a query over the per-customer summary (``{customers}``): customers and their
+    revenue per number of purchase days."""
+    return (f"SELECT purchase_days, count(*) AS customers, {exact_sum('revenue')} AS revenue FROM {{customers}} "
+            "GROUP BY 1 ORDER BY 1")
+
+
+def compute(table: pd.DataFrame, settings: FrequencySegmentsSettings, rng: np.random.Generator,
             scope: dict[str, Any]) -> FrequencySegmentsResult:
-    """Segments from the per-customer summary (columns ``purchase_days`` and ``revenue``)."""
-    # grouped by the segment's number, not its name: 23 million names take gigabytes, their numbers 8 bytes each
-    code = np.searchsorted([settings.occasional_from, settings.frequent_from], summary["purchase_days"].to_numpy(),
+    """Segments from customers and revenue per number of purchase days (:func:`per_purchase_days`)."""
+    code = np.searchsorted([settings.occasional_from, settings.frequent_from], table["purchase_days"].to_numpy(),
                            side="right")
-    table = (pd.DataFrame({"segment": code, "revenue": summary["revenue"].to_numpy()})
-             .groupby("segment").agg(customers=("revenue", "size"), revenue=("revenue", "sum"))
+    table = (pd.DataFrame({"segment": code, "customers": table["customers"].to_numpy(np.int64),
+                           "revenue": table["revenue"].to_numpy(np.float64)})
+             .groupby("segment")[["customers", "revenue"]].sum()
              .reindex(range(len(SEGMENTS)), fill_value=0))
     table.index = list(SEGMENTS)
     customers, revenue = int(table["customers"].sum()), float(table["revenue"].sum())
