@@ -20,7 +20,9 @@ when ``transaction_id`` is mapped (the first row is kept); 7. without ids, exact
 kept as purchases and counted (under ``changed``, which lists rows kept but worth knowing about).
 
 :func:`customer_summary` is the per-customer summary (first and last purchase, purchase days,
-revenue, frequency / recency / T) as one SQL query run by the engine, so it scales with the data.
+revenue, frequency / recency / T) as SQL run by the engine, so it scales with the data. In an engine the
+purchase days (a row per customer and day) are computed once per run and every per-customer statistic reads
+them (:func:`aggregate`).
 """
 
 from __future__ import annotations
@@ -349,43 +351,30 @@ def _reasons(report: CleaningReport) -> str:
 # ---------------------------------------------------------------- per-customer summary
 
 
-# What the per-customer and per-month statistics are computed from, each at most once per run in an engine: at 100
-# million purchases every GROUP BY of 20 million or more customers costs 20 to 40 s on 2 cores, so there is one
-# over the purchases ({days}) and one over the purchase days ({months}); the per-customer summary reads {days}.
+# What the per-customer statistics are computed from, once per run in an engine: the purchase days (a row per customer
+# and day). At 100 million purchases every GROUP BY of 20 million or more customers costs 35 to 45 s on 2 cores; the
+# per-customer summary and CLV's RFM table both read this one.
 PURCHASE_DAYS_SQL = """
 SELECT CAST(customer AS VARCHAR) AS customer, CAST(date AS DATE) AS day, count(*) AS transactions,
        sum(CAST(amount AS DECIMAL(38, 8))) AS amount
 FROM {rows} GROUP BY 1, 2"""
 # Amounts summed as DECIMAL, exactly: sums that do not depend on the order the engine adds them in.
 
-CUSTOMER_MONTHS_SQL = """
-SELECT customer, month, orders, revenue, min(month) OVER (PARTITION BY customer) AS first_month
-FROM (SELECT customer, date_trunc('month', day) AS month, CAST(sum(transactions) AS BIGINT) AS orders,
-             sum(amount) AS revenue
-      FROM {days} GROUP BY 1, 2)"""
-# One row per customer and calendar month with a purchase; first_month: the customer's first such month (a window
-# per customer rather than a join with the customers: at 100 million purchases that join ran DuckDB out of memory).
-
-_TABLES = (("{months}", "customer_months", CUSTOMER_MONTHS_SQL), ("{days}", "purchase_days", PURCHASE_DAYS_SQL))
-
-
 def _expand(query: str, rows: str, table=None) -> str:
-    """``query`` with ``{months}`` and ``{days}`` replaced: by tables of ``table``'s engine made once per run (a
-    :class:`Table`), else by subqueries over ``rows``; then ``{rows}`` by ``rows``."""
-    for placeholder, stem, sql in _TABLES:
-        if placeholder in query:
-            inner = _expand(sql, rows, table)
-            name = table.engine.table_once((stem, table.view), stem, inner) if table is not None else f"({inner})"
-            query = query.replace(placeholder, name)
+    """``query`` with ``{days}`` replaced by the purchase days: a table of ``table``'s engine made once per run (a
+    :class:`Table`), else a subquery over ``rows``; then ``{rows}`` by ``rows``."""
+    if "{days}" in query:
+        days = PURCHASE_DAYS_SQL.replace("{rows}", rows)
+        query = query.replace("{days}", table.engine.table_once(("purchase_days", table.view), "purchase_days", days)
+                              if table is not None else f"({days})")
     return query.replace("{rows}", rows)
 
 
 def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
               columns: list[str], large: bool = False) -> pd.DataFrame:
     """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases, ``{days}`` for them summed per customer and
-    day: customer, day, transactions, amount; ``{months}`` per customer and month: customer, month, orders,
-    revenue, first_month) where the purchases are: in the engine holding loaded transactions (DuckDB or Spark;
-    ``{days}`` and ``{months}`` computed once per run and kept there), or in DuckDB over a frame's ``columns``
+    day: customer, day, transactions, amount) where the purchases are: in the engine holding loaded transactions
+    (DuckDB or Spark; ``{days}`` computed once per run and kept there), or in DuckDB over a frame's ``columns``
     or a relation. ``large``: the result is large and its columns are text, integers, DOUBLE or TIMESTAMP, so
     it comes back through Arrow (:meth:`Engine.fetch`)."""
     table = data.table if isinstance(data, Loaded) else data

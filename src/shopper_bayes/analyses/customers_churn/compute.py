@@ -47,18 +47,21 @@ class ChurnResult(Result):
 
 
 COHORT_SQL = """
-WITH cells AS (SELECT first_month AS cohort, month, count(*) AS buying FROM {months} GROUP BY 1, 2)
+WITH active AS (SELECT customer, date_trunc('month', date) AS month FROM {rows} GROUP BY 1, 2),
+     marked AS (SELECT month, min(month) OVER (PARTITION BY customer) AS cohort FROM active),
+     cells AS (SELECT cohort, month, count(*) AS buying FROM marked GROUP BY 1, 2)
 SELECT strftime(c.cohort, '%Y-%m') AS cohort, s.buying AS customers,
        datediff('month', c.cohort, c.month) AS months_since, c.buying
 FROM cells c JOIN cells s ON s.cohort = c.cohort AND s.month = s.cohort ORDER BY 1, 3
 """
-# Counted per (cohort, month) from the customer months ({months}, each customer's first month marked), which the
-# monthly trends read too; a cohort's size is its customers active in its first month.
+# Each customer's cohort (first active month) marked by a window over the customer's active months, then counted
+# per (cohort, month); a cohort's size is its customers active in its first month. No join of every active month
+# with every customer: at 100 million purchases that join ran DuckDB out of its memory limit.
 
 
 def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
     """Cohort shares from one query where the purchases are; cells after the observation end's month are None."""
-    cells = aggregate(data, COHORT_SQL, ["customer", "date", "amount"])
+    cells = aggregate(data, COHORT_SQL, ["customer", "date"])
     end = observation_end.to_period("M")
     out = []
     for (name, size), group in cells.groupby(["cohort", "customers"], sort=True):

@@ -43,13 +43,20 @@ class MonthlyResult(Result):
     note: str | None = None
 
 
-# From the customer months ({months}: a row per customer and month with a purchase, with the customer's first
-# month), which the cohorts read too: active and new customers are plain counts of those rows (count(DISTINCT
-# customer) per month over every purchase ran DuckDB out of its memory limit at 100 million purchases).
+# Purchases are first summed per (month, customer), so that active and new customers are plain counts
+# of those rows: count(DISTINCT customer) per month over every purchase ran DuckDB out of its memory
+# limit at 100 million purchases.
 MONTHLY_SQL = """
-SELECT strftime(month, '%Y-%m') AS month, CAST(sum(orders) AS BIGINT) AS orders, sum(revenue) AS revenue,
-       count(*) AS active_customers, count(*) FILTER (WHERE first_month = month) AS new_customers
-FROM {months} GROUP BY month ORDER BY 1
+WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM {rows} GROUP BY customer),
+     active AS (SELECT date_trunc('month', date) AS month_start, customer, count(*) AS orders,
+                       sum(CAST(amount AS DECIMAL(38, 8))) AS revenue
+                FROM {rows} GROUP BY 1, 2)
+SELECT strftime(a.month_start, '%Y-%m') AS month,
+       CAST(sum(a.orders) AS BIGINT) AS orders, sum(a.revenue) AS revenue,
+       count(*) AS active_customers,
+       count(*) FILTER (WHERE f.first_month = a.month_start) AS new_customers
+FROM active a JOIN firsts f USING (customer)
+GROUP BY 1 ORDER BY 1
 """
 
 
