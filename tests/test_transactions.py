@@ -595,10 +595,10 @@ def test_the_revenue_concentration_statistics_are_the_same_from_either_engine_an
 
     _, duck, other = cdnow_in_both
     wanted = queries(ParetoSettings())
-    expected = over_customers(duck.table.frame(), wanted, "1998-06-30", "week")
+    expected = over_customers(duck.table.frame(), wanted, "1998-06-30")
     assert expected[0]["customers"].sum() == 23_570 and len(expected[1]) > 1_000
     for loaded in (duck, other):
-        for found, frame in zip(over_customers(loaded, wanted, "1998-06-30", "week"), expected):
+        for found, frame in zip(over_customers(loaded, wanted, "1998-06-30"), expected):
             order = list(frame.columns[:2])
             pd.testing.assert_frame_equal(found.sort_values(order, ignore_index=True),
                                           frame.sort_values(order, ignore_index=True), check_dtype=False)

@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.datasets.transactions import PURCHASE_DAYS_SQL, purchase_days
+from shopper_bayes.datasets.transactions import PURCHASE_DAYS_SQL, customer_table, customers_sql, purchase_days
 from shopper_bayes.engine.base import DuckDBEngine, Engine
 from shopper_bayes.errors import UserError
 
@@ -101,15 +101,30 @@ def _day(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _purchase_days(data) -> tuple[Engine, str]:
-    """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame) and the
-    table of purchase days there (customer, day, transactions, amount summed), computed once per run."""
+def _tables(data, observation_end: dt.date | None, cut: dt.date | None) -> tuple[Engine, str, str, dt.date, dt.date]:
+    """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame), the table of
+    purchase days there and the per-customer table (:func:`shopper_bayes.datasets.transactions.customer_table`,
+    shared with the customer analyses for the dataset's dates), observation_end and calibration_end (None: the last
+    purchase day, and observation_end)."""
     table = getattr(data, "table", None)
     if table is not None:
-        return table.engine, purchase_days(table)
-    frame = data.frame if hasattr(data, "frame") else data
-    return _frame_table(frame[["customer", "date", "amount"]], "purchase_days",
-                        PURCHASE_DAYS_SQL.replace("{rows}", "{frame}"))
+        engine, days = table.engine, purchase_days(table)
+    else:
+        frame = data.frame if hasattr(data, "frame") else data
+        engine, days = _frame_table(frame[["customer", "date", "amount"]], "purchase_days",
+                                    PURCHASE_DAYS_SQL.replace("{rows}", "{frame}"))
+    bounds = engine.sql(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
+    first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
+    end = last if observation_end is None else observation_end
+    calibration = end if cut is None else cut
+    if not first <= calibration <= end:
+        raise UserError("transactions.calibration_end", f"{calibration} is not between the first purchase ({first}) "
+                        f"and observation_end ({end})", "choose a date inside the log")
+    split = calibration if calibration != end else None
+    if table is not None:
+        return engine, days, customer_table(table, end, split), end, calibration
+    customers = engine.create_table(engine.view_name("customers"), customers_sql(end, split).replace("{days}", days))
+    return engine, days, customers, end, calibration
 
 
 def _frame_table(frame: pd.DataFrame, name: str, query: str) -> tuple[Engine, str]:
@@ -129,34 +144,24 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
     if time_unit not in DAYS_PER_UNIT:
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
-    engine, days = _purchase_days(data)
-    bounds = engine.sql(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
-    first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
-    observation_end = last if observation_end is None else _day(observation_end)
-    calibration = observation_end if calibration_end is None else _day(calibration_end)
-    if not first <= calibration <= observation_end:
-        raise UserError("transactions.calibration_end", f"{calibration} is not between the first purchase ({first}) "
-                        f"and observation_end ({observation_end})", "choose a date inside the log")
+    engine, days, everyone, observation_end, calibration = _tables(
+        data, None if observation_end is None else _day(observation_end),
+        None if calibration_end is None else _day(calibration_end))
     cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
     holdout = calibration_end is not None and calibration != observation_end
-    calibration_days = f"count(*) FILTER (WHERE day <= {cut})"
-    # One aggregation of the purchase days, every customer up to observation_end (those whose first purchase falls in
-    # the holdout are counted, then left out). Day amounts are exact DECIMAL sums; the repeat spend is the calibration
-    # spend less the first day's, in DOUBLE.
-    everyone = f"""
-        SELECT customer AS customer_id, min(day) AS first,
-               {calibration_days} - 1 AS frequency,
-               CAST(date_diff('day', min(day), max(day) FILTER (WHERE day <= {cut})) AS DOUBLE) / {scale} AS recency,
-               CAST(date_diff('day', min(day), {cut}) AS DOUBLE) / {scale} AS T,
-               CAST(sum(amount) FILTER (WHERE day <= {cut}) AS DOUBLE) - CAST(arg_min(amount, day) AS DOUBLE) AS total
-               {f", count(*) FILTER (WHERE day > {cut}) AS holdout" if holdout else ""}
-        FROM {days} AS d WHERE day <= {end}
-        GROUP BY customer"""
-    everyone = engine.table_once(("rfm", days, cut, end, scale, holdout), "rfm_everyone", everyone)
+    # From the per-customer table (purchase days up to observation_end; with a holdout, their part up to calibration_end
+    # too): customers whose first purchase falls in the holdout are counted, then left out. The repeat spend is the
+    # calibration revenue less the first day's (exact DECIMAL sums), in DOUBLE.
+    days_, last_, revenue_ = (("calibration_days", "calibration_last_day", "calibration_revenue") if holdout
+                              else ("purchase_days", "last_day", "revenue"))
     table = engine.create_view(engine.view_name("rfm_customers"), f"""
-        SELECT customer_id, frequency, recency, T, total, coalesce(total / nullif(frequency, 0), 0) AS monetary_value
-               {", holdout" if holdout else ""}
-        FROM {everyone} WHERE first <= {cut}""")
+        SELECT *, coalesce(total / nullif(frequency, 0), 0) AS monetary_value
+        FROM (SELECT customer AS customer_id, {days_} - 1 AS frequency,
+                     CAST(date_diff('day', first_day, {last_}) AS DOUBLE) / {scale} AS recency,
+                     CAST(date_diff('day', first_day, {cut}) AS DOUBLE) / {scale} AS T,
+                     CAST({revenue_} AS DOUBLE) - CAST(first_amount AS DOUBLE) AS total
+                     {", purchase_days - calibration_days AS holdout" if holdout else ""}
+              FROM {everyone} WHERE first_day <= {cut}) AS c""")
     customers = Customers(engine, table, holdout)
     if not holdout:
         return RfmTables(customers, None, None, calibration, observation_end, time_unit)
@@ -168,6 +173,6 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
         WHERE day > {cut} AND day <= {end} AND customer IN (SELECT customer_id FROM {table}) GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
     counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
-    new = engine.sql(f"SELECT count(*) AS n FROM {everyone} WHERE first > {cut}")["n"].iloc[0]
+    new = engine.sql(f"SELECT count(*) AS n FROM {everyone} WHERE first_day > {cut}")["n"].iloc[0]
     return RfmTables(customers, pd.DataFrame({"period": np.arange(periods), "purchases": counts}),
                      length, calibration, observation_end, time_unit, int(new))

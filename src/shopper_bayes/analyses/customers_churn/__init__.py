@@ -16,7 +16,7 @@ def run(ctx: Context) -> Output:
 
     loaded = ctx.load()
     end = loaded.scope["observation_end"]
-    counts, = over_customers(loaded, [counts_query(ctx.settings, end)], end, loaded.scope["time_unit"])
+    counts, = over_customers(loaded, [counts_query(ctx.settings, end)], end, loaded.scope["calibration_end"])
     result = compute(counts, loaded, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figure = FigureSpec(
         name="customers_cohorts", draw=lambda: cohort_figure(result),

@@ -16,7 +16,7 @@ def run(ctx: Context) -> Output:
 
     loaded = ctx.load()
     revenue = Revenue(*over_customers(loaded, queries(ctx.settings), loaded.scope["observation_end"],
-                                      loaded.scope["time_unit"]))
+                                      loaded.scope["calibration_end"]))
     result = compute(revenue, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figures = []
     if result.revenue_share is not None:
