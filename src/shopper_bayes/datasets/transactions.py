@@ -353,13 +353,14 @@ def _reasons(report: CleaningReport) -> str:
 
 
 # What the per-customer statistics are computed from, once per run in an engine: the purchase days (a row per customer
-# and day). At 100 million purchases every GROUP BY of 20 million or more customers costs 35 to 45 s on 2 cores; the
-# per-customer summary and CLV's RFM table both read this one.
+# and day), amounts summed as DECIMAL, exactly (sums that do not depend on the order the engine adds them in). At 100
+# million purchases every GROUP BY of 20 million or more customers costs 35 to 55 s on 2 cores; the per-customer table
+# (:func:`customer_table`) reads this one, and the customer analyses and CLV read that.
 PURCHASE_DAYS_SQL = """
 SELECT CAST(customer AS VARCHAR) AS customer, CAST(date AS DATE) AS day, count(*) AS transactions,
        sum(CAST(amount AS DECIMAL(38, 8))) AS amount
 FROM {rows} GROUP BY 1, 2"""
-# Amounts summed as DECIMAL, exactly: sums that do not depend on the order the engine adds them in.
+
 
 def _expand(query: str, rows: str, table=None) -> str:
     """``query`` with ``{days}`` replaced by the purchase days: a table of ``table``'s engine made once per run (a
@@ -394,7 +395,7 @@ def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, que
 
 def purchase_days(table: Table) -> str:
     """The name of the table of purchase days (customer, day, transactions, amount) in ``table``'s engine, made once
-    per run: what customer-value models read."""
+    per run."""
     return _expand("{days}", table.rows, table)
 
 

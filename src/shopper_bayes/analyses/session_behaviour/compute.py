@@ -76,8 +76,12 @@ def _estimate(point: float, draws: np.ndarray, interval_prob: float) -> Estimate
 
 
 def cell_names(frame: pd.DataFrame, segments: list[str]) -> pd.Series:
-    """Each session's cell: its levels joined by `` / `` in the order of ``segments``."""
-    return frame[segments].astype(str).agg(" / ".join, axis=1)
+    """Each session's cell: its levels joined by `` / `` in the order of ``segments``. Joined column by column: a
+    row-wise join transposed the frame (a million sampled sessions: about 50 s and 1.5 GB)."""
+    names = frame[segments[0]].astype(str)
+    for column in segments[1:]:
+        names = names + " / " + frame[column].astype(str)
+    return names
 
 
 def profiles(frame: pd.DataFrame, settings: BehaviourSettings, seed: int):
