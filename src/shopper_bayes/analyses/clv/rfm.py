@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.datasets.transactions import PURCHASE_DAYS_SQL, customer_table, customers_sql, purchase_days
+from shopper_bayes.datasets.transactions import customer_table, customers_sql
 from shopper_bayes.engine.base import DuckDBEngine, Engine
 from shopper_bayes.errors import UserError
 
@@ -102,18 +102,17 @@ def _day(value) -> dt.date:
 
 
 def _tables(data, observation_end: dt.date | None, cut: dt.date | None) -> tuple[Engine, str, str, dt.date, dt.date]:
-    """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame), the table of
-    purchase days there and the per-customer table (:func:`shopper_bayes.datasets.transactions.customer_table`,
-    shared with the customer analyses for the dataset's dates), observation_end and calibration_end (None: the last
-    purchase day, and observation_end)."""
+    """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame), SQL naming the
+    purchases there, the per-customer table (:func:`shopper_bayes.datasets.transactions.customer_table`, shared with
+    the customer analyses for the dataset's dates), observation_end and calibration_end (None: the last purchase
+    day, and observation_end)."""
     table = getattr(data, "table", None)
     if table is not None:
-        engine, days = table.engine, purchase_days(table)
+        engine, rows = table.engine, table.rows
     else:
         frame = data.frame if hasattr(data, "frame") else data
-        engine, days = _frame_table(frame[["customer", "date", "amount"]], "purchase_days",
-                                    PURCHASE_DAYS_SQL.replace("{rows}", "{frame}"))
-    bounds = engine.sql(f"SELECT min(day) AS first, max(day) AS last FROM {days}")
+        engine, rows = _frame_table(frame[["customer", "date", "amount"]], "purchases", "SELECT * FROM {frame}")
+    bounds = engine.sql(f"SELECT min(CAST(date AS DATE)) AS first, max(CAST(date AS DATE)) AS last FROM {rows}")
     first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
     end = last if observation_end is None else observation_end
     calibration = end if cut is None else cut
@@ -122,9 +121,9 @@ def _tables(data, observation_end: dt.date | None, cut: dt.date | None) -> tuple
                         f"and observation_end ({end})", "choose a date inside the log")
     split = calibration if calibration != end else None
     if table is not None:
-        return engine, days, customer_table(table, end, split), end, calibration
-    customers = engine.create_table(engine.view_name("customers"), customers_sql(end, split).replace("{days}", days))
-    return engine, days, customers, end, calibration
+        return engine, rows, customer_table(table, end, split), end, calibration
+    customers = engine.create_table(engine.view_name("customers"), customers_sql(end, split).replace("{rows}", rows))
+    return engine, rows, customers, end, calibration
 
 
 def _frame_table(frame: pd.DataFrame, name: str, query: str) -> tuple[Engine, str]:
@@ -144,7 +143,7 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
     if time_unit not in DAYS_PER_UNIT:
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
-    engine, days, everyone, observation_end, calibration = _tables(
+    engine, rows, everyone, observation_end, calibration = _tables(
         data, None if observation_end is None else _day(observation_end),
         None if calibration_end is None else _day(calibration_end))
     cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
@@ -169,8 +168,9 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
     periods = int(np.ceil(length))
     per_period = engine.sql(f"""
         SELECT CAST(floor(CAST(date_diff('day', {cut}, day) - 1 AS DOUBLE) / {scale}) AS BIGINT) AS period, count(*) AS purchases
-        FROM {days} AS d
-        WHERE day > {cut} AND day <= {end} AND customer IN (SELECT customer_id FROM {table}) GROUP BY 1""")
+        FROM (SELECT DISTINCT CAST(customer AS VARCHAR) AS customer, CAST(date AS DATE) AS day FROM {rows} AS r
+              WHERE CAST(date AS DATE) > {cut} AND CAST(date AS DATE) <= {end}) AS d
+        WHERE customer IN (SELECT customer_id FROM {table}) GROUP BY 1""")
     counts = np.zeros(periods, dtype=np.int64)
     counts[per_period["period"].to_numpy(np.int64)] = per_period["purchases"].to_numpy(np.int64)
     new = engine.sql(f"SELECT count(*) AS n FROM {everyone} WHERE first_day > {cut}")["n"].iloc[0]
