@@ -20,7 +20,8 @@ def run(ctx: Context) -> Output:
     from shopper_bayes.analyses.customers_frequency_segments.figures import segments_figure  # matplotlib: only where figures are drawn
 
     loaded = ctx.load()
-    table, = over_customers(loaded, [per_purchase_days()], loaded.scope["observation_end"], loaded.scope["calibration_end"])
+    table, = over_customers(loaded, [per_purchase_days()], loaded.scope["observation_end"],
+                            loaded.scope["calibration_end"])
     result = compute(table, ctx.settings, np.random.default_rng(ctx.seed), loaded.scope)
     figure = FigureSpec(
         name="customers_frequency_segments", draw=lambda: segments_figure(result),
