@@ -10,7 +10,8 @@ from shopper_bayes.report.style import PALETTE, new_figure, style
 
 
 def segments_figure(result: FrequencySegmentsResult) -> Figure:
-    names = [f"{entry.segment}\n({entry.purchase_days} days)" for entry in result.segments]
+    names = [f"{entry.segment}\n({entry.purchase_days} day{'' if entry.purchase_days == '1' else 's'})"
+             for entry in result.segments]
     share = np.array([entry.share for entry in result.segments])
     low = np.array([entry.interval[0] for entry in result.segments])
     high = np.array([entry.interval[1] for entry in result.segments])
