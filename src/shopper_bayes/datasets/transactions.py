@@ -351,6 +351,11 @@ def _reasons(report: CleaningReport) -> str:
 # ---------------------------------------------------------------- per-customer summary
 
 
+def as_date(value) -> date:
+    """A date, a timestamp or an ISO text as a date."""
+    return pd.Timestamp(value).date()
+
+
 def aggregate(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelation, query: str,
               columns: list[str], large: bool = False) -> pd.DataFrame:
     """Run ``query`` (DuckDB SQL, ``{rows}`` standing for the purchases) where the purchases are: in the
@@ -388,8 +393,8 @@ def summary_sql(observation_end: date | str, time_unit: str = "week", calibratio
     the per-customer table (:func:`customers_sql`)."""
     if time_unit not in UNIT_DAYS:
         raise UserError("time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
-    end = pd.Timestamp(observation_end).date()
-    cut = pd.Timestamp(calibration_end).date() if calibration_end is not None else end
+    end = as_date(observation_end)
+    cut = as_date(calibration_end) if calibration_end is not None else end
     if cut > end:
         raise UserError("calibration_end", f"{cut} is after observation_end {end}", "choose an earlier calibration_end")
     unit = UNIT_DAYS[time_unit]
@@ -457,18 +462,14 @@ def customer_summary(data: Loaded | Table | pd.DataFrame | duckdb.DuckDBPyRelati
     return summary
 
 
-def _day(value) -> date:
-    return pd.Timestamp(value).date()
-
-
 def customers_sql(observation_end: date | str, calibration_end: date | str | None = None) -> str:
     """One row per customer with a purchase up to ``observation_end`` (``{rows}`` standing for the purchases): first
     and last purchase day, purchase days (several purchases on one day are one), transactions, revenue and the first
     day's revenue (exact DECIMAL sums); with ``calibration_end``, also the purchase days, last day, transactions and
     revenue up to it (``calibration_days``, ``calibration_last_day``, ``calibration_transactions``,
     ``calibration_revenue``)."""
-    end = _day(observation_end)
-    cut = f"DATE '{_day(calibration_end).isoformat()}'" if calibration_end is not None else None
+    end = as_date(observation_end)
+    cut = f"DATE '{as_date(calibration_end).isoformat()}'" if calibration_end is not None else None
     calibration = (f", count(*) FILTER (WHERE new_day AND day <= {cut}) AS calibration_days, "
                    f"max(day) FILTER (WHERE day <= {cut}) AS calibration_last_day, "
                    f"count(*) FILTER (WHERE day <= {cut}) AS calibration_transactions, "
@@ -492,8 +493,8 @@ def customer_table(table: Table, observation_end: date | str, calibration_end: d
     """The name of the per-customer table (:func:`customers_sql`) in ``table``'s engine, made once per run for each
     (observation_end, calibration_end): the customer analyses and the customer-value model read the same one when
     they ask for the dataset's dates (at 100 million purchases each such table takes about 45 s on 2 cores)."""
-    cut = _day(calibration_end) if calibration_end is not None else None
-    key = ("customers", table.view, _day(observation_end), cut)
+    cut = as_date(calibration_end) if calibration_end is not None else None
+    key = ("customers", table.view, as_date(observation_end), cut)
     return table.engine.table_once(key, "customers", customers_sql(observation_end, cut).replace("{rows}", table.rows))
 
 

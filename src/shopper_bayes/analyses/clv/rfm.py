@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from shopper_bayes.datasets.transactions import customer_table, customers_sql
+from shopper_bayes.datasets.transactions import as_date, customer_table, customers_sql
 from shopper_bayes.engine.base import DuckDBEngine, Engine
 from shopper_bayes.errors import UserError
 
@@ -97,10 +97,6 @@ class RfmTables:
     new_in_holdout: int = 0
 
 
-def _day(value) -> dt.date:
-    return pd.Timestamp(value).date()
-
-
 def _tables(data, observation_end: dt.date | None, cut: dt.date | None) -> tuple[Engine, str, str, dt.date, dt.date]:
     """The engine the purchases are in (the run's for loaded data, a DuckDB of their own for a frame), SQL naming the
     purchases there, the per-customer table (:func:`shopper_bayes.datasets.transactions.customer_table`, shared with
@@ -113,7 +109,7 @@ def _tables(data, observation_end: dt.date | None, cut: dt.date | None) -> tuple
         frame = data.frame if hasattr(data, "frame") else data
         engine, rows = _frame_table(frame[["customer", "date", "amount"]], "purchases", "SELECT * FROM {frame}")
     bounds = engine.sql(f"SELECT min(CAST(date AS DATE)) AS first, max(CAST(date AS DATE)) AS last FROM {rows}")
-    first, last = _day(bounds["first"].iloc[0]), _day(bounds["last"].iloc[0])
+    first, last = as_date(bounds["first"].iloc[0]), as_date(bounds["last"].iloc[0])
     end = last if observation_end is None else observation_end
     calibration = end if cut is None else cut
     if not first <= calibration <= end:
@@ -144,8 +140,8 @@ def rfm_tables(data, calibration_end=None, observation_end=None, time_unit: str 
         raise UserError("transactions.time_unit", f"{time_unit!r} is not a time unit", "use day, week or month")
     scale = DAYS_PER_UNIT[time_unit]  # divisions in DOUBLE: Spark would divide by a decimal literal in DECIMAL
     engine, rows, everyone, observation_end, calibration = _tables(
-        data, None if observation_end is None else _day(observation_end),
-        None if calibration_end is None else _day(calibration_end))
+        data, None if observation_end is None else as_date(observation_end),
+        None if calibration_end is None else as_date(calibration_end))
     cut, end = f"DATE '{calibration.isoformat()}'", f"DATE '{observation_end.isoformat()}'"
     holdout = calibration_end is not None and calibration != observation_end
     # From the per-customer table (purchase days up to observation_end; with a holdout, their part up to calibration_end
