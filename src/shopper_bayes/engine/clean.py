@@ -16,7 +16,7 @@ Cleaning once for several requests (:func:`prepare`): the analyses of a run ask 
 with other columns, a filter or none; each request has its own rules in its own order, so its own
 counts. The run first records each request's expressions (outputs, rules, changes, checks, key
 hashes: SQL over the raw columns), then computes all of them in one pass over the raw rows into one
-table (:class:`Shared`); each request then builds its ``_drop`` from those columns, in its order, and
+table (:class:`Shared`; the rules, true or false, as bits of a few integers); each request then builds its ``_drop`` from those columns, in its order, and
 counts, without reading or parsing the raw rows again.
 """
 
@@ -33,6 +33,9 @@ from shopper_bayes.engine.source import Source
 from shopper_bayes.errors import UserError
 
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# the shared cleaning table packs the requests' true/false rules into bits of BIGINT columns: 40 rules of 100 million
+# sessions as 40 BOOLEAN columns took 154 s to write, as one BIGINT 55 s (benchmarks/README.md)
+FLAG_BITS = 62
 
 
 def _in(expression: str, values) -> str:
@@ -93,7 +96,8 @@ class Table:
 class Shared:
     """A source cleaned once for every request of a run: ``raw``, the view of the ``names`` the requests read
     (``kinds`` as :meth:`Engine.scan` gives them); ``table``, a row per raw row (``_row``) with every distinct
-    expression of their cleaning as a column (``columns``: SQL -> column name); ``rejected``, the rows the
+    expression of their cleaning as a column, the true/false rules as bits of a few BIGINT columns (``columns``: SQL ->
+    the column, or the SQL reading its bit, over ``table``); ``rejected``, the rows the
     reader could not read, by reason (whole lines of the file: the same for every request); ``repeats``: per
     repeat key (SQL), a table of the rows whose key hash occurs more than once among all rows (``_row``,
     the key as ``_key``), where every request's repeated rows are (see :meth:`SqlCleaner.finish`)."""
@@ -121,6 +125,7 @@ class Plan:
     names: dict[Source, dict[str, str]] = field(default_factory=dict)  # source -> raw column -> kind
     rejected: dict[Source, Callable[[], dict[str, int]]] = field(default_factory=dict)
     expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
+    values: dict[Source, set[str]] = field(default_factory=dict)  # those a request reads as a value, not a true/false rule
     keys: dict[Source, dict[str, None]] = field(default_factory=dict)  # repeat keys (SQL)
     ready: dict[Source, list] = field(default_factory=dict)  # a source read its own way -> (raw view, its columns)
 
@@ -164,9 +169,16 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
         else:
             raw = engine.view_name(f"raw_{stem}")
             engine.scan(source, list(kinds), raw)
-        columns = {sql: f"_s{i}" for i, sql in enumerate(expressions)}
-        table = engine.create_table(engine.view_name(f"{stem}_clean"), "SELECT _row, " + ", ".join(
-            f"{sql} AS {name}" for sql, name in columns.items()) + f" FROM {quote(raw)}")
+        values = plan.values.get(source, set())
+        columns = {sql: f"_s{i}" for i, sql in enumerate(sql for sql in expressions if sql in values)}
+        selected = [f"{sql} AS {name}" for sql, name in columns.items()]
+        flags = [sql for sql in expressions if sql not in values]  # rules: true/false, never NULL
+        for k in range(0, len(flags), FLAG_BITS):
+            chunk = flags[k:k + FLAG_BITS]
+            selected.append(f"CAST({' | '.join(f'(CASE WHEN {sql} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
+                            f"AS BIGINT) AS _f{k // FLAG_BITS}")
+            columns |= {sql: f"(_f{k // FLAG_BITS} & {1 << bit}) <> 0" for bit, sql in enumerate(chunk)}
+        table = engine.create_table(engine.view_name(f"{stem}_clean"), f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}")
         engine.cleanings += 1
         repeats = {}
         for key in plan.keys.get(source, {}):
@@ -321,6 +333,8 @@ class SqlCleaner:
         if planning is not None:  # nothing is computed while planning (a source cleaned already is not planned again)
             if self.raw in planning.views:
                 planning.expressions.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(parts.values()))
+                planning.values.setdefault(planning.views[self.raw], set()).update(
+                    sql for name, sql in parts.items() if not name.startswith(("_r", "_h")))
                 planning.keys.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(k for k, _, _ in self.repeats))
             raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
