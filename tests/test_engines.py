@@ -6,6 +6,7 @@ with each other and with a plain pandas computation, and check the one-line refu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -139,6 +140,31 @@ def test_a_sample_of_rows_is_seeded_and_drawn_by_the_engine(generated):
     assert first.equals(loaded.table.frame(limit=500, seed=3))
     assert not first.equals(loaded.table.frame(limit=500, seed=4))
     assert loaded.table.count() == loaded.cleaning.rows_used
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_the_hash_bound_of_a_sample_changes_no_row(generated, engine, request):
+    """The sample sorts only the rows below a hash bound: the same rows as sorting every kept row
+    (a table not told its count), also when the bound lets too few through (a count far too large)."""
+    engine = DuckDBEngine() if engine == "duckdb" else request.getfixturevalue("spark")
+    loaded = load_sessions(SessionsConfig(path=generated), ("segment",), NUMERIC, engine=engine)
+    table = loaded.table
+    assert table.kept == loaded.cleaning.rows_used
+    unbounded = dataclasses.replace(table, kept=None)
+    misled = dataclasses.replace(table, kept=table.kept * 1000)
+    queries = []
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(engine, "sql", lambda query, run=engine.sql: queries.append(query) or run(query))
+    for limit, seed in ((300, 3), (2_000, 11)):
+        expected = unbounded.frame(limit=limit, seed=seed)
+        assert len(expected) == limit
+        queries.clear()
+        pd.testing.assert_frame_equal(table.frame(limit=limit, seed=seed), expected)
+        assert len(queries) == 1 and " < " in queries[0]  # the bound sufficed
+        queries.clear()
+        pd.testing.assert_frame_equal(misled.frame(limit=limit, seed=seed), expected)
+        assert len(queries) == 2  # too few below the bound: every row sorted
+    assert len(table.frame(limit=table.kept + 5, seed=1)) == table.kept
 
 
 def run_cli(tmp_path: Path, config_text: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -62,6 +62,7 @@ class Engine(ABC):
     """Runs DuckDB-dialect SQL over registered views; results come back as pandas frames."""
 
     name: str = "engine"
+    hash_range: tuple[int, int] = (0, 2**64)  # the values SQL ``hash()`` takes: DuckDB's UBIGINT
     _views = itertools.count()
 
     def __init__(self):
@@ -280,6 +281,7 @@ class SparkEngine(Engine):
     """Apache Spark (PySpark 4): the same queries, translated to Spark SQL by sqlglot."""
 
     name = "spark"
+    hash_range = (-(2**31), 2**31)  # Spark's hash() is 32-bit Murmur3, an INT
 
     def __init__(self, settings: SparkConfig | None = None):
         super().__init__()

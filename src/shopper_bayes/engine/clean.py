@@ -22,6 +22,7 @@ counts, without reading or parsing the raw rows again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -49,6 +50,7 @@ class Table:
     engine: Engine
     view: str
     columns: list[str]
+    kept: int | None = None  # the number of kept rows, when counted
 
     @property
     def rows(self) -> str:
@@ -65,15 +67,30 @@ class Table:
         names = columns or self.columns
         selected = ", ".join(quote(c) for c in names)
         if limit is None:
-            query = f"SELECT {selected} FROM {self.rows} ORDER BY _row"
+            frame = self.engine.sql(f"SELECT {selected} FROM {self.rows} ORDER BY _row")
         else:
-            query = (f"SELECT {selected} FROM {self.rows} "
-                     f"ORDER BY hash(_row + {int(seed or 0)} * 1000003), _row LIMIT {int(limit)}")
-        frame = self.engine.sql(query)
+            frame = self._sample(selected, int(limit), int(seed or 0))
         for name in frame.columns:
             if frame[name].dtype == object:
                 frame[name] = frame[name].astype("string")
         return frame.reset_index(drop=True)
+
+    def _sample(self, selected: str, limit: int, seed: int) -> pd.DataFrame:
+        """The ``limit`` kept rows of smallest ``hash(_row + seed * 1000003)`` (ties by ``_row``). When the
+        kept rows are counted, only those below a hash bound are sorted, the bound set so that about
+        ``limit`` plus 8 standard deviations of them are expected: the rows taken are the same (every row
+        above the bound comes after every row below it); with too few below it, all rows are sorted."""
+        key = f"hash(_row + {seed} * 1000003)"
+        order = f"ORDER BY {key}, _row LIMIT {limit}"
+        if self.kept is not None and self.kept > limit:
+            low, high = self.engine.hash_range
+            share = (limit + 8 * limit**0.5 + 64) / self.kept
+            if share < 1:
+                bound = low + math.ceil(share * (high - low))
+                frame = self.engine.sql(f"SELECT {selected} FROM {self.rows} WHERE {key} < {bound} {order}")
+                if len(frame) == limit:
+                    return frame
+        return self.engine.sql(f"SELECT {selected} FROM {self.rows} {order}")
 
     def renamed(self, renames: dict[str, dict[str, str]], stem: str = "renamed") -> Table:
         """The same rows with values replaced: ``renames`` maps a column to {old value: new value}."""
@@ -86,7 +103,7 @@ class Table:
             parts.append(f"CASE {quote(column)} {cases} ELSE {quote(column)} END AS {quote(column)}" if cases else quote(column))
         view = self.engine.create_view(self.engine.view_name(stem),
                                        f"SELECT _row, {', '.join(parts)}, _drop FROM {quote(self.view)}")
-        return Table(self.engine, view, self.columns)
+        return Table(self.engine, view, self.columns, self.kept)
 
     def count(self) -> int:
         return int(self.engine.sql(f"SELECT count(*) AS n FROM {self.rows}")["n"].iloc[0])
@@ -378,7 +395,7 @@ class SqlCleaner:
             f"SELECT {', '.join(columns)}, {f'CASE {repeats} ELSE _drop0 END' if repeats else '_drop0'} AS _drop "
             f"FROM {quote(stage)}"))
         report = self._count(view)
-        return Table(self.engine, view, names), report
+        return Table(self.engine, view, names, report.rows_used), report
 
     def _count(self, view: str) -> CleaningReport:
         aggregates = ["count(*) AS n"]
