@@ -54,8 +54,9 @@ MIN_SUBSET_RESAMPLES = 50
 # A variance at or below this fraction of the second moment it was computed from is rounding
 # error: the column is treated as constant (as in the full bootstrap).
 _ZERO_VARIANCE = 1e-10
-# Weight matrices are drawn in chunks of about this many entries (8 bytes each).
-_CHUNK_ENTRIES = 2**22
+# Weight matrices are drawn in chunks of about this many entries (8 bytes each): arrays of 8 MB, which the
+# allocator reuses; 32 MB ones went back to the system and were faulted in again each time (30% slower)
+_CHUNK_ENTRIES = 2**20
 _HASH_RANGE = 2**32
 # The row hash: Thomas Mueller's 32-bit integer hash (x ^= x >> 16; x *= 0x45d9f3b; twice;
 # x ^= x >> 16) of the low 32 bits of _row xor a key, then again of that xor a second key and the
@@ -357,13 +358,20 @@ def multinomial_weights(rng, n, b, size):
     return counts.astype(float)
 
 
-def weighted_r(z, weights, first, second):
+def moments(z, first, second):
+    """The columns whose weighted sums give r (see :func:`weighted_r`): z, z squared, z[first] * z[second]."""
+    return np.hstack([z, z * z, z[:, first] * z[:, second]])
+
+
+def weighted_r(z, weights, first, second, products=None):
     """Pearson r of pairs (first[p], second[p]) of the columns of ``z`` under each row of ``weights``
     (resamples x rows, counts), from weighted sums taken as one matrix product; and per resample
     and column whether the column is constant under those weights (its pairs' r are then NaN).
-    ``z`` should be centred and scaled, so that the sums lose nothing to cancellation."""
+    ``z`` should be centred and scaled, so that the sums lose nothing to cancellation. ``products``:
+    ``moments(z, first, second)``, when computed already (a subset resampled in several chunks)."""
     k = z.shape[1]
-    sums = weights @ np.hstack([z, z * z, z[:, first] * z[:, second]]) / weights.sum(axis=1, keepdims=True)
+    products = moments(z, first, second) if products is None else products
+    sums = weights @ products / weights.sum(axis=1, keepdims=True)
     mean, square, cross = sums[:, :k], sums[:, k : 2 * k], sums[:, 2 * k :]
     variance = square - mean**2
     constant = variance <= _ZERO_VARIANCE * square
@@ -389,10 +397,10 @@ def _little_bootstraps(data, stat, columns, segment, b, settings):
         rows = data[j * b : (j + 1) * b]
         spread = rows.std(axis=0)
         z = (rows - rows.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-        r, constant = [], []
+        products, r, constant = moments(z, first, second), [], []
         for start in range(0, resamples, chunk):
             weights = multinomial_weights(rng, n, b, min(chunk, resamples - start))
-            chunk_r, chunk_constant = weighted_r(z, weights, first, second)
+            chunk_r, chunk_constant = weighted_r(z, weights, first, second, products)
             r.append(chunk_r)
             constant.append(chunk_constant)
         subset_r = (z[:, first] * z[:, second]).mean(axis=0)
