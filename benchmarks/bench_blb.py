@@ -1,4 +1,4 @@
-"""Benchmark the Bag of Little Bootstraps (shopper_bayes.engine.blb) against the full bootstrap.
+"""Benchmark the Bag of Little Bootstraps (shopper_bayes.analyses.correlations.blb) against the full bootstrap.
 
 Run from the repository root: .venv/bin/python benchmarks/bench_blb.py [--spark]
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
-from shopper_bayes.engine.blb import blb_correlations
+from shopper_bayes.analyses.correlations.blb import blb_correlations
 
 FULL_RESAMPLES = {1_000_000: 1_000, 10_000_000: 100}
 CASES = {1_000_000: ["gaussian", 0.5, 0.75, 1.25], 10_000_000: ["gaussian", 0.5]}

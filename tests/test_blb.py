@@ -10,9 +10,9 @@ import pytest
 import sqlglot
 from scipy import stats
 
+from shopper_bayes.analyses.correlations import blb
+from shopper_bayes.analyses.correlations.blb import blb_correlations, multinomial_weights, row_hash, weighted_r
 from shopper_bayes.analyses.correlations.compute import TABLE_COLUMNS, bootstrap_correlations
-from shopper_bayes.engine import blb
-from shopper_bayes.engine.blb import blb_correlations, multinomial_weights, row_hash, weighted_r
 from shopper_bayes.errors import UserError
 
 from conftest import only, write_config

@@ -14,7 +14,7 @@ DURATION_COLUMNS = ["Administrative_Duration", "Informational_Duration", "Produc
 class CorrelationsConfig(Settings):
     """Bootstrap intervals for every pair of ``columns``; above ``blb_above_rows`` rows, the Bag of
     Little Bootstraps: ``blb_subsets`` subsets of n ** ``blb_exponent`` rows, each resampled
-    ``blb_resamples`` times to the full n, Pearson and percentile intervals only (shopper_bayes.engine.blb)."""
+    ``blb_resamples`` times to the full n, Pearson and percentile intervals only (shopper_bayes.analyses.correlations.blb)."""
 
     columns: list[str] = Field(default_factory=lambda: list(DURATION_COLUMNS), min_length=2)
     resamples: int = Field(10_000, ge=100)

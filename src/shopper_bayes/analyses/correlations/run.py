@@ -6,6 +6,7 @@ import numpy as np
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.correlations import figures, requests
+from shopper_bayes.analyses.correlations.blb import blb_correlations
 from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 from shopper_bayes.analyses.correlations.config import CorrelationsConfig
 from shopper_bayes.analyses.correlations.results import CorrelationsResult, LittleBootstraps, Pair
@@ -50,8 +51,6 @@ def run(ctx: Context) -> Output:
                             "use statistic: pearson, or raise blb_above_rows to bootstrap every row")
         ctx.step(f"bootstrapping {pairs_count} correlations (Bag of Little Bootstraps: {settings.blb_subsets} "
                  f"subsets of n^{settings.blb_exponent} rows)")
-        from shopper_bayes.engine.blb import blb_correlations  # imports this package's compute: not at the top
-
         sql, view = _engine_sql(loaded, settings)
         table = blb_correlations(sql, view, settings.columns, settings.by, subsets=settings.blb_subsets,
                                  subset_exponent=settings.blb_exponent, resamples=settings.blb_resamples,
