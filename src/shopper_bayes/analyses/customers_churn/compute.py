@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Estimate, Result
 from shopper_bayes.analyses.customers_churn.config import ChurnSettings
-from shopper_bayes.datasets.transactions import aggregate
+from shopper_bayes.datasets.transactions import over_customers
 from shopper_bayes.inference.conjugate import beta_rate, central_interval
 
 
@@ -47,21 +47,18 @@ class ChurnResult(Result):
 
 
 COHORT_SQL = """
-WITH active AS (SELECT customer, date_trunc('month', date) AS month FROM {rows} GROUP BY 1, 2),
-     marked AS (SELECT month, min(month) OVER (PARTITION BY customer) AS cohort FROM active),
-     cells AS (SELECT cohort, month, count(*) AS buying FROM marked GROUP BY 1, 2)
 SELECT strftime(c.cohort, '%Y-%m') AS cohort, s.buying AS customers,
-       datediff('month', c.cohort, c.month) AS months_since, c.buying
-FROM cells c JOIN cells s ON s.cohort = c.cohort AND s.month = s.cohort ORDER BY 1, 3
+       datediff('month', c.cohort, c.month_start) AS months_since, c.buying
+FROM {months} c JOIN {months} s ON s.cohort = c.cohort AND s.month_start = s.cohort ORDER BY 1, 3
 """
-# Each customer's cohort (first active month) marked by a window over the customer's active months, then counted
-# per (cohort, month); a cohort's size is its customers active in its first month. No join of every active month
-# with every customer: at 100 million purchases that join ran DuckDB out of its memory limit.
+# From the cohort-month table the customer analyses share (customers buying per cohort and month, computed once per
+# run with the per-customer table); a cohort's size is its customers active in its first month.
 
 
-def cohorts(data, observation_end: pd.Timestamp) -> list[Cohort]:
-    """Cohort shares from one query where the purchases are; cells after the observation end's month are None."""
-    cells = aggregate(data, COHORT_SQL, ["customer", "date"])
+def cohorts(data, observation_end: pd.Timestamp, calibration_end=None) -> list[Cohort]:
+    """Cohort shares where the purchases are; cells after the observation end's month are None. ``calibration_end``:
+    the dataset's, so that the cohort-month table is the one the other customer analyses read."""
+    cells, = over_customers(data, [COHORT_SQL], observation_end, calibration_end)
     end = observation_end.to_period("M")
     out = []
     for (name, size), group in cells.groupby(["cohort", "customers"], sort=True):
@@ -108,7 +105,7 @@ def compute(counts: pd.DataFrame, data, settings: ChurnSettings, rng: np.random.
         inactive_days=settings.inactive_days, observation_end=end.date().isoformat(), customers=customers,
         eligible=n, too_recent=customers - n, churned=churned, observed_churn_rate=churned / n if n else None,
         churn_rate=churn, retention_rate=retention, interval_prob=settings.interval_prob, draws=settings.draws,
-        cohorts=cohorts(data, end), scope=scope, note=note)
+        cohorts=cohorts(data, end, scope.get("calibration_end")), scope=scope, note=note)
 
 
 def cohort_frame(result: ChurnResult) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from shopper_bayes.analyses.base import Result
 from shopper_bayes.datasets.cleaning import MONTHS
-from shopper_bayes.datasets.transactions import aggregate
+from shopper_bayes.datasets.transactions import aggregate, over_customers
 
 
 class MonthEntry(BaseModel):
@@ -43,27 +43,21 @@ class MonthlyResult(Result):
     note: str | None = None
 
 
-# Purchases are first summed per (month, customer), so that active and new customers are plain counts
-# of those rows: count(DISTINCT customer) per month over every purchase ran DuckDB out of its memory
-# limit at 100 million purchases.
+# From the cohort-month table the customer analyses share (computed once per run with the per-customer table): a
+# month's active customers are its buyers summed over cohorts, its new customers those of its own cohort.
 MONTHLY_SQL = """
-WITH firsts AS (SELECT customer, date_trunc('month', min(date)) AS first_month FROM {rows} GROUP BY customer),
-     active AS (SELECT date_trunc('month', date) AS month_start, customer, count(*) AS orders,
-                       sum(CAST(amount AS DECIMAL(38, 8))) AS revenue
-                FROM {rows} GROUP BY 1, 2)
-SELECT strftime(a.month_start, '%Y-%m') AS month,
-       CAST(sum(a.orders) AS BIGINT) AS orders, sum(a.revenue) AS revenue,
-       count(*) AS active_customers,
-       count(*) FILTER (WHERE f.first_month = a.month_start) AS new_customers
-FROM active a JOIN firsts f USING (customer)
-GROUP BY 1 ORDER BY 1
+SELECT strftime(month_start, '%Y-%m') AS month, CAST(sum(orders) AS BIGINT) AS orders, sum(revenue) AS revenue,
+       CAST(sum(buying) AS BIGINT) AS active_customers,
+       CAST(coalesce(sum(buying) FILTER (WHERE cohort = month_start), 0) AS BIGINT) AS new_customers
+FROM {months} GROUP BY 1 ORDER BY 1
 """
 
 
-def monthly_table(data) -> pd.DataFrame:
-    """Per calendar month: orders, revenue, active and new customers (new: first purchase that month),
-    computed where the purchases are (the engine, or DuckDB over a frame)."""
-    table = aggregate(data, MONTHLY_SQL, ["customer", "date", "amount"])
+def monthly_table(data, observation_end, calibration_end=None) -> pd.DataFrame:
+    """Per calendar month up to ``observation_end``: orders, revenue, active and new customers (new: first purchase
+    that month), computed where the purchases are (the engine, or DuckDB over a frame). ``calibration_end``: the
+    dataset's, so that the table is the one the other customer analyses read."""
+    table, = over_customers(data, [MONTHLY_SQL], observation_end, calibration_end)
     table["revenue"] = table["revenue"].astype("float64")
     table["returning_customers"] = table["active_customers"] - table["new_customers"]
     return table
@@ -71,7 +65,7 @@ def monthly_table(data) -> pd.DataFrame:
 
 def compute(data, scope: dict[str, Any]) -> MonthlyResult:
     """``data``: loaded purchases (aggregated in their engine) or a frame of them."""
-    table = monthly_table(data)
+    table = monthly_table(data, scope["observation_end"], scope.get("calibration_end"))
     first = pd.Timestamp(aggregate(data, "SELECT min(date) AS first FROM {rows}", ["date"])["first"].iloc[0])
     end = pd.Timestamp(scope["observation_end"])
     periods = pd.PeriodIndex(table["month"], freq="M")
