@@ -235,3 +235,29 @@ def test_parallel_groups_share_a_dataset_unless_an_analysis_runs_alone():
     assert sorted(key for group in queue for key in group) == sorted(keys)
     untimed = groups(config, keys, {key: value for key, value in last.items() if key != "ad_campaigns"})
     assert untimed[-1] == ["ad_campaigns"]
+
+
+def test_a_file_a_worker_wrote_reaches_the_main_process_on_disk_not_through_the_pipe(tmp_path):
+    """A worker's file output travels as a path (CLV's per-customer table is about 1 GB at 23 million customers):
+    the pickled output is small, the file arrives intact, and its folder is gone once the main process drops it."""
+    import gc
+    import pickle
+
+    from shopper_bayes.runner import _drawn
+
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    output = Output(summary=None, files={"reports/big.bin": lambda path: Path(path).write_bytes(payload)})
+    sent = _drawn(output, figures=False)
+    folder = sent.files["reports/big.bin"].path.parent
+    message = pickle.dumps(sent)
+    assert len(message) < 10_000
+    del sent, output
+    gc.collect()
+    assert folder.exists()  # the worker's side does not delete it: the main process has not moved it yet
+    received = pickle.loads(message)
+    target = tmp_path / "big.bin"
+    received.files["reports/big.bin"](target)
+    assert target.read_bytes() == payload
+    del received
+    gc.collect()
+    assert not folder.exists()

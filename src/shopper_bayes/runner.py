@@ -14,7 +14,9 @@ import io
 import json
 import os
 import platform
+import shutil
 import time
+import weakref
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -175,14 +177,26 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     return outputs, timings, cpu, loader, missing
 
 
-class _WriteBytes:
-    """A file an analysis wrote in a worker process, written again where the outputs are staged."""
+class _MoveFile:
+    """A file an analysis wrote in a worker process, left on disk in a folder of its own (not sent through the pipe
+    to the main process: CLV's per-customer table of 23 million customers is about 1 GB, and as bytes it took
+    1 GB more in the worker and in the main process), then moved to where the outputs are staged. The main
+    process deletes the folder once the object is gone (at the latest when it exits)."""
 
-    def __init__(self, data: bytes):
-        self.data = data
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def _received(cls, path: Path) -> _MoveFile:
+        received = cls(path)
+        weakref.finalize(received, shutil.rmtree, received.path.parent, True)
+        return received
+
+    def __reduce__(self):  # unpickled in the main process: the folder's clean-up is registered there, not in the worker
+        return _MoveFile._received, (self.path,)
 
     def __call__(self, path: Path) -> None:
-        path.write_bytes(self.data)
+        shutil.move(self.path, path)
 
 
 def figure_png(spec: FigureSpec) -> bytes:
@@ -203,17 +217,16 @@ def figure_png(spec: FigureSpec) -> bytes:
 
 def _drawn(output: Output, figures: bool) -> Output:
     """``output`` with its figures drawn to PNG (none when figures are off: their drawing functions cannot be
-    pickled) and its files written to bytes, so it can leave a process."""
+    pickled) and its files written to disk (:class:`_MoveFile`), so it can leave a process."""
     import tempfile
 
     specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
              for spec in (output.figures if figures else [])]
     files = {}
     for relative, writer in output.files.items():
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(relative).name
-            writer(path)
-            files[relative] = _WriteBytes(path.read_bytes())
+        path = Path(tempfile.mkdtemp(prefix="shopper-bayes-file-")) / Path(relative).name
+        writer(path)
+        files[relative] = _MoveFile(path)
     return Output(summary=output.summary, figures=specs, models=output.models,
                   tables=output.tables, files=files)
 
