@@ -46,6 +46,7 @@ from shopper_bayes.analyses.correlations.compute import (
     _check_count,
     _check_interval_prob,
     bootstrap_correlations,
+    checked_names,
 )
 from shopper_bayes.errors import UserError
 
@@ -86,7 +87,7 @@ def blb_correlations(sql, view, columns, by=None, *, subsets=20, subset_exponent
     ``attrs``: interval_prob, resamples (subsets x resamples), seed, subsets, subset_exponent and
     subset_rows (segment -> b, or None where the segment got the full bootstrap or is undefined).
     """
-    columns = _checked_columns(columns)
+    columns = checked_names(columns)
     _check_count("subsets", subsets, MIN_SUBSETS)
     _check_count("resamples", resamples, MIN_SUBSET_RESAMPLES)
     _check_count("seed", seed, 0)
@@ -136,18 +137,6 @@ def _plan(n, subsets, subset_exponent):
     the subsets do not fit in it (subsets * b > n): the group is bootstrapped in full."""
     b = math.floor(n**subset_exponent)
     return b if subsets * b <= n else None
-
-
-def _checked_columns(columns):
-    if isinstance(columns, str):
-        raise UserError("columns", "is a single name", "pass a list of at least two column names")
-    columns = list(columns)
-    if len(columns) < 2:
-        raise UserError("columns", f"lists {len(columns)} column(s)", "pass at least two")
-    for position, name in enumerate(columns):
-        if name in columns[:position]:
-            raise UserError("columns", f"lists {name} twice", "list each column once")
-    return columns
 
 
 def _check_view(sql, view, columns, by):

@@ -149,7 +149,8 @@ def _segment_levels(frame, by):
     return levels
 
 
-def _checked_columns(frame, columns):
+def checked_names(columns) -> list[str]:
+    """``columns`` as a list of at least two distinct names (the bootstrap's and the Bag of Little Bootstraps')."""
     if isinstance(columns, str):
         raise UserError("columns", "is a single name", "pass a list of at least two column names")
     columns = list(columns)
@@ -158,6 +159,12 @@ def _checked_columns(frame, columns):
     for position, name in enumerate(columns):
         if name in columns[:position]:
             raise UserError("columns", f"lists {name} twice", "list each column once")
+    return columns
+
+
+def _checked_columns(frame, columns):
+    columns = checked_names(columns)
+    for name in columns:
         _check_column(frame, name)
     return columns
 
