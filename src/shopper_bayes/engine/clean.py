@@ -16,8 +16,9 @@ Cleaning once for several requests (:func:`prepare`): the analyses of a run ask 
 with other columns, a filter or none; each request has its own rules in its own order, so its own
 counts. The run first records each request's expressions (outputs, rules, changes, checks, key
 hashes: SQL over the raw columns), then computes all of them in one pass over the raw rows into one
-table (:class:`Shared`; the rules, true or false, as bits of a few integers); each request then builds its ``_drop`` from those columns, in its order, and
-counts, without reading or parsing the raw rows again.
+table (:class:`Shared`; the rules, true or false, as bits of a few integers); each request then
+builds its ``_drop`` from those columns, in its order, and counts, without reading or parsing the
+raw rows again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 # the shared cleaning table packs the requests' true/false rules into bits of BIGINT columns: 40 rules of 100 million
 # sessions as 40 BOOLEAN columns took 154 s to write, as one BIGINT 55 s (benchmarks/README.md)
 FLAG_BITS = 62
+
+
+def with_spare(wanted: int) -> float:
+    """How many rows below a hash bound to expect so that fewer than ``wanted`` arrive with probability about
+    1e-15: ``wanted`` plus 8 standard deviations and 64 (seeded samples here, the Bag of Little Bootstraps' subsets)."""
+    return wanted + 8 * math.sqrt(wanted) + 64
 
 
 def _in(expression: str, values) -> str:
@@ -77,14 +84,14 @@ class Table:
 
     def _sample(self, selected: str, limit: int, seed: int) -> pd.DataFrame:
         """The ``limit`` kept rows of smallest ``hash(_row + seed * 1000003)`` (ties by ``_row``). When the
-        kept rows are counted, only those below a hash bound are sorted, the bound set so that about
-        ``limit`` plus 8 standard deviations of them are expected: the rows taken are the same (every row
+        kept rows are counted, only those below a hash bound are sorted, the bound set so that
+        ``with_spare(limit)`` of them are expected: the rows taken are the same (every row
         above the bound comes after every row below it); with too few below it, all rows are sorted."""
         key = f"hash(_row + {seed} * 1000003)"
         order = f"ORDER BY {key}, _row LIMIT {limit}"
         if self.kept is not None and self.kept > limit:
             low, high = self.engine.hash_range
-            share = (limit + 8 * limit**0.5 + 64) / self.kept
+            share = with_spare(limit) / self.kept
             if share < 1:
                 bound = low + math.ceil(share * (high - low))
                 frame = self.engine.sql(f"SELECT {selected} FROM {self.rows} WHERE {key} < {bound} {order}")

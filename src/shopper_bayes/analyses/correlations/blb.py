@@ -48,6 +48,7 @@ from shopper_bayes.analyses.correlations.compute import (
     bootstrap_correlations,
     checked_names,
 )
+from shopper_bayes.engine.clean import with_spare
 from shopper_bayes.errors import UserError
 
 MIN_SUBSETS = 2
@@ -65,10 +66,6 @@ _HASH_RANGE = 2**32
 # Spark SQL; the constant is below 2**27, so no product overflows a signed 64-bit integer.
 _HASH_MULTIPLIER = 0x45D9F3B
 _LOW_32_BITS = 0xFFFFFFFF
-# Candidate rows fetched per group: the expected number is the rows wanted plus this many
-# standard deviations and a constant, so that too few arrive with probability about 1e-15.
-_SPARE_SDS = 8
-_SPARE_ROWS = 64
 
 
 def blb_correlations(sql, view, columns, by=None, *, subsets=20, subset_exponent=0.7, resamples=100,
@@ -263,7 +260,7 @@ def _threshold(n, b, subsets, spread):
     if b is None:
         return _HASH_RANGE
     wanted = subsets * b
-    expected = (wanted + _SPARE_SDS * math.sqrt(wanted) + _SPARE_ROWS) * spread
+    expected = with_spare(wanted) * spread  # candidate rows fetched per group
     return min(_HASH_RANGE, math.ceil(expected * _HASH_RANGE / n))
 
 
