@@ -150,6 +150,8 @@ class DuckDBEngine(Engine):
         self.con.execute("SET allocator_background_threads = true")
         self.con.execute("SET allocator_flush_threshold = '16MB'")
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '16MB'")
+        # DuckDB's own progress bar (queries of more than 2 s) would be drawn between the console's step lines
+        self.con.execute("SET enable_progress_bar = false")
         weakref.finalize(self, shutil.rmtree, self._folder, True)
 
     @staticmethod
