@@ -13,6 +13,7 @@ import pytest
 from shopper_bayes.config import Core
 from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.engine.base import DuckDBEngine
+from shopper_bayes.engine import clean
 from shopper_bayes.engine.clean import SqlCleaner, prepare
 from shopper_bayes.runner import Loader
 
@@ -153,11 +154,14 @@ def _dirty_transactions(folder, layout: str, ids: bool, rows: int = 300, seed: i
     return TransactionsSettings(path=path, columns=columns)
 
 
+@pytest.mark.parametrize("by_value", [0, 4, clean.BY_VALUE_MAX], ids=["row by row", "some by value", "by value"])
 @pytest.mark.parametrize("ids", [True, False], ids=["transaction ids", "exact duplicates"])
 @pytest.mark.parametrize("layout", ["text", "csv", "parquet"])
-def test_transactions_are_cleaned_once_for_every_request(tmp_path, layout, ids):
+def test_transactions_are_cleaned_once_for_every_request(tmp_path, monkeypatch, layout, ids, by_value):
     """The customer analyses' two requests (with a category, and without): one pass of the cleaning, one of the
-    date sniffing (and one split of the text lines), each request's report, rows and scope as when loaded alone."""
+    date sniffing (and one split of the text lines), each request's report, rows and scope as when loaded alone.
+    ``by_value``: text columns with at most that many distinct values have their rules computed once per value."""
+    monkeypatch.setattr(clean, "BY_VALUE_MAX", by_value)
     from shopper_bayes.datasets.transactions import DATASET as TRANSACTIONS
 
     settings = _dirty_transactions(tmp_path, layout, ids)
@@ -171,7 +175,7 @@ def test_transactions_are_cleaned_once_for_every_request(tmp_path, layout, ids):
     engine = DuckDBEngine()
     made = []
     create_table = engine.create_table
-    engine.create_table = lambda name, query: made.append(name.rsplit("_", 1)[0]) or create_table(name, query)
+    engine.create_table = lambda name, query, **how: made.append(name.rsplit("_", 1)[0]) or create_table(name, query, **how)
     prepare(engine, [partial(TRANSACTIONS.load, settings, needs, engine=engine) for needs in requests])
     for needs, (report, rows, scope) in zip(requests, expected):
         loaded = TRANSACTIONS.load(settings, needs, engine=engine)

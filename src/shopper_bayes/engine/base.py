@@ -70,6 +70,7 @@ class Engine(ABC):
         self.planning = None  # a clean.Plan while clean.prepare records the requests
         self.cleanings = 0  # passes over raw rows that computed cleaning rules (a test counts them)
         self.made: dict = {}  # key -> table made by :meth:`table_once`
+        self.positional: set[str] = set()  # views whose ``_row`` is each row's place in its file, not a window's count
 
     def table_once(self, key: tuple, stem: str, query: str) -> str:
         """``create_table(query)`` the first time ``key`` is asked for, that table's name every later time.
@@ -103,8 +104,9 @@ class Engine(ABC):
         """Register ``query`` as the view ``name`` (computed again by every query that reads it)."""
 
     @abstractmethod
-    def create_table(self, name: str, query: str) -> str:
-        """Compute ``query`` once and keep its result in the engine (on disk when it is large)."""
+    def create_table(self, name: str, query: str, ordered: bool = True) -> str:
+        """Compute ``query`` once and keep its result in the engine (on disk when it is large). ``ordered`` False:
+        its rows may be kept in any order (nothing reads them by position), which lets DuckDB write them in parallel."""
 
     @abstractmethod
     def sql(self, query: str) -> pd.DataFrame:
@@ -186,6 +188,7 @@ class DuckDBEngine(Engine):
             # without a window over every row, which would run single-threaded and hold the rows (100 million rows:
             # 31 s against 17 s to copy them into a table, and 62 s against 14 s for the transactions' cleaning pass)
             row = "(CAST(file_index AS BIGINT) << 40) + file_row_number + 1"
+            self.positional.add(name)
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT {row} AS _row, {selected} "
                          f"FROM {self._read(source)}")
         types = {row[0]: row[1] for row in self.con.sql(f"DESCRIBE {quote(name)}").fetchall()}
@@ -205,8 +208,16 @@ class DuckDBEngine(Engine):
         self.con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
         return name
 
-    def create_table(self, name: str, query: str) -> str:
-        self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {query}")
+    def create_table(self, name: str, query: str, ordered: bool = True) -> str:
+        if ordered:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {query}")
+            return name
+        # 100 million cleaned sessions: 46 s against 71 s in file order
+        self.con.execute("SET preserve_insertion_order = false")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {query}")
+        finally:
+            self.con.execute("RESET preserve_insertion_order")
         return name
 
     def sql(self, query: str) -> pd.DataFrame:
@@ -339,7 +350,7 @@ class SparkEngine(Engine):
         self.spark.sql(translate(query)).createOrReplaceTempView(name)
         return name
 
-    def create_table(self, name: str, query: str) -> str:
+    def create_table(self, name: str, query: str, ordered: bool = True) -> str:
         from pyspark import StorageLevel
 
         self.spark.sql(translate(query)).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(name)

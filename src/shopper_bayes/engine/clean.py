@@ -46,6 +46,14 @@ def with_spare(wanted: int) -> float:
     return wanted + 8 * math.sqrt(wanted) + 64
 
 
+def strip(column: str) -> str:
+    """SQL: the text column without surrounding whitespace."""
+    value = quote(column)
+    # trim only a value that starts or ends with a byte up to ' ' (the whitespace is among them):
+    # the comparisons cost a fraction of trim's (text compares byte by byte in DuckDB and Spark)
+    return f"CASE WHEN left({value}, 1) <= ' ' OR right({value}, 1) <= ' ' THEN trim({value}, {WHITESPACE}) ELSE {value} END"
+
+
 def _in(expression: str, values) -> str:
     return f"{expression} IN ({', '.join(literal(value) for value in sorted(values))})"
 
@@ -194,15 +202,19 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
             raw = engine.view_name(f"raw_{stem}")
             engine.scan(source, list(kinds), raw)
         values = plan.values.get(source, set())
+        joins, by_value = _by_value(engine, raw, kinds, expressions, stem)
         columns = {sql: f"_s{i}" for i, sql in enumerate(sql for sql in expressions if sql in values)}
-        selected = [f"{sql} AS {name}" for sql, name in columns.items()]
+        selected = [f"{by_value(sql)} AS {name}" for sql, name in columns.items()]
         flags = [sql for sql in expressions if sql not in values]  # rules: true/false, never NULL
         for k in range(0, len(flags), FLAG_BITS):
             chunk = flags[k:k + FLAG_BITS]
-            selected.append(f"CAST({' | '.join(f'(CASE WHEN {sql} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
+            selected.append(f"CAST({' | '.join(f'(CASE WHEN {by_value(sql)} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
                             f"AS BIGINT) AS _f{k // FLAG_BITS}")
             columns |= {sql: f"(_f{k // FLAG_BITS} & {1 << bit}) <> 0" for bit, sql in enumerate(chunk)}
-        table = engine.create_table(engine.view_name(f"{stem}_clean"), f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}")
+        # kept in any order when ``_row`` is a place in the file (in the order of a window's count it must be written)
+        table = engine.create_table(engine.view_name(f"{stem}_clean"),
+                                    f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}{joins}",
+                                    ordered=raw not in engine.positional)
         engine.cleanings += 1
         repeats = {}
         for key in plan.keys.get(source, {}):
@@ -216,6 +228,48 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
         engine.shared[source] = shared
         made.append(shared)
     return made
+
+
+# a text column with at most this many distinct values (estimated) has its expressions computed once per value
+BY_VALUE_MAX = 100_000
+
+
+def _by_value(engine: Engine, raw: str, kinds: dict[str, str], expressions: list[str],
+              stem: str) -> tuple[str, Callable[[str], str]]:
+    """Each text column of ``raw`` with few distinct values (a month, a segment, a date: not an id) gets a small table
+    of its distinct values, each with the expressions that read that column alone (and its stripped text), joined
+    to the rows by value. Returns the joins (SQL after ``FROM raw``) and a function giving an expression of
+    ``expressions`` as it reads over them: a column of such a table, or with the stripped text taken from one.
+    At 100 million sessions, the month, segment and weekend rules cost 40 s row by row, 1 s this way."""
+    text = [name for name, kind in kinds.items() if kind == "text"]
+    if not text:
+        return "", lambda sql: sql
+    counts = engine.sql("SELECT " + ", ".join(f"approx_count_distinct({quote(name)}) AS c{i}" for i, name in enumerate(text))
+                        + f" FROM {quote(raw)}")
+    joins, whole, parts = [], {}, {}
+    for i, name in enumerate(text):
+        if int(counts[f"c{i}"].iloc[0]) > BY_VALUE_MAX:
+            continue
+        others = [quote(other) for other in kinds if other != name]
+        own = [sql for sql in expressions if quote(name) in sql and "_row" not in sql
+               and not any(other in sql for other in others)]
+        prefix = f"_by{i}_"
+        computed = {f"{prefix}t": strip(name)} | {f"{prefix}{k}": sql for k, sql in enumerate(own)}
+        table = engine.create_table(engine.view_name(f"{stem}_values"), (
+            f"SELECT {quote(name)} AS {prefix}v, {', '.join(f'{sql} AS {alias}' for alias, sql in computed.items())} "
+            f"FROM (SELECT DISTINCT {quote(name)} FROM {quote(raw)})"))
+        joins.append(f" LEFT JOIN {quote(table)} ON {quote(raw)}.{quote(name)} IS NOT DISTINCT FROM {quote(table)}.{prefix}v")
+        whole |= {sql: alias for alias, sql in computed.items()}
+        parts[strip(name)] = f"{prefix}t"
+
+    def by_value(sql: str) -> str:
+        if sql in whole:
+            return whole[sql]
+        for stripped, alias in parts.items():
+            sql = sql.replace(stripped, alias)
+        return sql
+
+    return "".join(joins), by_value
 
 
 def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
@@ -261,10 +315,7 @@ class SqlCleaner:
         """The column as text without surrounding whitespace (a typed column: as text)."""
         if self.typed(column):
             return f"CAST({quote(column)} AS VARCHAR)"
-        value = quote(column)
-        # trim only a value that starts or ends with a byte up to ' ' (the whitespace is among them):
-        # the comparisons cost a fraction of trim's (text compares byte by byte in DuckDB and Spark)
-        return f"CASE WHEN left({value}, 1) <= ' ' OR right({value}, 1) <= ' ' THEN trim({value}, {WHITESPACE}) ELSE {value} END"
+        return strip(column)
 
     def typed(self, column: str) -> bool:
         return self.kinds.get(column, "text") != "text"
