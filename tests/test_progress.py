@@ -59,6 +59,7 @@ def test_a_terminal_shows_each_step_with_its_time_then_the_summary(config):
     status, shown = on_terminal(command(config))
     assert status == 0, shown
     assert f"→ {STEP} …" in shown and re.search(rf"\n  {STEP}: \d+\.\d s\r?\n", shown)
+    assert shown.index("→ reading and cleaning Transactions …") < shown.index(f"→ {STEP}")  # before the first analysis
     assert "→ figures and report …" in shown and re.search(r"\ntotal \d+\.\d s\r?\n", shown)
     assert "Monthly trends: 18 months" in shown and "Wrote " in shown  # the summary comes too
     assert shown.index(f"→ {STEP}") < shown.index("Wrote ")

@@ -72,10 +72,12 @@ class Loader:
     request from that (its own rules, order and counts), and remembers which analysis used which rows.
 
     ``prepared``: datasets a parent process cleaned for its forked workers (:meth:`hand_over`): the
-    engine then reads their cleaned tables instead of cleaning again."""
+    engine then reads their cleaned tables instead of cleaning again; ``cleaned``, their names."""
 
-    def __init__(self, config: Core, datasets: dict[str, Dataset], prepared: tuple | None = None):
+    def __init__(self, config: Core, datasets: dict[str, Dataset], prepared: tuple | None = None,
+                 cleaned: frozenset[str] = frozenset()):
         self.config, self.datasets, self.prepared = config, datasets, prepared
+        self.cleaned = set(cleaned)  # datasets cleaned for the run (here, or by the parent process)
         self.cache: dict[tuple, Loaded] = {}
         self.used: dict[str, dict] = {}  # analysis key -> its rows (cleaning report)
         self._engine, self._handed = None, False
@@ -93,13 +95,14 @@ class Loader:
                 adopt(self._engine, *self.prepared)
         return self._engine
 
-    def prepare(self, analyses: list[Analysis]) -> None:
-        """Clean the datasets of ``analyses`` once, for every request they declare (engine datasets only)."""
+    def prepare(self, analyses: list[Analysis], step=lambda text: None) -> None:
+        """Clean the datasets of ``analyses`` once, for every request they declare (engine datasets only); ``step``
+        tells the console which (at 100 million rows this takes about a minute before the first analysis starts)."""
         from functools import partial
 
         from shopper_bayes.engine.clean import prepare
 
-        loads = []
+        loads, titles = [], []
         for analysis in analyses:
             dataset = self.datasets.get(analysis.dataset)
             if dataset is None or not dataset.engine or analysis.requests is None:
@@ -111,8 +114,13 @@ class Loader:
                 continue
             loads += [partial(dataset.load, settings, tuple(needs), **options, engine=self.engine)
                       for needs, options in requests]
+            if dataset.name not in self.cleaned and dataset.title not in titles:
+                titles.append(dataset.title)
         if loads:
+            if titles:
+                step(f"reading and cleaning {', '.join(titles)}")
             prepare(self.engine, loads)
+            self.cleaned |= {analysis.dataset for analysis in analyses}
 
     def hand_over(self) -> tuple | None:
         """The cleaned tables of this process for forked workers (``Loader(prepared=...)``): the engine's
@@ -161,7 +169,7 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
-    loader.prepare([analysis for analysis in analyses if analysis.key in keys])
+    loader.prepare([analysis for analysis in analyses if analysis.key in keys], step)
     outputs, timings, cpu, missing = {}, {}, {}, {}
     for analysis in (a for a in analyses if a.key in keys):
         step(f"{analysis.title}")
@@ -239,7 +247,7 @@ def _worker(keys: list[str]):
 
     config, step = _JOB["config"], _JOB["step"]
     datasets_list, _ = registry(config)
-    loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"))
+    loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"])
     outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step,
                                                            loader)
     return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, cpu, loader.used, missing
@@ -342,8 +350,9 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             for name in {dataset_of[key] for key in group}:
                 readers[name] = readers.get(name, 0) + 1
         try:
-            loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1])
-            _JOB.update(config=config, step=step, prepared=loader.hand_over())
+            loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
+                           step)
+            _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned))
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
                 for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
