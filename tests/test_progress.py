@@ -86,3 +86,16 @@ def test_quiet_still_prints_errors(config, tmp_path):
     status, shown = on_terminal(command(bad, "--quiet"))
     assert status == 2
     assert shown.startswith("error: ") and "no_such_file.txt" in shown and "→" not in shown
+
+
+def test_with_workers_each_step_ends_once(tmp_path):
+    """Two datasets in two forked workers: each inherits the step its parent was in, which must end in the parent
+    only (a worker's first step line used to end it a second time, with the worker's clock)."""
+    config = write_config(tmp_path, transactions={"path": str(ROOT / "data" / "cdnow_transactions.txt")},
+                          **only("customers_monthly", "session_behaviour"))
+    status, shown = on_terminal(command(config, "--workers", "2"))
+    assert status == 0, shown
+    ended = re.findall(r"\n  ([^\n]+): \d+\.\d s\r?(?=\n)", shown)
+    assert len(ended) == len(set(ended)), ended
+    assert {"the analyses, in 2 worker processes", STEP, "Session behaviour"} <= set(ended)
+    assert {"reading and cleaning Transactions", "reading and cleaning Shopping sessions"} <= set(ended)

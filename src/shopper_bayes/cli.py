@@ -80,16 +80,19 @@ class Progress:
             self.console = Console(stderr=True, highlight=False)
         self.started = self.last = self.clock()
         self.current: str | None = None
+        self.process = os.getpid()  # the process that began the current step
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, text: str | None) -> None:
+        """Begin the step ``text``, ending the current one; None only ends it (a worker process's last step)."""
         self._close()
-        self.current = text
-        if self.on:
+        self.current, self.process = text, os.getpid()
+        if self.on and text is not None:
             self.console.print(f"[bold]→[/bold] {text} …")
 
     def _close(self) -> None:
         now = self.clock()
-        if self.on and self.current:
+        # a forked worker inherits the step its parent was in: that step ends in the parent, not here
+        if self.on and self.current and self.process == os.getpid():
             self.console.print(f"  [dim]{self.current}: {now - self.last:.1f} s[/dim]")
         self.last = now
 

@@ -250,6 +250,7 @@ def _worker(keys: list[str]):
     loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"])
     outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step,
                                                            loader)
+    step(None)  # this process's last step ends here
     return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, cpu, loader.used, missing
 
 
@@ -321,7 +322,8 @@ def _check_paths(config: Core, names: list[str]) -> None:
 
 def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     """Run every enabled analysis; nothing is written. With ``workers`` > 1 the analyses of different
-    datasets run in that many forked processes at once (their figures are then drawn there too)."""
+    datasets run in that many forked processes at once (their figures are then drawn there too).
+    ``progress``: called with each step's name as it begins, and with None when a worker's last step ends."""
     from shopper_bayes.inference.fit import FitCache
 
     datasets_list, analyses = registry(config)
@@ -353,6 +355,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
                            step)
             _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned))
+            step(f"the analyses, in {min(workers, len(queue))} worker processes")  # their own steps come in between
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
                 for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
                     run.outputs |= outputs
