@@ -162,3 +162,34 @@ def test_help_loads_no_numerical_library():
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=os.environ | {"PYTHONPATH": str(ROOT / "src")})
     assert done.stdout.strip().splitlines()[-1] == "[] 0"
+
+
+def test_a_terminated_run_deletes_its_temporary_files_and_keeps_the_previous_outputs(tmp_path):
+    """SIGTERM (``kill``, a scheduler's limit) mid-run: one line, exit 143, the previous outputs as they were, and
+    none of the run's temporary folders left (the engine's database: gigabytes at 100 million rows)."""
+    import signal
+    import time
+
+    config = write_config(tmp_path)  # every analysis on the bundled data: long enough to stop it on the way
+    previous = tmp_path / "out" / "reports" / "summary.json"
+    previous.parent.mkdir(parents=True)
+    previous.write_text("{}")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopper_bayes.cli", "run", "--config", str(config), "--output", str(tmp_path / "out")],
+        cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(temp)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(temp.glob("shopper-bayes-*")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)  # into the analyses
+    assert process.poll() is None, "the run ended before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, stderr = process.communicate(timeout=120)  # the worker processes too hold its stderr until they end
+    assert time.monotonic() - sent < 15, "the run (or a worker) went on after SIGTERM"
+    assert process.returncode == 143, stderr
+    assert stderr.strip() == "error: terminated; previous outputs are unchanged"
+    assert list(temp.glob("shopper-bayes-*")) == []
+    assert previous.read_text() == "{}"

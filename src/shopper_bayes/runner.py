@@ -357,12 +357,17 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned))
             step(f"the analyses, in {min(workers, len(queue))} worker processes")  # their own steps come in between
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
-                for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
-                    run.outputs |= outputs
-                    run.timings |= timings
-                    run.cpu |= cpu
-                    loader.used |= used
-                    missing |= lacking
+                try:
+                    for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
+                        run.outputs |= outputs
+                        run.timings |= timings
+                        run.cpu |= cpu
+                        loader.used |= used
+                        missing |= lacking
+                except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process (cli): the workers stop now too
+                    for child in multiprocessing.active_children():
+                        child.terminate()
+                    raise
         finally:
             _JOB.clear()
             loader.close()
