@@ -79,6 +79,34 @@ def test_spark_and_duckdb_give_the_same_statistics_on_generated_data(spark, gene
         spark.shared.pop(resolve(generated, "sessions", "spark"), None)  # the engine is shared by other tests
 
 
+def test_texts_cleaned_once_per_value_count_the_same_on_both_engines(spark, generated, tmp_path):
+    """The shared cleaning computes the rules of a text column with few values once per value and joins them to the
+    rows (engine.clean._by_value): missing (NULL) segments, months padded and in other case, on Spark and DuckDB
+    as when the request is cleaned on its own, row by row."""
+    from functools import partial
+
+    from shopper_bayes.engine.clean import prepare
+    from shopper_bayes.engine.source import resolve
+
+    frame = pd.read_parquet(generated)
+    frame.loc[::97, "CustomerType"] = None
+    frame.loc[1::89, "Month"] = " nOv "
+    path = tmp_path / "dirty.parquet"
+    frame.to_parquet(path, index=False)
+    settings = SessionsConfig(path=path)
+    load = partial(load_sessions, settings, ("segment", "month"), NUMERIC, filtered=False)
+    alone = statistics(settings, DuckDBEngine())
+    duck = DuckDBEngine()
+    prepare(duck, [partial(load, engine=duck)])
+    prepare(spark, [partial(load, engine=spark)])
+    try:
+        assert statistics(settings, spark) == statistics(settings, duck) == alone
+    finally:
+        spark.shared.pop(resolve(path, "sessions", "spark"), None)  # the engine is shared by other tests
+    assert alone[0]["dropped"]["CustomerType missing"] == len(frame.index[::97])
+    assert alone[0]["changed"]["Month spelling normalised (e.g. June -> Jun)"] >= len(frame.index[1::89])
+
+
 def test_engine_counts_equal_a_plain_pandas_groupby(generated):
     settings = SessionsConfig(path=generated)
     _, cells = statistics(settings, DuckDBEngine())
