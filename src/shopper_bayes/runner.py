@@ -242,6 +242,16 @@ def _drawn(output: Output, figures: bool) -> Output:
 _JOB: dict = {}  # the config and progress of a parallel run, inherited by the forked workers
 
 
+def _stopped_by_the_main_process() -> None:
+    """A worker's signals: Ctrl-C reaches the main process, which stops the workers with SIGTERM; a worker then
+    exits without a traceback (idle or not), its temporary folders deleted as its frames unwind."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def _worker(keys: list[str]):
     from shopper_bayes.inference.fit import FitCache
 
@@ -356,7 +366,8 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                            step)
             _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned))
             step(f"the analyses, in {min(workers, len(queue))} worker processes")  # their own steps come in between
-            with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork")) as pool:
+            with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_stopped_by_the_main_process) as pool:
                 try:
                     for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
                         run.outputs |= outputs
@@ -365,6 +376,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                         loader.used |= used
                         missing |= lacking
                 except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process (cli): the workers stop now too
+                    pool.shutdown(wait=False, cancel_futures=True)
                     for child in multiprocessing.active_children():
                         child.terminate()
                     raise
