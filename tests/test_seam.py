@@ -247,7 +247,7 @@ def test_a_file_a_worker_wrote_reaches_the_main_process_on_disk_not_through_the_
 
     payload = bytes(range(256)) * 4096  # 1 MiB
     output = Output(summary=None, files={"reports/big.bin": lambda path: Path(path).write_bytes(payload)})
-    sent = _drawn(output, figures=False)
+    sent = _drawn(output, figures=False, made=[])
     folder = sent.files["reports/big.bin"].path.parent
     message = pickle.dumps(sent)
     assert len(message) < 10_000
@@ -261,3 +261,25 @@ def test_a_file_a_worker_wrote_reaches_the_main_process_on_disk_not_through_the_
     del received
     gc.collect()
     assert not folder.exists()
+
+
+def test_a_worker_whose_file_output_fails_leaves_none_of_its_files(tmp_path, monkeypatch):
+    """A worker's outputs leave it together or not at all: when a later file's writer fails, the files written
+    before it (which no main process will move or delete) are deleted in the worker."""
+    import tempfile
+
+    from shopper_bayes.runner import _all_drawn
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(path):
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    outputs = {"first": Output(summary=None, files={"reports/a.bin": lambda path: Path(path).write_bytes(b"a")}),
+               "second": Output(summary=None, files={"reports/b.bin": broken})}
+    with pytest.raises(OSError, match="disk full"):
+        _all_drawn(outputs, figures=False)
+    assert list(tmp_path.glob("shopper-bayes-file-*")) == []
+    sent = _all_drawn({"first": outputs["first"]}, figures=False)  # and without a failure, the file is there to move
+    assert sent["first"].files["reports/a.bin"].path.read_bytes() == b"a"

@@ -223,20 +223,34 @@ def figure_png(spec: FigureSpec) -> bytes:
     return buffer.getvalue()
 
 
-def _drawn(output: Output, figures: bool) -> Output:
+def _drawn(output: Output, figures: bool, made: list[Path]) -> Output:
     """``output`` with its figures drawn to PNG (none when figures are off: their drawing functions cannot be
-    pickled) and its files written to disk (:class:`_MoveFile`), so it can leave a process."""
+    pickled) and its files written to disk (:class:`_MoveFile`), so it can leave a process. Each file's folder is
+    added to ``made`` as soon as it exists."""
     import tempfile
 
     specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
              for spec in (output.figures if figures else [])]
     files = {}
     for relative, writer in output.files.items():
-        path = Path(tempfile.mkdtemp(prefix="shopper-bayes-file-")) / Path(relative).name
+        made.append(Path(tempfile.mkdtemp(prefix="shopper-bayes-file-")))
+        path = made[-1] / Path(relative).name
         writer(path)
         files[relative] = _MoveFile(path)
     return Output(summary=output.summary, figures=specs, models=output.models,
                   tables=output.tables, files=files)
+
+
+def _all_drawn(outputs: dict[str, Output], figures: bool) -> dict[str, Output]:
+    """:func:`_drawn` of every output of a worker; when one fails (or the worker is stopped), none of them reaches
+    the main process, so the files written so far are deleted here."""
+    made: list[Path] = []
+    try:
+        return {key: _drawn(output, figures, made) for key, output in outputs.items()}
+    except BaseException:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 _JOB: dict = {}  # the config and progress of a parallel run, inherited by the forked workers
@@ -261,7 +275,7 @@ def _worker(keys: list[str]):
     outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step,
                                                            loader)
     step(None)  # this process's last step ends here
-    return {key: _drawn(output, config.figures) for key, output in outputs.items()}, timings, cpu, loader.used, missing
+    return _all_drawn(outputs, config.figures), timings, cpu, loader.used, missing
 
 
 def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
