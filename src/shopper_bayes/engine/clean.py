@@ -246,10 +246,16 @@ def _by_value(engine: Engine, raw: str, kinds: dict[str, str], expressions: list
         return "", lambda sql: sql
     counts = engine.sql("SELECT " + ", ".join(f"approx_count_distinct({quote(name)}) AS c{i}" for i, name in enumerate(text))
                         + f" FROM {quote(raw)}")
+    few = {i: name for i, name in enumerate(text) if int(counts[f"c{i}"].iloc[0]) <= BY_VALUE_MAX}
+    if not few:
+        return "", lambda sql: sql
+    # the distinct values of every such column in one pass over the rows (a CSV is parsed again for each pass)
+    distinct = engine.create_table(engine.view_name(f"{stem}_distinct"), (
+        f"SELECT {', '.join(quote(name) for name in few.values())}, "
+        f"{', '.join(f'GROUPING({quote(name)}) AS _g{i}' for i, name in few.items())} FROM {quote(raw)} "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({quote(name)})' for name in few.values())})"))
     joins, whole, parts = [], {}, {}
-    for i, name in enumerate(text):
-        if int(counts[f"c{i}"].iloc[0]) > BY_VALUE_MAX:
-            continue
+    for i, name in few.items():
         others = [quote(other) for other in kinds if other != name]
         own = [sql for sql in expressions if quote(name) in sql and "_row" not in sql
                and not any(other in sql for other in others)]
@@ -257,7 +263,7 @@ def _by_value(engine: Engine, raw: str, kinds: dict[str, str], expressions: list
         computed = {f"{prefix}t": strip(name)} | {f"{prefix}{k}": sql for k, sql in enumerate(own)}
         table = engine.create_table(engine.view_name(f"{stem}_values"), (
             f"SELECT {quote(name)} AS {prefix}v, {', '.join(f'{sql} AS {alias}' for alias, sql in computed.items())} "
-            f"FROM (SELECT DISTINCT {quote(name)} FROM {quote(raw)})"))
+            f"FROM (SELECT {quote(name)} FROM {quote(distinct)} WHERE _g{i} = 0)"))
         joins.append(f" LEFT JOIN {quote(table)} ON {quote(raw)}.{quote(name)} IS NOT DISTINCT FROM {quote(table)}.{prefix}v")
         whole |= {sql: alias for alias, sql in computed.items()}
         parts[strip(name)] = f"{prefix}t"
