@@ -16,9 +16,9 @@ import yaml
 from conftest import BUNDLED, ROOT, SESSION_ANALYSES, only, write_config
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "shopper_bayes.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=os.environ | (env or {}))
 
 
 # The cleaning rules, written out again from the README's "Bad input" section, for pandas.
@@ -123,9 +123,14 @@ def test_missing_data_file_is_one_line(tmp_path):
 
 
 def test_missing_column_is_one_line_naming_it(tmp_path):
+    """Found in the worker processes (the default): one line, and their engines' database folders deleted with
+    them (they were left in the temp folder, two per failed run)."""
     config = write_config(tmp_path, sessions={"columns": {"purchase": "Bought"}})
-    line = one_line_error(run_cli("run", "--config", str(config), "--output", str(tmp_path)))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    line = one_line_error(run_cli("run", "--config", str(config), "--output", str(tmp_path), env={"TMPDIR": str(temp)}))
     assert "no column 'Bought'" in line and "sessions.columns" in line
+    assert list(temp.iterdir()) == []
 
 
 def test_missing_config_and_unknown_key(tmp_path):

@@ -252,3 +252,33 @@ def test_a_model_is_checked_against_its_cached_code_once(tmp_path):
     assert again["from_cache"] and again["logp"] == pytest.approx(again["reference"], rel=1e-9)
     other = run([5.0, 7.0, 6.5], "check")
     assert not other["from_cache"] and other["logp"] == pytest.approx(other["reference"], rel=1e-9)
+
+
+GENERATED = textwrap.dedent("""
+    import pytensor
+    import pytensor.tensor as pt
+    import shopper_bayes.inference.fit  # noqa: F401  (what a run imports before it fits)
+
+    x = pt.dvector("x")
+    print(pytensor.function([x], (x ** 2).sum(), mode="NUMBA")([1.0, 2.0]))
+""")
+
+
+def test_generated_source_goes_to_the_cache_folder_not_the_temp_folder(tmp_path):
+    """PyTensor leaves the source of every function it compiles with numba in the temp folder (about 120 files a
+    run); a run puts it in the cache folder, unless the user chose another folder in PYTENSOR_FLAGS."""
+    def compile_one(**env):
+        temp = tmp_path / "temp"
+        temp.mkdir(exist_ok=True)
+        done = subprocess.run([sys.executable, "-c", GENERATED], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=os.environ | {"PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(temp),
+                                                "SHOPPER_BAYES_CACHE_DIR": str(tmp_path / "cache")} | env)
+        assert done.returncode == 0, done.stderr
+        assert float(done.stdout) == 5.0
+        return list(temp.iterdir())
+
+    assert compile_one() == []
+    assert list((tmp_path / "cache" / "pytensor-src").glob("*.py"))
+    chosen = tmp_path / "chosen"
+    assert compile_one(PYTENSOR_FLAGS=f"generated_src_dir={chosen}") == []
+    assert list(chosen.glob("*.py"))

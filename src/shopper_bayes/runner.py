@@ -80,7 +80,7 @@ class Loader:
         self.cleaned = set(cleaned)  # datasets cleaned for the run (here, or by the parent process)
         self.cache: dict[tuple, Loaded] = {}
         self.used: dict[str, dict] = {}  # analysis key -> its rows (cleaning report)
-        self._engine, self._handed = None, False
+        self._engine = None
 
     @property
     def engine(self):
@@ -128,12 +128,12 @@ class Loader:
         if self._engine is None or not self._engine.shared:
             return None
         shared = list(self._engine.shared.values())
-        self._handed = True
         return self._engine.hand_over(), shared
 
     def close(self) -> None:
-        """Stop a Spark session; delete the database file of a DuckDB engine handed over to workers."""
-        if self._engine is not None and (self._engine.name == "spark" or self._handed):
+        """Stop the engine: a Spark session, or DuckDB and its database folder (the one handed over to workers too).
+        Left to the garbage collector, the folder outlived a forked process, which exits without running finalizers."""
+        if self._engine is not None:
             self._engine.close()
 
     def for_analysis(self, analysis: Analysis):
@@ -272,8 +272,11 @@ def _worker(keys: list[str]):
     config, step = _JOB["config"], _JOB["step"]
     datasets_list, _ = registry(config)
     loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"])
-    outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed), step,
-                                                           loader)
+    try:
+        outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed),
+                                                               step, loader)
+    finally:
+        loader.close()
     drawn = _all_drawn(outputs, config.figures)  # its figures and files (970 MB for CLV at 23 million customers)
     step(None)  # this process's last step ends here, with them
     return drawn, timings, cpu, loader.used, missing

@@ -42,6 +42,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shopper-bayes"
 
 
+def keep_generated_source() -> None:
+    """PyTensor writes the Python source of each function it compiles to machine code (numba) to a new file in the
+    temporary folder and never deletes it: about 120 files a ``make run``, tens of thousands over time. Unless the
+    user chose a folder (PyTensor's ``generated_src_dir``), they go to ``pytensor-src`` in :func:`cache_dir`
+    instead, named by their content (a later run reuses them) and pruned by PyTensor when unused for weeks.
+    An unwritable cache folder leaves PyTensor's default."""
+    import pytensor
+
+    if pytensor.config.generated_src_dir:
+        return
+    folder = cache_dir() / "pytensor-src"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    pytensor.config.generated_src_dir = str(folder)
+
+
 def _stamp() -> str:
     return "|".join(f"{name}={version(name)}" for name in VERSIONED) + f"|python={sys.version_info[:2]}"
 
