@@ -389,6 +389,28 @@ def test_every_cleaning_rule_is_counted(tmp_path):
     assert len(dropped.frame) == 3
 
 
+def test_observation_end_is_the_last_purchase_day_of_the_rows_kept(tmp_path):
+    """Without transactions.observation_end, the last day of a purchase that survives the rules before the date's:
+    not a later row whose customer or amount is missing, nor a later return; dates padded or missing read as such."""
+    text = (
+        "cust,day,amount\n"
+        "A,20240105,10.00\n"
+        "NA,20240301,5.00\n"          # missing customer: its day is no purchase day
+        "B,20240302,n/a\n"            # missing amount
+        "B,20240210,-3.00\n"          # a return
+        "C,  20240120 ,7.00\n"        # padded date
+        "D,NA,4.00\n"                 # missing date
+        "D,  ,4.00\n"                 # blank date
+    )
+    path = write_csv(tmp_path / "log.csv", text)
+    loaded = DATASET.load(TransactionsSettings(path=path, columns={"customer": "cust", "date": "day", "amount": "amount"}),
+                          ())
+    assert loaded.scope["observation_end"] == "2024-01-20"
+    assert loaded.scope["date_format"] == "%Y%m%d (sniffed)"
+    assert loaded.cleaning.dropped == {"cust missing": 1, "amount missing": 1, "day missing": 2,
+                                       "returns: negative amount (kept out of purchases)": 1}
+
+
 def test_rows_missing_a_needed_column_are_dropped_for_that_analysis_only(tmp_path):
     path = write_csv(tmp_path / "c.csv", "c,d,a,k\nx,2024-01-01,1,Books\ny,2024-01-02,2,\n")
     settings = TransactionsSettings(path=path, columns={"customer": "c", "date": "d", "amount": "a", "category": "k"})

@@ -221,9 +221,9 @@ def _check_format(engine: Engine, date_format: str) -> None:
 # ---------------------------------------------------------------- loading
 
 
-def _kept(clean: SqlCleaner) -> str:
-    """SQL over the raw view: the row breaks none of the rules so far."""
-    return " AND ".join(f"NOT {sql}" for _, sql, _ in clean.rules) or "true"
+def _kept(rules: list[tuple[str, str, str]]) -> str:
+    """SQL over the raw view: the row breaks none of ``rules`` (:attr:`SqlCleaner.rules`)."""
+    return " AND ".join(f"NOT {sql}" for _, sql, _ in rules) or "true"
 
 
 def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: Engine | None = None) -> Loaded:
@@ -246,15 +246,20 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     out = {"customer": clean.text(mapping["customer"]), "amount": clean.number(mapping["amount"])}
 
     date_column = mapping["date"]
+    earlier = list(clean.rules)
     date_text = clean.text(date_column)
     where = f"{shown}: column {date_column}"
     # One pass over the rows gives every distinct date text (of rows kept so far), the row it first
     # appears on and whether some row with it is a purchase (not a return): the sniffing and the last
-    # purchase day both read this small table instead of the rows.
+    # purchase day both read this small table instead of the rows. The date's own rules (missing) and its
+    # stripped text are computed per distinct raw value, after the grouping (100 million purchases: 11 s
+    # against 7 s).
     dates = None
     if not settings.date_format or settings.observation_end is None:
-        query = (f"SELECT {date_text} AS v, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) "
-                 f"AS purchase FROM {quote(raw.view)} WHERE {_kept(clean)} GROUP BY 1")
+        raw_dates = (f"SELECT {quote(date_column)}, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) "
+                     f"AS purchase FROM {quote(raw.view)} WHERE {_kept(earlier)} GROUP BY 1")
+        query = (f"SELECT {date_text} AS v, min(first) AS first, bool_or(purchase) AS purchase FROM ({raw_dates}) "
+                 f"WHERE {_kept(clean.rules[len(earlier):])} GROUP BY 1")
         # once per run: every request of the run (and its planning) asks the same of the same source
         dates = engine.table_once(("dates", source, query.replace(quote(raw.view), "{raw}")), "dates_transactions", query)
     if settings.date_format:
