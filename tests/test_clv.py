@@ -115,6 +115,14 @@ def test_hardie_worked_example_and_p_alive():
     dead = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + tx)
     assert BgNbd.p_alive(x, tx, T, v) == pytest.approx(1 / (1 + np.exp(dead - alive)), rel=1e-12)
     assert BgNbd.p_alive(0, 0, T, v) == 1.0
+    # the simulation of a holdout window agrees with the closed form (law of large numbers), alive or with
+    # P(alive) = 0.4; x = 7 makes two purchases or more common, where the dropout draw cuts them short
+    rng = np.random.default_rng(3)
+    for x_, alive_ in ((2, 1.0), (7, 1.0), (7, 0.4)):
+        bought, events, window = BgNbd.simulate(rng, 39.0, np.full(400_000, float(x_)), alive_, 38.86, v)
+        assert (bought <= events).all() and (window == 39.0).all()
+        assert bought.mean() == pytest.approx(alive_ * BgNbd.if_alive(39.0, x_, 38.86, v),
+                                              abs=4 * bought.std() / np.sqrt(len(bought)))
 
 
 def pareto_loglik_scipy(x, tx, T, r, alpha, s, beta):

@@ -136,15 +136,19 @@ class BgNbd:
         lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) (their posteriors given survival), then a
         Poisson(lambda) process stopped after a Geometric(p) number of purchases. Returns (purchases,
         Poisson events in the window, window): the purchases are the first of the events, which are
-        uniform over the window."""
+        uniform over the window. Only what can change the result is drawn: lambda for the customers alive,
+        p and the stop where there are two events or more (the stop is at least 1)."""
         r, alpha, a, b = (v[name] for name in BgNbd.params)
         shape = np.broadcast_shapes(np.shape(x), np.shape(alive), np.shape(r), np.shape(T))
         is_alive = rng.random(shape) < alive
-        rate = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
-        drop = rng.beta(np.broadcast_to(a, shape), np.broadcast_to(b + x, shape))
-        events = np.where(is_alive, rng.poisson(rate * length), 0)
-        stop = rng.geometric(np.clip(drop, 1e-12, 1))
-        return np.minimum(events, stop), events, np.full(shape, float(length))
+        events = np.zeros(shape, dtype=np.int64)
+        rate = rng.gamma(np.broadcast_to(r + x, shape)[is_alive]) / np.broadcast_to(alpha + T, shape)[is_alive]
+        events[is_alive] = rng.poisson(rate * length)
+        bought = events.copy()
+        several = events > 1
+        drop = rng.beta(np.broadcast_to(a, shape)[several], np.broadcast_to(b + x, shape)[several])
+        bought[several] = np.minimum(events[several], rng.geometric(np.clip(drop, 1e-12, 1)))
+        return bought, events, np.full(shape, float(length))
 
     @staticmethod
     def prior_counts(rng: np.random.Generator, T, v):
@@ -215,14 +219,17 @@ class ParetoNbd:
         """Purchases in a window of ``length`` by customers alive at its start with probability ``alive``:
         lambda ~ Gamma(r + x, alpha + T), mu ~ Gamma(s, beta + T) (their posteriors given survival), the
         remaining lifetime Exponential(mu), then Poisson(lambda) purchases until the window or the lifetime
-        ends. Returns (purchases, the same, window): purchases are uniform over the window."""
+        ends. Returns (purchases, the same, window): purchases are uniform over the window. Only the customers
+        alive draw lambda, mu and the lifetime (the window of the others is the whole window: they buy nothing)."""
         r, alpha, s, beta = (v[name] for name in ParetoNbd.params)
         shape = np.broadcast_shapes(np.shape(x), np.shape(alive), np.shape(r), np.shape(T))
         is_alive = rng.random(shape) < alive
-        rate = rng.gamma(np.broadcast_to(r + x, shape)) / np.broadcast_to(alpha + T, shape)
-        death = rng.gamma(np.broadcast_to(s, shape)) / np.broadcast_to(beta + T, shape)
-        window = np.minimum(rng.standard_exponential(shape) / np.maximum(death, 1e-300), length)
-        bought = np.where(is_alive, rng.poisson(rate * window), 0)
+        rate = rng.gamma(np.broadcast_to(r + x, shape)[is_alive]) / np.broadcast_to(alpha + T, shape)[is_alive]
+        death = rng.gamma(np.broadcast_to(s, shape)[is_alive]) / np.broadcast_to(beta + T, shape)[is_alive]
+        window = np.full(shape, float(length))
+        window[is_alive] = np.minimum(rng.standard_exponential(len(death)) / np.maximum(death, 1e-300), length)
+        bought = np.zeros(shape, dtype=np.int64)
+        bought[is_alive] = rng.poisson(rate * window[is_alive])
         return bought, bought, window
 
     @staticmethod
