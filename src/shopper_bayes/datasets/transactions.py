@@ -252,8 +252,8 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     # One pass over the rows gives every distinct date text (of rows kept so far), the row it first
     # appears on and whether some row with it is a purchase (not a return): the sniffing and the last
     # purchase day both read this small table instead of the rows. The date's own rules (missing) and its
-    # stripped text are computed per distinct raw value, after the grouping (100 million purchases: 11 s
-    # against 7 s).
+    # stripped text are computed per distinct raw value, after the grouping (100 million purchases: 5.2 s,
+    # against 10.3 s on every row).
     dates = None
     if not settings.date_format or settings.observation_end is None:
         raw_dates = (f"SELECT {quote(date_column)}, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) "
