@@ -60,6 +60,9 @@ def keep_generated_source() -> None:
     pytensor.config.generated_src_dir = str(folder)
 
 
+keep_generated_source()  # on import: the fits (inference.fit) and the models compiled for nutpie import this module first
+
+
 def _stamp() -> str:
     return "|".join(f"{name}={version(name)}" for name in VERSIONED) + f"|python={sys.version_info[:2]}"
 

@@ -20,11 +20,10 @@ import pymc as pm
 import xarray as xr
 
 from shopper_bayes.config import SamplerConfig
-from shopper_bayes.inference.compiled import Compiled, keep_generated_source
+from shopper_bayes.inference.compiled import Compiled
 
 PRIOR_DRAWS = 1000
 logging.getLogger("pymc").setLevel(logging.ERROR)  # the run reports its own steps and the gate's verdict
-keep_generated_source()  # not one file per compiled function left in the temporary folder
 
 
 GROUPS = ("log_likelihood", "posterior_predictive", "prior")
