@@ -57,24 +57,30 @@ def test_duplicate_session_ids_match_pandas(tmp_path, key_hash):
 
 
 @pytest.mark.parametrize("drop", [False, True])
-def test_exact_duplicate_purchases_match_pandas(tmp_path, key_hash, drop):
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_exact_duplicate_purchases_match_pandas(tmp_path, key_hash, drop, kind):
+    """Parquet: the key hash reads the typed amount and date as they are, the key compares them as text."""
     rng = np.random.default_rng(7)
     rows = 2000
+    amounts = {"csv": ["5", "7.5", "-5", "x"], "parquet": [5.0, 7.5, -5.0, np.nan]}[kind]  # returns, not numbers
     frame = pd.DataFrame({
-        "customer": rng.choice([f"c{i}" for i in range(40)], rows),
+        "customer": rng.choice([f"c{i}" for i in range(40)] + [" c1", "c2 "], rows),  # the same customers, padded
         "date": rng.choice(["2024-01-01", "2024-01-02", "2024-01-03"], rows),
-        "amount": rng.choice(["5", "7.5", "-5", "x"], rows, p=[0.45, 0.45, 0.05, 0.05]),  # returns, not numbers
+        "amount": rng.choice(amounts, rows, p=[0.45, 0.45, 0.05, 0.05]),
         "category": rng.choice(["a", "b"], rows),
     })
-    path = tmp_path / "log.csv"
-    frame.to_csv(path, index=False)
+    path = tmp_path / f"log.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.assign(date=pd.to_datetime(frame["date"])).to_parquet(path)
     settings = TransactionsSettings(path=path, columns=TransactionColumns(customer="customer", date="date",
                                                                           amount="amount", category="category"),
                                     drop_duplicates=drop)
     loaded = load(settings)
 
     amount = pd.to_numeric(frame["amount"], errors="coerce")
-    purchases = frame[amount >= 0]  # rows kept by the rules before the duplicate check
+    purchases = frame[amount >= 0].assign(customer=lambda f: f["customer"].str.strip())  # kept before the check
     repeats = int(purchases.duplicated().sum())
     assert repeats > 100
     if drop:

@@ -134,7 +134,7 @@ def load(settings: OrdersSettings, needs: tuple[str, ...] = (), engine: Engine |
     clean.drop(f"{amount} IS NULL OR NOT isfinite({amount})", f"{amount_column} not a number")
     clean.drop(f"{orders} <= 0", f"{orders_column} zero or negative")
     clean.drop(f"{amount} <= 0", f"{amount_column} zero or negative")
-    clean.unique_rows([clean.stripped(column) for column in columns], "exact duplicate row")
+    clean.unique_rows(columns, "exact duplicate row")
     out |= {"orders": f"CAST({orders} AS BIGINT)", "amount": amount}
     table, report = clean.finish(out, stem="orders")
     if report.rows_read == 0:

@@ -292,7 +292,7 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
         clean.unique(mapping["transaction_id"])
     else:
         mapped = list(dict.fromkeys(required + [mapping[name] for name in ("quantity", "category") if name in mapping]))
-        repeat = clean.repeated("list_value(" + ", ".join(clean.stripped(column) for column in mapped) + ")")
+        repeat = clean.repeated_row(mapped)
         if settings.drop_duplicates:
             clean.drop(repeat, "exact duplicate row (transactions.drop_duplicates is true)")
         else:

@@ -158,7 +158,7 @@ class Plan:
     rejected: dict[Source, Callable[[], dict[str, int]]] = field(default_factory=dict)
     expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
     values: dict[Source, set[str]] = field(default_factory=dict)  # those a request reads as a value, not a true/false rule
-    keys: dict[Source, dict[str, None]] = field(default_factory=dict)  # repeat keys (SQL)
+    keys: dict[Source, dict[str, str]] = field(default_factory=dict)  # repeat key (SQL) -> its hash (SQL)
     ready: dict[Source, list] = field(default_factory=dict)  # a source read its own way -> (raw view, its columns)
 
     def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected, rescan: bool = True) -> None:
@@ -217,8 +217,8 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
                                     ordered=raw not in engine.positional)
         engine.cleanings += 1
         repeats = {}
-        for key in plan.keys.get(source, {}):
-            hashed = columns[SqlCleaner.KEY_HASH.format(key)]
+        for key, key_hash in plan.keys.get(source, {}).items():
+            hashed = columns[key_hash]
             repeats[key] = engine.create_table(engine.view_name(f"{stem}_repeats"), (
                 f"SELECT _row, {key} AS _key FROM {quote(raw)} WHERE _row IN (SELECT _row FROM {quote(table)} WHERE {hashed} IN "
                 f"(SELECT {hashed} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1))"))
@@ -305,7 +305,7 @@ class SqlCleaner:
         self.kinds = dict(kinds or {})
         self.rejected = rejected
         self.rules: list[tuple[str, str, str]] = []  # ("drop", SQL over the raw view, reason)
-        self.repeats: list[tuple[str, int, str]] = []  # (key SQL, rules before it, table of its later rows)
+        self.repeats: list[tuple[str, int, str, str]] = []  # (key SQL, rules before it, table of its later rows, key hash)
         self.changes: list[tuple[str, str, int]] = []  # (SQL condition, reason, rules before it)
         self.checks: list[tuple[str, str]] = []  # (column, SQL: the offending text or NULL): refuse the file
 
@@ -376,22 +376,32 @@ class SqlCleaner:
         self.drop(f"{number} < 0", f"{column} negative")
         return number
 
-    def repeated(self, key: str) -> str:
+    def repeated(self, key: str, hashed: str | None = None) -> str:
         """SQL true for a row whose ``key`` (a non-NULL value, or a list) equals that of an earlier row
         (by ``_row``), both kept by every rule so far. For :meth:`drop` or :meth:`note_change` as it is
-        (it names only ``_row``): :meth:`finish` computes the rows it names."""
+        (it names only ``_row``): :meth:`finish` computes the rows it names. ``hashed``: SQL expressions
+        (separated by commas) that are equal wherever the keys are, hashed instead of ``key`` to find the
+        candidates (cheaper to compute; the key still decides)."""
         table = self.engine.view_name("repeats")
-        self.repeats.append((key, len(self.rules), table))
+        self.repeats.append((key, len(self.rules), table, self.KEY_HASH.format(hashed or key)))
         return f"_row IN (SELECT _row FROM {quote(table)})"
+
+    def repeated_row(self, columns: list[str]) -> str:
+        """:meth:`repeated` for a row equal to an earlier one in every one of ``columns`` (as stripped text). The
+        candidates come from a hash of the typed columns as they are (text equal, value equal) rather than as text:
+        100 million purchases' hashes took 12 s to write this way, 23 s through text (one-off, benchmarks/README.md)."""
+        key = f"list_value({', '.join(self.stripped(column) for column in columns)})"
+        return self.repeated(key, ", ".join(quote(column) if self.typed(column) else self.stripped(column)
+                                            for column in columns))
 
     def unique(self, column: str) -> None:
         """Of the rows kept so far with the same id (stripped), the first is kept, later ones dropped."""
         text = self.text(column)
         self.drop(self.repeated(quote(column) if self.typed(column) else text), f"duplicate {column}")
 
-    def unique_rows(self, expressions: list[str], reason: str) -> None:
-        """Of the rows kept so far with equal ``expressions`` (all of them), the first is kept, later ones dropped."""
-        self.drop(self.repeated(f"list_value({', '.join(expressions)})"), reason)
+    def unique_rows(self, columns: list[str], reason: str) -> None:
+        """Of the rows kept so far equal in all of ``columns`` (as stripped text), the first is kept, later ones dropped."""
+        self.drop(self.repeated_row(columns), reason)
 
     # ---------------------------------------------------------------- the view and the counts
 
@@ -403,20 +413,20 @@ class SqlCleaner:
         repeat key. Each repeat's later rows then come from that table (see the module docstring),
         and the cleaned view adds them to ``_drop``."""
         names = list(outputs)
-        tables = [table for _, _, table in self.repeats]
+        tables = [table for _, _, table, _ in self.repeats]
         late = lambda sql: any(quote(table) in sql for table in tables)  # noqa: E731  (names only _row)
         parts = {quote(name): sql for name, sql in outputs.items()}
         parts |= {f"_r{i}": sql for i, (_, sql, _) in enumerate(self.rules) if not late(sql)}
         parts |= {f"_h{i}": sql for i, (sql, _, _) in enumerate(self.changes) if not late(sql)}
         parts |= {f"_m{i}": sql for i, (_, sql) in enumerate(self.checks)}
-        parts |= {f"_k{j}": self.KEY_HASH.format(key) for j, (key, _, _) in enumerate(self.repeats)}
+        parts |= {f"_k{j}": key_hash for j, (_, _, _, key_hash) in enumerate(self.repeats)}
         planning = self.engine.planning
         if planning is not None:  # nothing is computed while planning (a source cleaned already is not planned again)
             if self.raw in planning.views:
                 planning.expressions.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(parts.values()))
                 planning.values.setdefault(planning.views[self.raw], set()).update(
                     sql for name, sql in parts.items() if not name.startswith(("_r", "_h")))
-                planning.keys.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(k for k, _, _ in self.repeats))
+                planning.keys.setdefault(planning.views[self.raw], {}).update((k, h) for k, _, _, h in self.repeats)
             raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
         drop0 = f"CASE {early} END" if early else "CAST(NULL AS INTEGER)"
@@ -424,7 +434,7 @@ class SqlCleaner:
                    *(f"_m{i}" for i in range(len(self.checks))), *(f"_k{j}" for j in range(len(self.repeats)))]
         shared = next((entry for entry in self.engine.shared.values()
                        if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())
-                       and all(key in entry.repeats for key, _, _ in self.repeats)), None)
+                       and all(key in entry.repeats for key, _, _, _ in self.repeats)), None)
         if shared is not None:  # cleaned once for the run: this request's columns and order over its table
             columns = ", ".join(f"{shared.columns[sql]} AS {name}" for name, sql in parts.items())
             stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), (
@@ -434,7 +444,7 @@ class SqlCleaner:
             stage = self.engine.create_table(self.engine.view_name(f"{stem}_stage"), (
                 f"SELECT {', '.join(carried)}, {drop0} AS _drop0 "
                 f"FROM (SELECT _row, {', '.join(f'{sql} AS {name}' for name, sql in parts.items())} FROM {quote(self.raw)})"))
-        for j, (key, before, table) in enumerate(self.repeats):
+        for j, (key, before, table, _) in enumerate(self.repeats):
             kept = " AND ".join([f"(_drop0 IS NULL OR _drop0 > {before})",
                                  *(f"NOT {sql}" for sql in (sql for _, sql, _ in self.rules[:before]) if late(sql))])
             if shared is not None:
