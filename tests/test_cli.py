@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import BUNDLED, ROOT, SESSION_ANALYSES, only, write_config
@@ -198,3 +199,114 @@ def test_a_terminated_run_deletes_its_temporary_files_and_keeps_the_previous_out
     assert stderr.strip() == "error: terminated; previous outputs are unchanged"
     assert list(temp.glob("shopper-bayes-*")) == []
     assert previous.read_text() == "{}"
+
+
+
+@pytest.mark.parametrize("doing", ["sampling", "querying"])
+def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_takes_no_other_group(doing, tmp_path, monkeypatch):
+    """A worker stopped by the main process (SIGTERM) can be sent SIGTERM again (the pool does so once it sees a
+    worker gone) while it deletes its engine's folder: that must not cut the deleting short (a run stopped on a
+    busy machine left two folders). And a stopped worker exits rather than return to the pool, which would hand
+    it the next group of analyses, also when the signal came during a DuckDB query, which then raises its own
+    RuntimeError('Query interrupted')."""
+    import multiprocessing
+    import signal
+    import tempfile
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from shopper_bayes import runner
+    from shopper_bayes.config import load_config
+
+    temp, started = tmp_path / "temp", tmp_path / "started"
+    temp.mkdir()
+    started.mkdir()
+
+    def analyses(config, keys, fits, step, loader):
+        assert loader.engine is not None  # the worker's DuckDB, its folder in the temp folder
+        (started / keys[0]).write_text(str(os.getpid()))
+        if doing == "querying":
+            loader.engine.con.execute("SELECT count(*) FROM range(1_500_000_000) AS t(x) WHERE x % 7 = 3").fetchall()
+        time.sleep(10)
+        raise AssertionError("not stopped")
+
+    close = runner.Loader.close
+
+    def close_signalled_again(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # stopped again, as it deletes the folder
+        close(self)
+
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setattr(runner, "_run_analyses", analyses)
+    monkeypatch.setattr(runner.Loader, "close", close_signalled_again)
+    monkeypatch.setattr(runner, "_JOB", {"config": load_config(write_config(tmp_path)), "step": lambda text: None,
+                                         "cleaned": frozenset(), "folder": None})
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                             initializer=runner._stopped_by_the_main_process) as pool:
+        first, second = pool.submit(runner._worker, ["first"]), pool.submit(runner._worker, ["second"])
+        deadline = time.monotonic() + 60
+        while not (started / "first").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+        os.kill(int((started / "first").read_text()), signal.SIGTERM)  # the main process stops the worker
+        assert first.exception(timeout=60) is not None
+        assert second.exception(timeout=60) is not None
+    assert sorted(path.name for path in started.iterdir()) == ["first"]
+    assert list(temp.iterdir()) == []
+
+
+def _killed(keys: list[str]) -> None:
+    import signal
+
+    from shopper_bayes import runner
+
+    config = runner._JOB["config"]
+    assert runner.Loader(config, {}, folder=runner._JOB["folder"]).engine is not None  # its database folder
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_from_outside_is_one_line_naming_the_workers(tmp_path, monkeypatch):
+    """A worker process stopped by something other than the run (``kill -9``, the kernel's out-of-memory killer):
+    the run says so in one line and which option needs less memory, instead of an internal error; and the
+    killed worker's engine folder, which it could not delete itself, is deleted with the run's."""
+    import tempfile
+
+    from shopper_bayes import runner
+    from shopper_bayes.config import load_config
+    from shopper_bayes.errors import UserError
+
+    config = load_config(write_config(tmp_path))
+    assert len(runner.groups(config, [analysis.key for analysis in runner.registry(config)[1]])) > 1
+    monkeypatch.setattr(runner, "_worker", _killed)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    with pytest.raises(UserError) as caught:
+        runner.analyse(config, workers=2)
+    assert caught.value.line() == ("error: --workers: a worker process was stopped before its analyses finished "
+                                   "(killed, or out of memory?); run again; --workers 1 needs less memory")
+    assert list((tmp_path / "temp").iterdir()) == []
+
+
+STOPPED_IN_A_QUERY = """
+import os, signal, sys, threading
+from shopper_bayes import cli, runner
+
+def analyse(config, **options):  # the run, stopped while DuckDB runs a query (reading 100 million rows, say)
+    import duckdb
+    threading.Timer(0.5, os.kill, (os.getpid(), getattr(signal, sys.argv[1]))).start()
+    duckdb.connect().execute("SELECT count(*) FROM range(1_500_000_000) AS t(x) WHERE x % 7 = 3").fetchall()
+
+runner.analyse = analyse
+sys.exit(cli.main(["run", "--config", sys.argv[2], "--output", sys.argv[3]]))
+"""
+
+
+@pytest.mark.parametrize("signal_name, code, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_stopped_during_a_query_is_a_stop_not_an_internal_error(signal_name, code, word, tmp_path):
+    """SIGTERM or Ctrl-C while DuckDB runs a query in the main process: DuckDB raises RuntimeError('Query
+    interrupted') in place of the signal's exception; the run still ends as stopped (it said "internal error").
+    (Now and then DuckDB notices the signal only when the query ends: about 10 s here.)"""
+    done = subprocess.run([sys.executable, "-c", STOPPED_IN_A_QUERY, signal_name, str(write_config(tmp_path)),
+                           str(tmp_path / "out")], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT / "src")},
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip()) == (code, f"error: {word}; previous outputs are unchanged")

@@ -208,8 +208,17 @@ class Terminated(KeyboardInterrupt):
     database, gigabytes at 100 million rows) are deleted on the way out instead of left behind."""
 
 
+_SIGNALLED: list[int] = []  # the stopping signals this process received (see _stopped)
+
+
 def _terminate(signum, frame):
+    _SIGNALLED.append(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,33 +230,42 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
     if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
         return _main(args)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    _SIGNALLED.clear()
+    previous = {number: signal.signal(number, handler)
+                for number, handler in ((signal.SIGTERM, _terminate), (signal.SIGINT, _interrupt))}
     try:
         return _main(args)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stopped(terminated: bool) -> int:
+    print(f"error: {'terminated' if terminated else 'interrupted'}; previous outputs are unchanged", file=sys.stderr)
+    return 143 if terminated else 130
 
 
 def _main(args) -> int:
     try:
         return {"run": _run, "campaign": _campaign, "report": _report, "generate": _generate}[args.command](args)
-    except UserError as exc:
+    except Exception as exc:
+        import signal
+
+        if _SIGNALLED:  # Ctrl-C or SIGTERM during a DuckDB query: it raises RuntimeError('Query interrupted') instead
+            return _stopped(_SIGNALLED[0] == signal.SIGTERM)
         if args.debug:
             raise
-        print(exc.line(), file=sys.stderr)
-        return EXIT_USER_ERROR
-    except Exception as exc:  # a bug, not bad input: still one line, the traceback with --debug
-        if args.debug:
-            raise
+        if isinstance(exc, UserError):
+            print(exc.line(), file=sys.stderr)
+            return EXIT_USER_ERROR
+        # a bug, not bad input: still one line, the traceback with --debug
         # Outputs are moved into place only after everything was computed and rendered, so an internal
         # error before that point has written nothing; the one inside the final rename is a UserError.
         print(one_line(f"error: internal error ({type(exc).__name__}: {exc}); nothing was written, previous outputs "
                        "are unchanged - rerun with --debug and report the traceback"), file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        stopped = isinstance(exc, Terminated)
-        print(f"error: {'terminated' if stopped else 'interrupted'}; previous outputs are unchanged", file=sys.stderr)
-        return 143 if stopped else 130
+        return _stopped(isinstance(exc, Terminated))
 
 
 if __name__ == "__main__":

@@ -72,11 +72,12 @@ class Loader:
     request from that (its own rules, order and counts), and remembers which analysis used which rows.
 
     ``prepared``: datasets a parent process cleaned for its forked workers (:meth:`hand_over`): the
-    engine then reads their cleaned tables instead of cleaning again; ``cleaned``, their names."""
+    engine then reads their cleaned tables instead of cleaning again; ``cleaned``, their names. ``folder``:
+    where the engine keeps its database (the system's temporary folder when None)."""
 
     def __init__(self, config: Core, datasets: dict[str, Dataset], prepared: tuple | None = None,
-                 cleaned: frozenset[str] = frozenset()):
-        self.config, self.datasets, self.prepared = config, datasets, prepared
+                 cleaned: frozenset[str] = frozenset(), folder: str | None = None):
+        self.config, self.datasets, self.prepared, self.folder = config, datasets, prepared, folder
         self.cleaned = set(cleaned)  # datasets cleaned for the run (here, or by the parent process)
         self.cache: dict[tuple, Loaded] = {}
         self.used: dict[str, dict] = {}  # analysis key -> its rows (cleaning report)
@@ -88,7 +89,7 @@ class Loader:
         if self._engine is None:
             from shopper_bayes.engine.base import connect
 
-            self._engine = connect(self.config.engine, self.config.spark)
+            self._engine = connect(self.config.engine, self.config.spark, self.folder)
             if self.prepared is not None:
                 from shopper_bayes.engine.clean import adopt
 
@@ -256,22 +257,50 @@ def _all_drawn(outputs: dict[str, Output], figures: bool) -> dict[str, Output]:
 _JOB: dict = {}  # the config and progress of a parallel run, inherited by the forked workers
 
 
+_STOPPED_BY: list[int] = []  # in a worker: the SIGTERM the main process sent it
+
+
+def _stop(signum, frame):
+    """A worker's SIGTERM. Further ones (the pool sends them again when it sees a worker gone) are ignored from here
+    on, so they cannot interrupt the deleting of the temporary folders as this exception unwinds the frames."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _STOPPED_BY.append(signum)
+    raise SystemExit(128 + signum)
+
+
 def _stopped_by_the_main_process() -> None:
     """A worker's signals: Ctrl-C reaches the main process, which stops the workers with SIGTERM; a worker then
     exits without a traceback (idle or not), its temporary folders deleted as its frames unwind."""
     import signal
-    import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, _stop)
 
 
 def _worker(keys: list[str]):
+    """:func:`_work` in a worker process. Stopped, the worker deletes its temporary folders and then exits rather
+    than return to the pool, which would hand it the next group of analyses. (The exception may not be the
+    signal's own: DuckDB, stopped during a query, raises RuntimeError('Query interrupted').)"""
+    import gc
+
+    try:
+        return _work(keys)
+    except BaseException:
+        if not _STOPPED_BY:
+            raise
+    gc.collect()  # the frames the exception held are gone: their temporary folders' finalizers run now
+    os._exit(128 + _STOPPED_BY[0])
+
+
+def _work(keys: list[str]):
     from shopper_bayes.inference.fit import FitCache
 
     config, step = _JOB["config"], _JOB["step"]
     datasets_list, _ = registry(config)
-    loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"])
+    loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"],
+                    _JOB["folder"])
     try:
         outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed),
                                                                step, loader)
@@ -371,7 +400,9 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
     missing: dict[str, MissingColumn] = {}
     if workers > 1 and len(queue) > 1 and config.engine == "duckdb":  # one Spark session serves the run
         import multiprocessing
+        import tempfile
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         # a dataset that analyses in several workers read is cleaned here, once; the workers read its table
         dataset_of = {analysis.key: analysis.dataset for analysis in analyses}
@@ -379,10 +410,13 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         for group in queue:
             for name in {dataset_of[key] for key in group}:
                 readers[name] = readers.get(name, 0) + 1
+        # every engine's database of the run in one folder, deleted here even when a worker was killed
+        loader.folder = tempfile.mkdtemp(prefix="shopper-bayes-")
         try:
             loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
                            step)
-            _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned))
+            _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned),
+                        folder=loader.folder)
             step(f"the analyses, in {min(workers, len(queue))} worker processes")  # their own steps come in between
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork"),
                                      initializer=_stopped_by_the_main_process) as pool:
@@ -398,9 +432,13 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                     for child in multiprocessing.active_children():
                         child.terminate()
                     raise
+                except BrokenProcessPool:  # a worker stopped from outside: SIGTERM or SIGKILL to it, or out of memory
+                    raise UserError("--workers", "a worker process was stopped before its analyses finished (killed, "
+                                    "or out of memory?)", "run again; --workers 1 needs less memory") from None
         finally:
             _JOB.clear()
             loader.close()
+            shutil.rmtree(loader.folder, ignore_errors=True)
         run.outputs = {key: run.outputs[key] for key in keys if key in run.outputs}
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:

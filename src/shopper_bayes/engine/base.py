@@ -131,9 +131,9 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
-    def __init__(self, memory_limit: str = "500MB"):
-        """Tables live in a database file in a temporary folder (deleted on close), so cleaned rows
-        larger than ``memory_limit`` spill to disk instead of growing the process.
+    def __init__(self, memory_limit: str = "500MB", folder: str | None = None):
+        """Tables live in a database file in a temporary folder (deleted on close; made inside ``folder``
+        when given), so cleaned rows larger than ``memory_limit`` spill to disk instead of growing the process.
 
         The limit covers DuckDB's buffers only: the interpreter, the libraries and a large result
         handed to pandas come on top (the per-customer summary of 10 million purchases: 2.3 million
@@ -145,7 +145,9 @@ class DuckDBEngine(Engine):
         import duckdb
 
         super().__init__()
-        self._folder = tempfile.mkdtemp(prefix="shopper-bayes-")
+        self._folder = tempfile.mkdtemp(prefix="shopper-bayes-", dir=folder)
+        # registered before anything else can fail (or a signal stop the process): the folder goes with the engine
+        self._delete_folder = weakref.finalize(self, shutil.rmtree, self._folder, True)
         self.con = duckdb.connect(self.database)
         self.con.execute(f"SET memory_limit = {literal(memory_limit)}")
         self.con.execute(f"SET temp_directory = {literal(os.path.join(self._folder, 'spill'))}")
@@ -154,7 +156,6 @@ class DuckDBEngine(Engine):
         self.con.execute("SET allocator_bulk_deallocation_flush_threshold = '16MB'")
         # DuckDB's own progress bar (queries of more than 2 s) would be drawn between the console's step lines
         self.con.execute("SET enable_progress_bar = false")
-        weakref.finalize(self, shutil.rmtree, self._folder, True)
 
     @staticmethod
     def _files(source: Source) -> str:
@@ -246,8 +247,10 @@ class DuckDBEngine(Engine):
         self.con.execute(f"ATTACH {literal(database)} AS {quote(alias)} (READ_ONLY)")
 
     def close(self) -> None:
-        self.con.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        try:
+            self.con.close()
+        finally:
+            self._delete_folder()
 
 
 def arrow_frame(relation) -> pd.DataFrame:
@@ -398,6 +401,7 @@ def translate(query: str) -> str:
     return tree.sql(dialect="spark")
 
 
-def connect(name: str = "duckdb", spark: SparkConfig | None = None) -> Engine:
-    """The engine ``name`` (``engine:`` in config.yaml)."""
-    return SparkEngine(spark) if name == "spark" else DuckDBEngine()
+def connect(name: str = "duckdb", spark: SparkConfig | None = None, folder: str | None = None) -> Engine:
+    """The engine ``name`` (``engine:`` in config.yaml); DuckDB's database goes in a temporary folder inside
+    ``folder`` when given."""
+    return SparkEngine(spark) if name == "spark" else DuckDBEngine(folder=folder)
