@@ -47,6 +47,16 @@ def test_predictive_distribution_sums_to_one_and_matches_tail():
     assert pmf[100:].sum() == pytest.approx(campaign.prob_at_least(100, 500, draws * 1.15), abs=1e-9)
 
 
+@pytest.mark.parametrize("sessions, rates", [(500, POSTERIOR.rvs(5000, random_state=4) * 1.15), (5000, np.array([0.001, 0.9])),
+                                             (30, np.array([0.0, 0.5, 1.0])), (1000, np.array([0.0])), (1000, np.array([1.0]))])
+def test_predictive_distribution_equals_the_mixture_over_every_number_of_sales(sessions, rates):
+    """Computed only where some rate gives the sales a probability above 1e-15: every other value is 0, and
+    the whole distribution equals scipy's pmf averaged over the rates at every number of sales."""
+    k = np.arange(sessions + 1)
+    mixture = stats.binom.pmf(k[:, None], sessions, rates[None, :]).mean(axis=1)
+    np.testing.assert_allclose(campaign.predictive_pmf(sessions, rates), mixture, rtol=1e-12, atol=1e-15)
+
+
 def test_edge_targets():
     draws = POSTERIOR.rvs(1000, random_state=2)
     assert campaign.prob_at_least(0, 500, draws) == 1.0
@@ -114,20 +124,21 @@ def test_absolute_boost_matches_integral(boost, sessions, target):
 @pytest.mark.parametrize(("kind", "boost", "sd"), [("relative", 0.15, 0.05), ("absolute", 0.03, 0.01)])
 def test_uncertain_boost_matches_a_double_integral(kind, boost, sd):
     """Rate from the Beta posterior and boost ~ Normal(boost, sd), independent: Gauss-Hermite over the
-    boost, adaptive quadrature over the rate."""
+    boost, adaptive quadrature over the rate (at every node at once)."""
     rng = np.random.default_rng(12)
     draws = POSTERIOR.rvs(40_000, random_state=rng)
     noise = rng.standard_normal(draws.size)
     result = campaign.plan(draws, PURCHASES / SESSIONS, campaign.Boost(boost, kind, sd, noise), segment={"segment": "R"},
                            sessions=500, target=100, interval_prob=0.95)
     nodes, weights = np.polynomial.hermite_e.hermegauss(40)
-    exact = 0.0
-    for node, weight in zip(nodes, weights / np.sqrt(2 * np.pi)):
-        lift = boost + sd * node
-        apply = (lambda p: p * (1 + lift)) if kind == "relative" else (lambda p: p + lift)
-        value, _ = integrate.quad(lambda p: stats.binom.sf(99, 500, min(1.0, max(0.0, apply(p)))) * POSTERIOR.pdf(p),
-                                  0, 1, points=[POSTERIOR.mean()], limit=200)
-        exact += weight * value
+    lifts = boost + sd * nodes
+
+    def at_every_node(p: float) -> np.ndarray:
+        rates = p * (1 + lifts) if kind == "relative" else p + lifts
+        return stats.binom.sf(99, 500, np.clip(rates, 0.0, 1.0)) * POSTERIOR.pdf(p)
+
+    values, _ = integrate.quad_vec(at_every_node, 0, 1, points=[POSTERIOR.mean()], epsabs=1e-12, epsrel=1e-10)
+    exact = float(values @ weights) / np.sqrt(2 * np.pi)
     rates = campaign.Boost(boost, kind, sd, noise).apply(draws)
     tails = stats.binom.sf(99, 500, rates)
     assert result["prob_at_least_target"] == pytest.approx(exact, abs=4 * tails.std() / np.sqrt(draws.size))
