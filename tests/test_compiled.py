@@ -212,31 +212,13 @@ FORCED = textwrap.dedent("""
 """)
 
 
-def test_a_cached_callback_of_another_model_is_refused_and_compiled_afresh(tmp_path):
-    """With every model's callbacks forced under one disk key, a second process compiling another model
-    loads the first one's code: the check against PyTensor's own functions refuses it and compiles afresh,
-    so the log density is the second model's. Trusting the loaded code (the check switched off) gives the
-    first model's log density for the second model."""
-    def run(y, check):
-        env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
-        done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(y), check], env=env, capture_output=True,
-                              text=True, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    first = run([1.0, 2.0, 0.5], "check")
-    assert not first["from_cache"] and first["logp"] == pytest.approx(first["reference"], rel=1e-9)
-    checked = run([5.0, 7.0, 6.5], "check")
-    assert not checked["from_cache"] and checked["logp"] == pytest.approx(checked["reference"], rel=1e-9)
-    trusted = run([5.0, 7.0, 6.5], "trust")
-    assert trusted["from_cache"] and trusted["logp"] == pytest.approx(first["logp"], rel=1e-9)
-    assert trusted["logp"] != pytest.approx(trusted["reference"])
-
-
-def test_a_model_is_checked_against_its_cached_code_once(tmp_path):
-    """The first process that loads a model's callbacks from the cache checks them and records it; a later
-    process loading the same model's code does not check again (the check would raise here). A model with
-    other data whose callbacks land on the same disk keys is not covered by that record: it is checked,
-    refused and compiled afresh."""
+def test_a_model_is_checked_against_its_cached_code_once_and_another_models_code_is_refused(tmp_path):
+    """With every model's callbacks forced under one disk key: the first process that loads a model's callbacks
+    from the cache checks them and records it; a later process loading the same model's code does not check
+    again (the check would raise here). A second model (other data), whose process finds the first one's code
+    under the same key and is not covered by that record, is checked, refused and compiled afresh, so its log
+    density is its own. Trusting the loaded code (the check switched off) gives the first model's log density
+    for the second model."""
     def run(y, check):
         env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
         done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(y), check], env=env, capture_output=True,
@@ -244,7 +226,8 @@ def test_a_model_is_checked_against_its_cached_code_once(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    assert not run([1.0, 2.0, 0.5], "check")["from_cache"]
+    first = run([1.0, 2.0, 0.5], "check")
+    assert not first["from_cache"] and first["logp"] == pytest.approx(first["reference"], rel=1e-9)
     assert not list((tmp_path / "numba").glob("checked/*"))
     loaded = run([1.0, 2.0, 0.5], "check")
     assert loaded["from_cache"] and len(list((tmp_path / "numba").glob("checked/*"))) == 1
@@ -252,6 +235,9 @@ def test_a_model_is_checked_against_its_cached_code_once(tmp_path):
     assert again["from_cache"] and again["logp"] == pytest.approx(again["reference"], rel=1e-9)
     other = run([5.0, 7.0, 6.5], "check")
     assert not other["from_cache"] and other["logp"] == pytest.approx(other["reference"], rel=1e-9)
+    trusted = run([5.0, 7.0, 6.5], "trust")
+    assert trusted["from_cache"] and trusted["logp"] == pytest.approx(first["logp"], rel=1e-9)
+    assert trusted["logp"] != pytest.approx(trusted["reference"])
 
 
 GENERATED = textwrap.dedent("""
