@@ -317,6 +317,7 @@ def test_subprocess_boost_past_one_found_after_the_fit_keeps_previous_outputs(go
     before = previous_outputs(good_run, output)
     settings = yaml.safe_load(good_run.config.read_text(encoding="utf-8"))
     settings["campaign"]["boost"] = 1.5
+    settings["rates"]["compare_models"] = False  # the closed-form posterior alone: still a fit before the check
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     done = run_cli("run", "--config", str(config), "--output", str(output), cwd=ROOT)
