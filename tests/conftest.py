@@ -35,28 +35,34 @@ def write_config(folder: Path, **sections) -> Path:
     return path
 
 
-def _spark_files(folder: Path) -> set[str]:
-    """The test files with a test that takes the ``spark`` fixture."""
-    uses = re.compile(r"^def test_\w+\([^)]*\bspark\b", re.MULTILINE)
-    return {path.name for path in folder.glob("test_*.py") if uses.search(path.read_text(encoding="utf-8"))}
+def _files_using(folder: Path, fixture: str) -> set[str]:
+    """The test files with a test or fixture that takes ``fixture`` (a fixture of this file: not redefined there)."""
+    uses = re.compile(rf"^def \w+\([^)]*\b{fixture}\b", re.MULTILINE)
+    defines = re.compile(rf"^def {fixture}\(", re.MULTILINE)
+    return {path.name for path in folder.glob("test_*.py")
+            if uses.search(text := path.read_text(encoding="utf-8")) and not defines.search(text)}
 
 
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile``, except that the test files using Spark go to one worker together: the JVM starts
     and warms up (about 20 s of both cores' time) once, not on each worker. The group has the most tests,
-    so it is handed out first and the other worker takes the remaining files one by one."""
+    so it is handed out first and the other worker takes the remaining files one by one. The files using the
+    session's ``bundled`` run go to one worker together too, which then fits it once."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    spark_files = _spark_files(Path(__file__).parent)
+    folder = Path(__file__).parent
+    spark_files = _files_using(folder, "spark")
+    bundled_files = (_files_using(folder, "bundled") | _files_using(folder, "bundled_result")) - spark_files
 
-    class SparkTogether(LoadFileScheduling):
+    class Together(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return "spark" if Path(scope).name in spark_files else scope
+            name = Path(scope).name
+            return "spark" if name in spark_files else "bundled" if name in bundled_files else scope
 
-    return SparkTogether(config, log)
+    return Together(config, log)
 
 
 @pytest.fixture(scope="session")
