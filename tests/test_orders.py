@@ -197,7 +197,7 @@ def test_the_written_out_zero_sum_effects_have_zero_sum_normal_covariance():
         with pm.Model(coords={"two": ["a", "b"], "five": list("vwxyz"), "p_pooled": ["five"]}):
             eta = _linear("p", 0.5, 0.0, codes, sizes, {"two": se, "five": 2 * se})
             model = pm.modelcontext(None)
-        draws = pm.draw([model["p_sd"], model["p_two"], model["p_five"], eta], draws=40000, random_seed=1)
+        draws = pm.draw([model["p_sd"], model["p_two"], model["p_five"], eta], draws=20000, random_seed=1)
         sd, two, five, linear = draws
         np.testing.assert_allclose(np.cov(two.T), 0.25 * (np.eye(2) - 1 / 2), atol=0.01)
         scaled = five / sd  # given its sd, ZeroSumNormal(1)
