@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -222,7 +223,6 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
     import threading
 
     args = _parser().parse_args(argv)
@@ -249,8 +249,6 @@ def _main(args) -> int:
     try:
         return {"run": _run, "campaign": _campaign, "report": _report, "generate": _generate}[args.command](args)
     except Exception as exc:
-        import signal
-
         if _SIGNALLED:  # Ctrl-C or SIGTERM during a DuckDB query: it raises RuntimeError('Query interrupted') instead
             return _stopped(_SIGNALLED[0] == signal.SIGTERM)
         if args.debug:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -291,6 +292,15 @@ def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
         engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats)
 
 
+class _Repeat(NamedTuple):
+    """A repeat rule of :class:`SqlCleaner`: rows whose ``key`` (SQL) equals an earlier kept row's."""
+
+    key: str
+    before: int  # the rules before it
+    table: str  # the table of its later rows
+    key_hash: str  # SQL of the hash that finds the candidates
+
+
 class SqlCleaner:
     """Accumulates typed expressions and drop rules over ``raw`` (a view of text columns and ``_row``)."""
 
@@ -305,7 +315,7 @@ class SqlCleaner:
         self.kinds = dict(kinds or {})
         self.rejected = rejected
         self.rules: list[tuple[str, str, str]] = []  # ("drop", SQL over the raw view, reason)
-        self.repeats: list[tuple[str, int, str, str]] = []  # (key SQL, rules before it, table of its later rows, key hash)
+        self.repeats: list[_Repeat] = []
         self.changes: list[tuple[str, str, int]] = []  # (SQL condition, reason, rules before it)
         self.checks: list[tuple[str, str]] = []  # (column, SQL: the offending text or NULL): refuse the file
 
@@ -383,7 +393,7 @@ class SqlCleaner:
         (separated by commas) that are equal wherever the keys are, hashed instead of ``key`` to find the
         candidates (cheaper to compute; the key still decides)."""
         table = self.engine.view_name("repeats")
-        self.repeats.append((key, len(self.rules), table, self.KEY_HASH.format(hashed or key)))
+        self.repeats.append(_Repeat(key, len(self.rules), table, self.KEY_HASH.format(hashed or key)))
         return f"_row IN (SELECT _row FROM {quote(table)})"
 
     def repeated_row(self, columns: list[str]) -> str:
@@ -413,20 +423,20 @@ class SqlCleaner:
         repeat key. Each repeat's later rows then come from that table (see the module docstring),
         and the cleaned view adds them to ``_drop``."""
         names = list(outputs)
-        tables = [table for _, _, table, _ in self.repeats]
+        tables = [repeat.table for repeat in self.repeats]
         late = lambda sql: any(quote(table) in sql for table in tables)  # noqa: E731  (names only _row)
         parts = {quote(name): sql for name, sql in outputs.items()}
         parts |= {f"_r{i}": sql for i, (_, sql, _) in enumerate(self.rules) if not late(sql)}
         parts |= {f"_h{i}": sql for i, (sql, _, _) in enumerate(self.changes) if not late(sql)}
         parts |= {f"_m{i}": sql for i, (_, sql) in enumerate(self.checks)}
-        parts |= {f"_k{j}": key_hash for j, (_, _, _, key_hash) in enumerate(self.repeats)}
+        parts |= {f"_k{j}": repeat.key_hash for j, repeat in enumerate(self.repeats)}
         planning = self.engine.planning
         if planning is not None:  # nothing is computed while planning (a source cleaned already is not planned again)
             if self.raw in planning.views:
                 planning.expressions.setdefault(planning.views[self.raw], {}).update(dict.fromkeys(parts.values()))
                 planning.values.setdefault(planning.views[self.raw], set()).update(
                     sql for name, sql in parts.items() if not name.startswith(("_r", "_h")))
-                planning.keys.setdefault(planning.views[self.raw], {}).update((k, h) for k, _, _, h in self.repeats)
+                planning.keys.setdefault(planning.views[self.raw], {}).update((repeat.key, repeat.key_hash) for repeat in self.repeats)
             raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
         drop0 = f"CASE {early} END" if early else "CAST(NULL AS INTEGER)"
@@ -434,7 +444,7 @@ class SqlCleaner:
                    *(f"_m{i}" for i in range(len(self.checks))), *(f"_k{j}" for j in range(len(self.repeats)))]
         shared = next((entry for entry in self.engine.shared.values()
                        if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())
-                       and all(key in entry.repeats for key, _, _, _ in self.repeats)), None)
+                       and all(repeat.key in entry.repeats for repeat in self.repeats)), None)
         if shared is not None:  # cleaned once for the run: this request's columns and order over its table
             columns = ", ".join(f"{shared.columns[sql]} AS {name}" for name, sql in parts.items())
             stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), (
