@@ -261,11 +261,10 @@ _STOPPED_BY: list[int] = []  # in a worker: the SIGTERM the main process sent it
 
 
 def _stop(signum, frame):
-    """A worker's SIGTERM. Further ones (the pool sends them again when it sees a worker gone) are ignored from here
-    on, so they cannot interrupt the deleting of the temporary folders as this exception unwinds the frames."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A worker's SIGTERM: noted, then the worker's frames unwind. It may come again (the pool sends it once more
+    when it sees a worker gone) and cut a clean-up short: the engines' folders are inside the run's folder, which
+    the main process deletes. Never ignored here: an exception raised inside a finalizer is swallowed, and a worker
+    that ignored the next SIGTERM then waited for work for ever."""
     _STOPPED_BY.append(signum)
     raise SystemExit(128 + signum)
 
@@ -285,11 +284,14 @@ def _worker(keys: list[str]):
     signal's own: DuckDB, stopped during a query, raises RuntimeError('Query interrupted').)"""
     import gc
 
+    import signal
+
     try:
         return _work(keys)
     except BaseException:
         if not _STOPPED_BY:
             raise
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # from here to the exit nothing is left to stop
     gc.collect()  # the frames the exception held are gone: their temporary folders' finalizers run now
     os._exit(128 + _STOPPED_BY[0])
 
@@ -433,6 +435,11 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                         child.terminate()
                     raise
                 except BrokenProcessPool:  # a worker stopped from outside: SIGTERM or SIGKILL to it, or out of memory
+                    # the pool stops the others with SIGTERM, which an idle worker now and then never acted on (the
+                    # run then waited for it for ever); SIGKILL cannot be missed, and their engines' folders are
+                    # inside the run's folder, deleted below
+                    for child in multiprocessing.active_children():
+                        child.kill()
                     raise UserError("--workers", "a worker process was stopped before its analyses finished (killed, "
                                     "or out of memory?)", "run again; --workers 1 needs less memory") from None
         finally:
