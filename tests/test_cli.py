@@ -205,8 +205,8 @@ def test_a_terminated_run_deletes_its_temporary_files_and_keeps_the_previous_out
 @pytest.mark.parametrize("doing", ["sampling", "querying"])
 def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_takes_no_other_group(doing, tmp_path, monkeypatch):
     """A worker stopped by the main process (SIGTERM) can be sent SIGTERM again (the pool does so once it sees a
-    worker gone) while it deletes its engine's folder: that must not cut the deleting short (a run stopped on a
-    busy machine left two folders). And a stopped worker exits rather than return to the pool, which would hand
+    worker gone) while it deletes its engine's folder: the folder must go all the same (a run stopped on a busy
+    machine left two). And a stopped worker exits rather than return to the pool, which would hand
     it the next group of analyses, also when the signal came during a DuckDB query, which then raises its own
     RuntimeError('Query interrupted')."""
     import multiprocessing
