@@ -146,12 +146,19 @@ def test_corpus_is_large_and_names_are_unique():
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if isinstance(c.expected, Refused)], ids=lambda c: c.name)
-def test_refused_with_one_line_and_previous_outputs_intact(case, tmp_path, good_run, capsys):
+def test_refused_with_one_line_and_previous_outputs_intact(case, tmp_path, good_run, capsys, monkeypatch):
+    """Each refusal also comes before any model is fitted: the data and every analysis's settings are checked
+    against each other first (a run on 100 million rows would otherwise fit for minutes, then refuse)."""
+    from shopper_bayes.inference.fit import FitCache
+
+    fitted = []
+    monkeypatch.setattr(FitCache, "fit", lambda self, model, key, **options: fitted.append(key))
     config, output = prepare(case, tmp_path)
     before = previous_outputs(good_run, output) if case.output is None else None
     code = cli.main(["run", "--config", str(config), "--output", str(output)])
     captured = capsys.readouterr()
     assert code == cli.EXIT_USER_ERROR, captured
+    assert fitted == [], f"refused only after fitting {fitted}"
     assert captured.out == ""
     one_line_error(captured.err, case.expected.message)
     if before is not None:

@@ -123,6 +123,24 @@ class Loader:
             prepare(self.engine, loads)
             self.cleaned |= {analysis.dataset for analysis in analyses}
 
+    def serve(self, analyses: list[Analysis]) -> None:
+        """Make every load ``analyses`` declare now, before the first of them runs: a refusal of the data (a comma
+        inside a number of a column only the last analysis reads) then comes before any model is fitted. A load
+        lacking a column is left to its analysis, which is skipped when it makes it."""
+        for analysis in analyses:
+            if analysis.requests is None or analysis.dataset not in self.datasets:
+                continue
+            try:
+                requests = analysis.requests(getattr(self.config, analysis.config_name), self.config)
+            except UserError:  # the analysis says so itself when it runs
+                continue
+            load = self.for_analysis(analysis)
+            for needs, options in requests:
+                try:
+                    load(*needs, **options)
+                except MissingColumn:
+                    pass
+
     def hand_over(self) -> tuple | None:
         """The cleaned tables of this process for forked workers (``Loader(prepared=...)``): the engine's
         database file, closed here, and what it holds; None when there are none."""
@@ -170,15 +188,24 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
-    loader.prepare([analysis for analysis in analyses if analysis.key in keys], step)
+    selected = [analysis for analysis in analyses if analysis.key in keys]
+    loader.prepare(selected, step)
+    loader.serve(selected)
+    contexts = {analysis.key: Context(config=config, settings=getattr(config, analysis.config_name),
+                                      load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
+                for analysis in selected}
+    for analysis in selected:  # every analysis's settings against the data, before the first one fits anything
+        if analysis.check is not None:
+            try:
+                analysis.check(contexts[analysis.key])
+            except MissingColumn:  # said when the analysis runs (and skips it)
+                pass
     outputs, timings, cpu, missing = {}, {}, {}, {}
-    for analysis in (a for a in analyses if a.key in keys):
+    for analysis in selected:
         step(f"{analysis.title}")
         started, used = time.perf_counter(), time.process_time()
-        context = Context(config=config, settings=getattr(config, analysis.config_name),
-                          load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
         try:
-            outputs[analysis.key] = analysis.run(context)
+            outputs[analysis.key] = analysis.run(contexts[analysis.key])
         except MissingColumn as exc:  # this analysis cannot run on these data; the others of the dataset still can
             missing[analysis.key] = exc
         timings[analysis.key] = time.perf_counter() - started

@@ -117,7 +117,10 @@ class Analysis:
     neither loaded rows nor fits with the other analyses of its dataset, so a parallel run may give it a
     worker of its own. ``requests(settings, config)``: the ``(needs, options)`` of each ``load`` its run
     will make, declared so the run cleans the dataset once for all of them (a load not declared is
-    still served, by a cleaning of its own).
+    still served, by a cleaning of its own); the run makes these loads before any analysis runs, so a refusal of
+    the data comes before minutes of fitting. ``check(ctx)``: refusals of this analysis's settings that the loaded
+    data reveal (a segment the data lack), raised as :class:`~shopper_bayes.errors.UserError` before any analysis
+    of the run starts; the analysis's own ``run`` must not rely on it having run.
     """
 
     key: str
@@ -132,6 +135,7 @@ class Analysis:
     config_key: str | None = None
     alone: bool = False
     requests: Callable[[Any, Any], list[tuple[tuple[str, ...], dict[str, Any]]]] | None = None
+    check: Callable[[Context], None] | None = None
 
     @property
     def config_name(self) -> str:
@@ -161,7 +165,7 @@ def one_load(settings, config) -> list:
 
 
 def lazy(target: str) -> Callable[[Context], Output]:
-    """``run`` given as ``"package.module:function"``, imported on the first call: an analysis package
+    """``run`` (or ``check``) given as ``"package.module:function"``, imported on the first call: an analysis package
     then imports no model library (PyMC, numba) until it runs, so ``shopper-bayes report`` and
     ``--help`` start fast."""
     module, name = target.split(":")

@@ -19,4 +19,4 @@ def requests(settings: CampaignConfig, config) -> list:
 
 ANALYSIS = Analysis(key="campaign", title="Campaign outlook", dataset="sessions", settings=CampaignConfig,
                     result=CampaignResult, run=lazy("shopper_bayes.analyses.campaign.run:run"), section=section, console=console, headline=headline,
-                    requests=requests)
+                    requests=requests, check=lazy("shopper_bayes.analyses.campaign.run:check"))

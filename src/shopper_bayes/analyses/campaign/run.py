@@ -17,18 +17,29 @@ from shopper_bayes.errors import UserError
 from shopper_bayes.inference import diagnostics
 
 
-def run(ctx: Context) -> Output:
+def _segment(ctx: Context):
+    """The counts the campaign's cell is found in, the cell, and its purchases and sessions; a segment the data lack,
+    or one with no sessions left, is refused."""
     settings: CampaignConfig = ctx.settings
-    rates: RatesConfig = getattr(ctx.config, "rates", None) or RatesConfig()
     (needs, options), = requests(settings, ctx.config)
-    columns = list(needs)
-    loaded = ctx.load(*needs, **options)
-    counts = segment_counts(loaded, columns)
+    counts = segment_counts(ctx.load(*needs, **options), list(needs))
     cell = find_cell(counts, settings.segment, "campaign.segment")
     purchases, n = int(counts["purchases"].sel(cell)), int(counts["sessions"].sel(cell))
     if n == 0:
         raise UserError("campaign.segment", f"{cell} has no sessions after filtering",
                         "choose a segment with data or widen sessions.filter")
+    return counts, cell, purchases, n
+
+
+def check(ctx: Context) -> None:
+    """Refuses a segment the data lack before the run fits any model (the purchase rates fit theirs first)."""
+    _segment(ctx)
+
+
+def run(ctx: Context) -> Output:
+    settings: CampaignConfig = ctx.settings
+    rates: RatesConfig = getattr(ctx.config, "rates", None) or RatesConfig()
+    counts, cell, purchases, n = _segment(ctx)
     tree = fit_rates(ctx, counts, rates, rates.model)
     draws = tree.posterior["rate"].sel(cell).values.ravel()
     noise = np.random.default_rng([ctx.seed, 4]).standard_normal(draws.size) if settings.boost_sd else None

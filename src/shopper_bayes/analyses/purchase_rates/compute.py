@@ -9,13 +9,12 @@ import json
 import xarray as xr
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
-from shopper_bayes.analyses.purchase_rates import checks, figures
+from shopper_bayes.analyses.purchase_rates import checks, figures, refuse_the_outcome
 from shopper_bayes.analyses.purchase_rates.config import RatesConfig
 from shopper_bayes.analyses.purchase_rates.model import (MODELS, best, build_model, compare, comparison_pairs, exact_posterior,
                                                          lift_draws, parameterisation, summarise)
 from shopper_bayes.analyses.purchase_rates.results import RatesResult
 from shopper_bayes.engine.cells import segment_counts
-from shopper_bayes.errors import UserError
 from shopper_bayes.inference import comparison, diagnostics, ranks
 
 
@@ -87,11 +86,7 @@ def rank_tests(tree: xr.DataTree, prob: float) -> dict[str, ranks.RankHistogram]
 
 def run(ctx: Context) -> Output:
     settings: RatesConfig = ctx.settings
-    purchase = ctx.config.sessions.columns.purchase
-    for name in settings.segments:
-        if name in ("purchase", purchase):
-            raise UserError("rates.segments", f"{name!r} is the purchase column, the outcome being modelled",
-                            "split sessions by other columns")
+    refuse_the_outcome(settings, ctx.config)
     loaded = ctx.load(*settings.segments)
     counts = segment_counts(loaded, settings.segments)
     trees = {name: fit_rates(ctx, counts, settings, name) for name in fitted_models(settings)}
