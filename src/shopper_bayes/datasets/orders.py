@@ -144,13 +144,17 @@ def load(settings: OrdersSettings, needs: tuple[str, ...] = (), engine: Engine |
         raise UserError(source.shown, f"no rows left after cleaning ({reasons})", "fix those rows or check orders.columns")
 
     merges, renames = [], {}
-    for name in LABELS:
-        if name in out:
-            counts = table.sql(f"SELECT {quote(name)} AS label, count(*) AS n FROM {{rows}} GROUP BY {quote(name)}")
-            renames[name], merged = label_merges(counts.set_index("label")["n"])
-            for entry in merged:
-                report.changed[f"{mapped[name]} label merged ({entry['from']} -> {entry['to']})"] = entry["rows"]
-                merges.append({"column": mapped[name], **entry})
+    labels = [name for name in LABELS if name in out]
+    # the rows per label of every label column, in one pass (GROUPING SETS; grouping(name) = 0: grouped by name)
+    counts = table.sql(f"SELECT {', '.join(f'grouping({quote(name)}) AS {quote(f'g{i}')}' for i, name in enumerate(labels))}, "
+                       f"{', '.join(quote(name) for name in labels)}, count(*) AS n FROM {{rows}} "
+                       f"GROUP BY GROUPING SETS ({', '.join(f'({quote(name)})' for name in labels)})")
+    for i, name in enumerate(labels):
+        counts_of = counts[counts[f"g{i}"] == 0]
+        renames[name], merged = label_merges(pd.Series(counts_of["n"].to_numpy(), index=counts_of[name].to_numpy()))
+        for entry in merged:
+            report.changed[f"{mapped[name]} label merged ({entry['from']} -> {entry['to']})"] = entry["rows"]
+            merges.append({"column": mapped[name], **entry})
     table = table.renamed(renames, stem="orders_merged")
     profile = [name for name in DEMOGRAPHIC if name in out]
     profiles = ", ".join(quote(name) for name in ["customer", *profile])
