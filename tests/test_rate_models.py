@@ -351,3 +351,37 @@ def test_saved_posteriors_load_with_arviz_and_are_reused_by_what_they_were_fitte
         np.testing.assert_array_equal(again.posterior["rate"].values, rate_trees(result)[name].posterior["rate"].values)
     assert fits.fits == 0
     assert all(source.startswith("reused") for source in fits.sources.values()) and len(fits.sources) == 2
+
+
+def test_the_independent_models_groups_by_formula_equal_pymcs():
+    """The exact fit's log-likelihood, predictive draws and prior come by formula, with no PyMC function compiled:
+    the same layout (groups, variables, dims, coords) as PyMC's own, the log-likelihood equal to PyMC's on the same
+    draws (a cell with no sessions included), and the predictive draws with the means PyMC's draws estimate."""
+    from shopper_bayes.analyses.purchase_rates.config import RatesConfig
+    from shopper_bayes.inference.fit import exact
+
+    counts = xr.Dataset({"purchases": (("segment", "month"), np.array([[3, 5], [0, 70]])),
+                         "sessions": (("segment", "month"), np.array([[10, 20], [0, 300]]))},
+                        coords={"segment": ["a", "b"], "month": ["Nov", "Dec"]})
+    rates = RatesConfig()
+    model = purchase_rates.build_model(counts, rates, "independent")
+    draws = purchase_rates.exact_posterior(counts, rates, 2, 2000, seed=1)
+    theirs = exact(model, draws, 1)
+    ours = exact(model, draws, 1, closed_form=purchase_rates.exact_groups(counts, rates, 1))
+    assert set(ours.children) == set(theirs.children)
+    for group in theirs.children:
+        a, b = ours[group].to_dataset(), theirs[group].to_dataset()
+        assert {name: (v.dims, v.shape) for name, v in a.data_vars.items()} == \
+            {name: (v.dims, v.shape) for name, v in b.data_vars.items()}, group
+        for dim in a.dims:
+            assert a[dim].values.tolist() == b[dim].values.tolist(), (group, dim)
+    np.testing.assert_allclose(ours.log_likelihood["purchases"], theirs.log_likelihood["purchases"], rtol=1e-10)
+    np.testing.assert_array_equal(ours.observed_data["purchases"], counts["purchases"])
+    n = counts["sessions"]
+    for group, expected in (("posterior_predictive", n * draws["rate"].mean(axis=(0, 1))),
+                            ("prior_predictive", n * rates.prior.alpha / (rates.prior.alpha + rates.prior.beta))):
+        for tree in (ours, theirs):
+            simulated = tree[group]["purchases"]
+            sd = simulated.std(("chain", "draw")) / np.sqrt(simulated.sizes["chain"] * simulated.sizes["draw"])
+            assert (abs(simulated.mean(("chain", "draw")) - expected) <= 5 * sd + 1e-12).all(), (group, simulated)
+    assert float(ours.prior["rate"].mean()) == pytest.approx(rates.prior.alpha / (rates.prior.alpha + rates.prior.beta), abs=0.03)

@@ -115,14 +115,23 @@ def _nutpie(model: pm.Model, sampler: SamplerConfig, seed: int, compiled: Compil
     return tree
 
 
-def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int, groups: Sequence[str] = GROUPS) -> xr.DataTree:
+def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int, groups: Sequence[str] = GROUPS,
+          closed_form: Callable[[dict[str, np.ndarray], Sequence[str]], dict[str, dict[str, np.ndarray]]] | None = None
+          ) -> xr.DataTree:
     """A closed-form posterior: ``posterior`` maps each free variable of ``model`` to independent draws
-    of shape (chain, draw, *the variable's shape)``; dims and coords are taken from the model."""
-    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in posterior}
+    of shape (chain, draw, *the variable's shape)``; dims and coords are taken from the model.
+
+    ``closed_form(posterior, groups)``: the other groups by formula (group -> variable -> array, laid out as
+    :func:`_predictive` lays them out), so that no PyMC function is compiled (1.5-3 s per model); without it
+    they come from the model."""
+    dims = {name: list(values) for name, values in model.named_vars_to_dims.items()}
     coords = {dim: list(values) for dim, values in model.coords.items()}
-    tree = azb.from_dict({"posterior": posterior}, coords=coords, dims=dims)
-    with one_blas_thread():
-        tree = _predictive(model, tree, seed, groups)
+    if closed_form is not None:
+        tree = azb.from_dict({"posterior": posterior, **closed_form(posterior, groups)}, coords=coords, dims=dims)
+    else:
+        tree = azb.from_dict({"posterior": posterior}, coords=coords, dims=dims)
+        with one_blas_thread():
+            tree = _predictive(model, tree, seed, groups)
     tree.attrs["inference"] = "exact"
     return tree
 
@@ -156,9 +165,11 @@ class FitCache:
         return None
 
     def fit(self, model: pm.Model | Callable[[], pm.Model], key: str, *, posterior: Callable[[], dict] | None = None,
-            groups: Sequence[str] = GROUPS, inputs: Sequence[str] = (), **overrides) -> xr.DataTree:
+            closed_form: Callable | None = None, groups: Sequence[str] = GROUPS, inputs: Sequence[str] = (),
+            **overrides) -> xr.DataTree:
         """``model`` (or a function that builds it, so a cached fit costs no model building); with
-        ``posterior`` (a function returning exact draws) the closed form is used instead of NUTS;
+        ``posterior`` (a function returning exact draws) the closed form is used instead of NUTS, and with
+        ``closed_form`` the other groups too (:func:`exact`);
         ``groups``: which of log-likelihood, posterior predictive and prior (with prior predictive) to add. ``inputs``: data containers
         compiled as inputs, so every fit of the run with the same model structure and other values of
         them reuses one compiled model (the others are frozen into the code: faster gradients)."""
@@ -170,7 +181,7 @@ class FitCache:
             if tree is None:
                 built = model() if callable(model) and not isinstance(model, pm.Model) else model
                 self.fits += 1
-                tree = (exact(built, posterior(), self.seed, groups) if posterior
+                tree = (exact(built, posterior(), self.seed, groups, closed_form) if posterior
                         else sample(built, sampler, self.seed, groups, self.compiled, inputs))
                 tree.attrs["fit_key"] = digest
                 self.sources[digest] = "fitted"

@@ -11,7 +11,7 @@ import xarray as xr
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.purchase_rates import checks, figures, refuse_the_outcome
 from shopper_bayes.analyses.purchase_rates.config import RatesConfig
-from shopper_bayes.analyses.purchase_rates.model import (MODELS, best, build_model, compare, comparison_pairs, exact_posterior,
+from shopper_bayes.analyses.purchase_rates.model import (MODELS, best, build_model, compare, comparison_pairs, exact_groups, exact_posterior,
                                                          lift_draws, parameterisation, summarise)
 from shopper_bayes.analyses.purchase_rates.results import RatesResult
 from shopper_bayes.engine.cells import segment_counts
@@ -46,7 +46,8 @@ def fit_rates(ctx: Context, counts: xr.Dataset, settings: RatesConfig, name: str
     key = fit_key(counts, settings, name)
     if name == "independent" and settings.inference == "exact":
         sampler = ctx.config.sampler
-        tree = ctx.fit(build, key, posterior=lambda: exact_posterior(counts, settings, sampler.chains, sampler.draws, ctx.seed))
+        tree = ctx.fit(build, key, posterior=lambda: exact_posterior(counts, settings, sampler.chains, sampler.draws, ctx.seed),
+                       closed_form=exact_groups(counts, settings, ctx.seed))
     else:
         ctx.step(f"fitting the {name} purchase-rate model (NUTS)")
         tree = ctx.fit(build, key)

@@ -148,6 +148,35 @@ def exact_posterior(counts: xr.Dataset, rates: RatesConfig, chains: int, draws: 
     return {"rate": rng.beta(rates.prior.alpha + purchases, rates.prior.beta + sessions - purchases, size=shape)}
 
 
+def exact_groups(counts: xr.Dataset, rates: RatesConfig, seed: int):
+    """The independent model's other groups by formula, for :func:`shopper_bayes.inference.fit.exact`:
+    log_likelihood log Binomial(purchases[c] | sessions[c], rate[c]) per draw, posterior predictive
+    Binomial(sessions[c], rate[c]), prior rate[c] ~ Beta(alpha, beta) (one chain of ``PRIOR_DRAWS``) and its
+    predictive, with the observed and constant data, as PyMC lays them out."""
+    from scipy import stats
+
+    from shopper_bayes.inference.fit import PRIOR_DRAWS
+
+    purchases, sessions = counts["purchases"].values, counts["sessions"].values
+
+    def groups_of(posterior: dict[str, np.ndarray], groups) -> dict[str, dict[str, np.ndarray]]:
+        rng = np.random.default_rng([seed, 8])
+        rate, out = posterior["rate"], {}
+        if "log_likelihood" in groups:
+            out["log_likelihood"] = {"purchases": stats.binom.logpmf(purchases, sessions, rate)}
+        if "posterior_predictive" in groups:
+            out["posterior_predictive"] = {"purchases": rng.binomial(sessions, rate)}
+            out["observed_data"] = {"purchases": purchases.astype(np.int64)}
+            out["constant_data"] = {"sessions": sessions, "observed_purchases": purchases}
+        if "prior" in groups:
+            prior = rng.beta(rates.prior.alpha, rates.prior.beta, size=(1, PRIOR_DRAWS, *purchases.shape))
+            out["prior"] = {"rate": prior}
+            out["prior_predictive"] = {"purchases": rng.binomial(sessions, prior)}
+        return out
+
+    return groups_of
+
+
 def _interval(draws: xr.DataArray, interval_prob: float) -> list[float]:
     tail = (1 - interval_prob) / 2
     return [float(v) for v in draws.quantile([tail, 1 - tail], dim=SAMPLE_DIMS).values]
