@@ -106,13 +106,10 @@ class Loader:
         loads, titles = [], []
         for analysis in analyses:
             dataset = self.datasets.get(analysis.dataset)
-            if dataset is None or not dataset.engine or analysis.requests is None:
+            requests = self._requests(analysis)
+            if dataset is None or not dataset.engine or not requests:
                 continue
             settings = getattr(self.config, dataset.name)
-            try:
-                requests = analysis.requests(getattr(self.config, analysis.config_name), self.config)
-            except UserError:  # the analysis says so itself when it runs
-                continue
             loads += [partial(dataset.load, settings, tuple(needs), **options, engine=self.engine)
                       for needs, options in requests]
             if dataset.name not in self.cleaned and dataset.title not in titles:
@@ -123,19 +120,25 @@ class Loader:
             prepare(self.engine, loads)
             self.cleaned |= {analysis.dataset for analysis in analyses}
 
+    def _requests(self, analysis: Analysis) -> list:
+        """The loads ``analysis`` declares (``Analysis.requests``); none when it declares none or its settings are
+        refused (the analysis says so itself when it runs)."""
+        if analysis.requests is None:
+            return []
+        try:
+            return analysis.requests(getattr(self.config, analysis.config_name), self.config)
+        except UserError:
+            return []
+
     def serve(self, analyses: list[Analysis]) -> None:
         """Make every load ``analyses`` declare now, before the first of them runs: a refusal of the data (a comma
         inside a number of a column only the last analysis reads) then comes before any model is fitted. A load
         lacking a column is left to its analysis, which is skipped when it makes it."""
         for analysis in analyses:
-            if analysis.requests is None or analysis.dataset not in self.datasets:
-                continue
-            try:
-                requests = analysis.requests(getattr(self.config, analysis.config_name), self.config)
-            except UserError:  # the analysis says so itself when it runs
+            if analysis.dataset not in self.datasets:
                 continue
             load = self.for_analysis(analysis)
-            for needs, options in requests:
+            for needs, options in self._requests(analysis):
                 try:
                     load(*needs, **options)
                 except MissingColumn:

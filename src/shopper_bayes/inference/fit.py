@@ -126,10 +126,9 @@ def exact(model: pm.Model, posterior: dict[str, np.ndarray], seed: int, groups: 
     they come from the model."""
     dims = {name: list(values) for name, values in model.named_vars_to_dims.items()}
     coords = {dim: list(values) for dim, values in model.coords.items()}
-    if closed_form is not None:
-        tree = azb.from_dict({"posterior": posterior, **closed_form(posterior, groups)}, coords=coords, dims=dims)
-    else:
-        tree = azb.from_dict({"posterior": posterior}, coords=coords, dims=dims)
+    formulas = closed_form(posterior, groups) if closed_form is not None else {}
+    tree = azb.from_dict({"posterior": posterior, **formulas}, coords=coords, dims=dims)
+    if closed_form is None:
         with one_blas_thread():
             tree = _predictive(model, tree, seed, groups)
     tree.attrs["inference"] = "exact"
