@@ -202,6 +202,45 @@ def test_a_terminated_run_deletes_its_temporary_files_and_keeps_the_previous_out
 
 
 
+TERMINATED_AS_IT_FORKS = """
+import os, signal, sys
+from shopper_bayes import cli
+
+def stop():  # SIGTERM to the run just as it forks its first worker, after the fork
+    if not sent:
+        sent.append(os.getpid())
+        print("forked", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+sent = []
+os.register_at_fork(after_in_parent=stop)
+sys.exit(cli.main(["run", "--config", sys.argv[1], "--output", sys.argv[2]]))
+"""
+
+
+def test_a_run_terminated_as_it_forks_its_workers_stops(tmp_path):
+    """SIGTERM while the run forks its worker processes: its handler would raise inside Python's fork hooks, which
+    ignore exceptions, so the stop was lost (the run went on to the end; once it hung, logging's lock held across
+    the fork never released). It must stop like any other SIGTERM."""
+    import time
+
+    previous = tmp_path / "out" / "reports" / "summary.json"
+    previous.parent.mkdir(parents=True)
+    previous.write_text("{}")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", TERMINATED_AS_IT_FORKS, str(write_config(tmp_path)),
+                           str(tmp_path / "out")], cwd=ROOT,
+                          env=os.environ | {"PYTHONPATH": str(ROOT / "src"), "TMPDIR": str(temp)},
+                          capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stderr.strip()) == (143, "error: terminated; previous outputs are unchanged")
+    assert done.stdout.strip() == "forked"  # stopped where meant: as the workers start
+    assert time.monotonic() - started < 60  # the whole run takes longer
+    assert list(temp.iterdir()) == []
+    assert previous.read_text() == "{}"
+
+
 @pytest.mark.parametrize("doing", ["sampling", "querying"])
 def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_takes_no_other_group(doing, tmp_path, monkeypatch):
     """A worker stopped by the main process (SIGTERM) can be sent SIGTERM again (the pool does so once it sees a
@@ -284,6 +323,38 @@ def test_a_worker_killed_from_outside_is_one_line_naming_the_workers(tmp_path, m
         runner.analyse(config, workers=2)
     assert caught.value.line() == ("error: --workers: a worker process was stopped before its analyses finished "
                                    "(killed, or out of memory?); run again; --workers 1 needs less memory")
+    assert list((tmp_path / "temp").iterdir()) == []
+
+
+def _refused_or_slow(keys: list[str]):
+    import time
+
+    from shopper_bayes.errors import UserError
+
+    if "drivers" in keys:
+        time.sleep(120)
+    raise UserError("campaign.segment", "no sessions in this segment", "choose another")
+
+
+def test_a_refusal_in_one_worker_stops_the_others(tmp_path, monkeypatch):
+    """A refusal (or an error) in one worker ends the run at once: the other workers are stopped rather than left
+    to finish their analyses (the drivers' fit, say) before the user reads the refusal."""
+    import tempfile
+    import time
+
+    from shopper_bayes import runner
+    from shopper_bayes.config import load_config
+    from shopper_bayes.errors import UserError
+
+    config = load_config(write_config(tmp_path))
+    assert ["drivers"] in runner.groups(config, [analysis.key for analysis in runner.registry(config)[1]])
+    monkeypatch.setattr(runner, "_work", _refused_or_slow)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    started = time.monotonic()
+    with pytest.raises(UserError, match="no sessions in this segment"):
+        runner.analyse(config, workers=2)
+    assert time.monotonic() - started < 60
     assert list((tmp_path / "temp").iterdir()) == []
 
 

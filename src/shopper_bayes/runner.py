@@ -17,6 +17,7 @@ import platform
 import shutil
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -301,11 +302,45 @@ def _stop(signum, frame):
 
 def _stopped_by_the_main_process() -> None:
     """A worker's signals: Ctrl-C reaches the main process, which stops the workers with SIGTERM; a worker then
-    exits without a traceback (idle or not), its temporary folders deleted as its frames unwind."""
+    exits without a traceback (idle or not), its temporary folders deleted as its frames unwind. A SIGTERM that
+    came between its fork and here (noted by :func:`_signals_held`) ends it now: it has nothing to delete yet."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    if (os.getpid(), signal.SIGTERM) in _HELD:
+        os._exit(128 + signal.SIGTERM)
+
+
+_HELD: list[tuple[int, int]] = []  # (process, signal): the stopping signals noted while the pool forked its workers
+
+
+def _note(signum, frame):
+    _HELD.append((os.getpid(), signum))
+
+
+@contextmanager
+def _signals_held():
+    """Ctrl-C and SIGTERM noted, not acted on, while the pool forks its workers, then acted on as usual. A handler
+    that raises during a fork raises inside the fork hooks, where Python ignores the exception: the stop was lost
+    (the run went on), and with it the release of logging's lock, which its hooks take across the fork (the
+    run then hung at its next import that logs)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    _HELD.clear()
+    previous = {number: signal.signal(number, _note) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        noted = [number for pid, number in _HELD if pid == os.getpid()]
+        if noted:
+            signal.raise_signal(noted[0])  # its own handler now: Ctrl-C's or the CLI's SIGTERM raise here
 
 
 def _worker(keys: list[str]):
@@ -341,6 +376,24 @@ def _work(keys: list[str]):
     drawn = _all_drawn(outputs, config.figures)  # its figures and files (970 MB for CLV at 23 million customers)
     step(None)  # this process's last step ends here, with them
     return drawn, timings, cpu, loader.used, missing
+
+
+def _results(pool, queue: list[list[str]]) -> list:
+    """Each group's result from the pool, in the queue's order, or the first exception raised in any worker as soon
+    as it is raised. Waited for in short steps: a signal the kernel hands to another thread of this process (the
+    engine's, the pool's) runs its handler only when this thread runs Python again, which a wait without a
+    timeout put off until a worker ended its group."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    with _signals_held():  # the pool forks its workers as the first group is submitted
+        futures = [pool.submit(_worker, group) for group in queue]
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()
+    return [future.result() for future in futures]
 
 
 def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
@@ -453,7 +506,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork"),
                                      initializer=_stopped_by_the_main_process) as pool:
                 try:
-                    for outputs, timings, cpu, used, lacking in pool.map(_worker, queue):
+                    for outputs, timings, cpu, used, lacking in _results(pool, queue):
                         run.outputs |= outputs
                         run.timings |= timings
                         run.cpu |= cpu
@@ -472,6 +525,12 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                         child.kill()
                     raise UserError("--workers", "a worker process was stopped before its analyses finished (killed, "
                                     "or out of memory?)", "run again; --workers 1 needs less memory") from None
+                except BaseException:  # a refusal (or an error) in one worker ends the run: the others stop now
+                    # rather than finish their analyses first; their engines' folders are deleted with the run's
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for child in multiprocessing.active_children():
+                        child.kill()
+                    raise
         finally:
             _JOB.clear()
             loader.close()
