@@ -130,32 +130,32 @@ CALLBACKS = textwrap.dedent("""
     import numpy as np, pymc as pm
     from shopper_bayes.inference.compiled import compile_model
 
-    y = np.array(json.loads(sys.argv[1]))
-    with pm.Model() as model:
-        mu = pm.Normal("mu", 0, 2)
-        sigma = pm.HalfNormal("sigma", 1)
-        pm.Normal("y", mu, sigma, observed=y)
-    compiled = compile_model(model)
-    values = {"mu": 0.3, "sigma_log__": -0.2}
-    point = np.array([values[name] for name in compiled.shape_info[0][:2]])  # nutpie's order of the free variables
-    grad, logp = np.zeros(2), np.zeros(1)
-    pointer = ctypes.POINTER(ctypes.c_double)
-    status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
-                                                logp.ctypes.data_as(pointer),
-                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
-    reference = model.compile_logp()(values)
-    dlogp = dict(zip(["mu", "sigma_log__"], model.compile_dlogp()(values)))
-    print(json.dumps({"status": status, "logp": float(logp[0]), "grad": grad.tolist(), "reference": float(reference),
-                      "dlogp": [float(dlogp[name]) for name in compiled.shape_info[0][:2]],
-                      "hits": compiled.compiled_logp_func._cache_hits + compiled.compiled_expand_func._cache_hits}))
+    for y in json.loads(sys.argv[1]):  # models compiled one after the other in this process
+        with pm.Model() as model:
+            mu = pm.Normal("mu", 0, 2)
+            sigma = pm.HalfNormal("sigma", 1)
+            pm.Normal("y", mu, sigma, observed=np.array(y))
+        compiled = compile_model(model)
+        values = {"mu": 0.3, "sigma_log__": -0.2}
+        point = np.array([values[name] for name in compiled.shape_info[0][:2]])  # nutpie's order of the free variables
+        grad, logp = np.zeros(2), np.zeros(1)
+        pointer = ctypes.POINTER(ctypes.c_double)
+        status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                                                    logp.ctypes.data_as(pointer),
+                                                    ctypes.c_void_p(compiled.user_data.ctypes.data))
+        reference = model.compile_logp()(values)
+        dlogp = dict(zip(["mu", "sigma_log__"], model.compile_dlogp()(values)))
+        print(json.dumps({"status": status, "logp": float(logp[0]), "grad": grad.tolist(),
+                          "reference": float(reference), "dlogp": [float(dlogp[name]) for name in compiled.shape_info[0][:2]],
+                          "hits": compiled.compiled_logp_func._cache_hits + compiled.compiled_expand_func._cache_hits}))
 """)
 
 
-def callbacks(cache, y) -> dict:
+def callbacks(cache, *ys) -> list[dict]:
     env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(cache), "SHOPPER_BAYES_DISK_CACHE": "1", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-c", CALLBACKS, json.dumps(y)], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", CALLBACKS, json.dumps(ys)], env=env, capture_output=True, text=True,
                           check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return [json.loads(line) for line in done.stdout.strip().splitlines()[-len(ys):]]
 
 
 def test_callbacks_cached_on_disk_are_reused_across_processes_and_compute_their_own_model(tmp_path):
@@ -165,16 +165,16 @@ def test_callbacks_cached_on_disk_are_reused_across_processes_and_compute_their_
     def files():
         return {path.name: path.stat().st_mtime_ns for path in (tmp_path / "numba").glob("*") if path.name != "checked"}
 
-    first = callbacks(tmp_path, [1.0, 2.0, 0.5])
+    [first] = callbacks(tmp_path, [1.0, 2.0, 0.5])
     written = files()
-    again = callbacks(tmp_path, [1.0, 2.0, 0.5])
-    assert files() == written and again["hits"] == 2
-    other = callbacks(tmp_path, [5.0, 7.0, 6.5, 9.0])
-    def data_files(callback):
-        return sum(name.endswith(".nbc") and callback in name for name in files())
-
+    again, other = callbacks(tmp_path, [1.0, 2.0, 0.5], [5.0, 7.0, 6.5, 9.0])  # a second process, then a second model
+    after = files()
+    assert {name: after.get(name) for name in written} == written and again["hits"] == 2
+    new = [name for name in after if name not in written and not name.endswith(".lock")]
     # the log density embeds the data: a file of its own; the expansion to (mu, sigma) does not: shared
-    assert (data_files("logp_numba"), data_files("expand_numba")) == (2, 1)
+    assert new and all("logp_numba" in name for name in new)
+    assert [sum(name.endswith(".nbc") and callback in name for name in after)
+            for callback in ("logp_numba", "expand_numba")] == [2, 1]
     for result in (first, again, other):
         assert result["status"] == 0
         assert result["logp"] == pytest.approx(result["reference"], rel=1e-9)
@@ -188,54 +188,52 @@ FORCED = textwrap.dedent("""
     from shopper_bayes.inference import compiled as module
 
     module.callback_key = lambda function, signature: hashlib.sha256(function.__qualname__.encode()).hexdigest()
-    if sys.argv[2] == "trust":
-        module._agrees = lambda compiled, frozen: True
-    if sys.argv[2] == "no-check":
-        def refuse(compiled, frozen):
-            raise AssertionError("checked again")
-        module._agrees = refuse
-    y = np.array(json.loads(sys.argv[1]))
-    with pm.Model() as model:
-        mu = pm.Normal("mu", 0, 2)
-        sigma = pm.HalfNormal("sigma", 1)
-        pm.Normal("y", mu, sigma, observed=y)
-    compiled = module.compile_model(model)
-    values = {"mu": 0.3, "sigma_log__": -0.2}
-    point = np.array([values[name] for name in compiled.shape_info[0][:2]])
-    grad, logp = np.zeros(2), np.zeros(1)
-    pointer = ctypes.POINTER(ctypes.c_double)
-    status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
-                                                logp.ctypes.data_as(pointer),
-                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
-    print(json.dumps({"status": status, "logp": float(logp[0]), "reference": float(model.compile_logp()(values)),
-                      "from_cache": module._from_cache(compiled)}))
+    checked = module._agrees
+
+    def refuse(compiled, frozen):
+        raise AssertionError("checked again")
+
+    for y, check in json.loads(sys.argv[1]):  # models compiled one after the other in this process
+        module._agrees = {"trust": lambda compiled, frozen: True, "no-check": refuse}.get(check, checked)
+        with pm.Model() as model:
+            mu = pm.Normal("mu", 0, 2)
+            sigma = pm.HalfNormal("sigma", 1)
+            pm.Normal("y", mu, sigma, observed=np.array(y))
+        compiled = module.compile_model(model)
+        values = {"mu": 0.3, "sigma_log__": -0.2}
+        point = np.array([values[name] for name in compiled.shape_info[0][:2]])
+        grad, logp = np.zeros(2), np.zeros(1)
+        pointer = ctypes.POINTER(ctypes.c_double)
+        status = compiled.compiled_logp_func.ctypes(2, point.ctypes.data_as(pointer), grad.ctypes.data_as(pointer),
+                                                    logp.ctypes.data_as(pointer),
+                                                    ctypes.c_void_p(compiled.user_data.ctypes.data))
+        print(json.dumps({"status": status, "logp": float(logp[0]), "reference": float(model.compile_logp()(values)),
+                          "from_cache": module._from_cache(compiled)}))
 """)
 
 
 def test_a_model_is_checked_against_its_cached_code_once_and_another_models_code_is_refused(tmp_path):
     """With every model's callbacks forced under one disk key: the first process that loads a model's callbacks
     from the cache checks them and records it; a later process loading the same model's code does not check
-    again (the check would raise here). A second model (other data), whose process finds the first one's code
-    under the same key and is not covered by that record, is checked, refused and compiled afresh, so its log
-    density is its own. Trusting the loaded code (the check switched off) gives the first model's log density
-    for the second model."""
-    def run(y, check):
+    again (the check would raise here). A second model (other data), which finds the first one's code under the
+    same key and is not covered by that record, is checked, refused and compiled afresh, so its log density is
+    its own. Trusting the loaded code (the check switched off) gives the first model's log density for the
+    second model. (The last three in one process: each model's callbacks are looked up on disk afresh.)"""
+    def run(*steps):
         env = os.environ | {"SHOPPER_BAYES_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
-        done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(y), check], env=env, capture_output=True,
+        done = subprocess.run([sys.executable, "-c", FORCED, json.dumps(steps)], env=env, capture_output=True,
                               text=True)
         assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return [json.loads(line) for line in done.stdout.strip().splitlines()[-len(steps):]]
 
-    first = run([1.0, 2.0, 0.5], "check")
+    [first] = run(([1.0, 2.0, 0.5], "check"))
     assert not first["from_cache"] and first["logp"] == pytest.approx(first["reference"], rel=1e-9)
     assert not list((tmp_path / "numba").glob("checked/*"))
-    loaded = run([1.0, 2.0, 0.5], "check")
+    [loaded] = run(([1.0, 2.0, 0.5], "check"))
     assert loaded["from_cache"] and len(list((tmp_path / "numba").glob("checked/*"))) == 1
-    again = run([1.0, 2.0, 0.5], "no-check")
+    again, other, trusted = run(([1.0, 2.0, 0.5], "no-check"), ([5.0, 7.0, 6.5], "check"), ([5.0, 7.0, 6.5], "trust"))
     assert again["from_cache"] and again["logp"] == pytest.approx(again["reference"], rel=1e-9)
-    other = run([5.0, 7.0, 6.5], "check")
     assert not other["from_cache"] and other["logp"] == pytest.approx(other["reference"], rel=1e-9)
-    trusted = run([5.0, 7.0, 6.5], "trust")
     assert trusted["from_cache"] and trusted["logp"] == pytest.approx(first["logp"], rel=1e-9)
     assert trusted["logp"] != pytest.approx(trusted["reference"])
 
