@@ -92,6 +92,9 @@ def test_run_end_to_end_on_bundled_data(tmp_path):
     assert not set(SESSION_ANALYSES) & set(summary["skipped"])
     data = summary["data"]["sessions"]
     assert data["sha256"] == hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
+    # paths inside the working directory relative to it, so summaries compare across clones (they were absolute)
+    assert str(ROOT) not in (out / "reports" / "summary.json").read_text()
+    assert {use["source"] for use in data["analyses"].values()} == {"data/online_shopping_session_data.csv"}
     assert set(data["analyses"]) == set(SESSION_ANALYSES)
     # Golden counts, derived with pandas rather than written down; the correlations also need the durations.
     durations = tuple(config["correlations"]["columns"])

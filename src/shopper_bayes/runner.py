@@ -25,6 +25,7 @@ from pathlib import Path
 from shopper_bayes.analyses.base import Analysis, Context, FigureSpec, Output
 from shopper_bayes.config import Core, registry
 from shopper_bayes.datasets.base import Dataset, Loaded
+from shopper_bayes.engine.source import shown_path
 from shopper_bayes.errors import MissingColumn, UserError
 from shopper_bayes.outputs import Staging
 
@@ -58,14 +59,6 @@ def data_checksum(path: Path, dataset: str = "sessions", engine: str = "duckdb")
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def shown_path(path: Path) -> str:
-    """Paths inside the current directory are shown relative to it, so summaries compare across clones."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 class Loader:

@@ -23,9 +23,17 @@ CSV = (".csv", ".txt", ".tsv")
 TABLE_PREFIX = "table:"
 
 
+def shown_path(path) -> str:
+    """Paths inside the current directory are shown relative to it, so summaries compare across clones."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class Source:
-    """``shown``: the source as the user wrote it, for messages and the report. ``header``: whether a
+    """``shown``: the source for messages and the report (:func:`shown_path`). ``header``: whether a
     CSV's first line names the columns (without one they are ``column1``, ``column2``, ...)."""
 
     shown: str
@@ -57,7 +65,7 @@ def resolve(path: str | Path, dataset: str, engine: str = "duckdb") -> Source:
         files = sorted(Path(match) for match in glob.glob(text, recursive=True) if Path(match).is_file())
         if not files:
             raise UserError(f"{dataset}.path", f"no file matches {text!r}", "check the pattern and the folder")
-        return _uniform(text, files, dataset, hive=False)
+        return _uniform(shown_path(text), files, dataset, hive=False)
     if path.is_dir():
         parquet = sorted(file for file in path.rglob("*") if file.suffix.lower() in PARQUET and file.is_file())
         files = parquet or sorted(file for file in path.rglob("*") if file.suffix.lower() in CSV and file.is_file())
@@ -65,11 +73,11 @@ def resolve(path: str | Path, dataset: str, engine: str = "duckdb") -> Source:
             raise UserError(path, "the folder has no .parquet or .csv files",
                             f"point {dataset}.path at a data file, or at a folder of Parquet or CSV files")
         hive = any("=" in part for file in files for part in file.relative_to(path).parts[:-1])
-        return _uniform(text, files, dataset, hive=hive)
+        return _uniform(shown_path(text), files, dataset, hive=hive)
     if not path.is_file():
         raise UserError(path, "file not found",
                         f"check {dataset}.path in the config (relative paths start at the config file's folder)")
-    return Source(shown=text, files=(path,), format=_format(path))
+    return Source(shown=shown_path(path), files=(path,), format=_format(path))
 
 
 def _uniform(shown: str, files: list[Path], dataset: str, hive: bool) -> Source:
