@@ -297,6 +297,75 @@ def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_t
     assert list(temp.iterdir()) == []
 
 
+def test_a_stop_raised_inside_a_finalizer_is_sent_again_without_a_traceback(tmp_path, monkeypatch, capfd):
+    """A worker's SIGTERM whose handler runs inside a weak-reference callback (numba's, in a stopped run): Python
+    swallows the handler's exception and printed "Exception ignored in ..." with a traceback, and the worker went
+    on. The stop must be sent again, quietly, and the worker end."""
+    import multiprocessing
+    import signal
+    import time
+    import weakref
+    from concurrent.futures import ProcessPoolExecutor
+
+    from shopper_bayes import runner
+    from shopper_bayes.config import load_config
+
+    def analyses(config, keys, fits, step, loader):
+        class Thing:
+            pass
+
+        def callback(reference):
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before this callback returns
+            sum(range(100_000))
+
+        thing = Thing()
+        reference = weakref.ref(thing, callback)  # noqa: F841
+        del thing
+        time.sleep(30)
+        raise AssertionError("not stopped")
+
+    monkeypatch.setattr(runner, "_run_analyses", analyses)
+    monkeypatch.setattr(runner, "_JOB", {"config": load_config(write_config(tmp_path)), "step": lambda text: None,
+                                         "cleaned": frozenset(), "folder": str(tmp_path)})
+    started = time.monotonic()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                             initializer=runner._stopped_by_the_main_process) as pool:
+        assert not isinstance(pool.submit(runner._worker, ["first"]).exception(timeout=60), AssertionError)
+    assert time.monotonic() - started < 20
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+STOPPED_IN_A_FINALIZER = """
+import os, signal, sys, time, weakref
+from shopper_bayes import cli, runner
+
+class Thing:
+    pass
+
+def analyse(config, **options):  # the run, stopped while a weak-reference callback runs
+    thing = Thing()
+    reference = weakref.ref(thing, lambda reference: (os.kill(os.getpid(), signal.SIGTERM), sum(range(100_000))))
+    del thing
+    time.sleep(30)
+
+runner.analyse = analyse
+sys.exit(cli.main(["run", "--config", sys.argv[1], "--output", sys.argv[2]]))
+"""
+
+
+def test_a_run_stopped_inside_a_finalizer_stops(tmp_path):
+    """The main process's SIGTERM whose handler runs inside a finalizer: swallowed by Python, it was lost (the run
+    went on) and printed a traceback. It is sent again: one line, exit 143."""
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", STOPPED_IN_A_FINALIZER, str(write_config(tmp_path)),
+                           str(tmp_path / "out")], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT / "src")},
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr.strip()) == (143, "error: terminated; previous outputs are unchanged")
+    assert time.monotonic() - started < 20
+
+
 def _killed(keys: list[str]) -> None:
     import signal
 

@@ -230,12 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
     if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
         return _main(args)
+    from shopper_bayes.stopping import resend_swallowed_stops
+
     _SIGNALLED.clear()
     previous = {number: signal.signal(number, handler)
                 for number, handler in ((signal.SIGTERM, _terminate), (signal.SIGINT, _interrupt))}
+    end_resending = resend_swallowed_stops(_SIGNALLED)  # a stop raised inside a finalizer was lost
     try:
         return _main(args)
     finally:
+        end_resending()
         for number, handler in previous.items():
             signal.signal(number, handler)
 

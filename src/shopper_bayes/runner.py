@@ -299,8 +299,11 @@ def _stopped_by_the_main_process() -> None:
     came between its fork and here (noted by :func:`_signals_held`) ends it now: it has nothing to delete yet."""
     import signal
 
+    from shopper_bayes.stopping import resend_swallowed_stops
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
+    resend_swallowed_stops(_STOPPED_BY)  # raised inside a finalizer (numba's, say), the stop was lost, with a traceback
     if (os.getpid(), signal.SIGTERM) in _HELD:
         os._exit(128 + signal.SIGTERM)
 
