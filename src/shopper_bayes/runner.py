@@ -257,8 +257,9 @@ def _drawn(output: Output, figures: bool, made: list[Path]) -> Output:
     specs = [FigureSpec(spec.name, None, spec.caption, spec.alt, figure_png(spec))
              for spec in (output.figures if figures else [])]
     files = {}
+    start = Path(_JOB.get("files") or Path(tempfile.gettempdir()) / "shopper-bayes-file-")  # see analyse
     for relative, writer in output.files.items():
-        made.append(Path(tempfile.mkdtemp(prefix="shopper-bayes-file-")))
+        made.append(Path(tempfile.mkdtemp(prefix=start.name, dir=start.parent)))
         path = made[-1] / Path(relative).name
         writer(path)
         files[relative] = _MoveFile(path)
@@ -358,8 +359,12 @@ def _worker(keys: list[str]):
 
 
 def _work(keys: list[str]):
+    import tempfile
+
     from shopper_bayes.inference.fit import FitCache
 
+    if _JOB.get("folder"):  # the worker's temporary files in the run's folder, deleted whatever becomes of the worker
+        tempfile.tempdir = _JOB["folder"]
     config, step = _JOB["config"], _JOB["step"]
     datasets_list, _ = registry(config)
     loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"],
@@ -390,6 +395,22 @@ def _results(pool, queue: list[list[str]]) -> list:
             if future.exception() is not None:
                 raise future.exception()
     return [future.result() for future in futures]
+
+
+def _stop_workers(pool, files: str) -> None:
+    """Ends every worker of ``pool`` at once and deletes what they leave: their engines' folders and temporary files
+    are in the run's folder (deleted by the caller), the folders of the files they hand over start with ``files``.
+    SIGKILL, not SIGTERM: a worker stopped while it read its next task left the pool's queue half read, and another
+    worker then printed a traceback (EOFError; 7 of 30 runs stopped as the workers started); and an idle worker
+    now and then never acted on the pool's SIGTERM (the run waited for it for ever)."""
+    import glob
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for folder in glob.glob(glob.escape(files) + "*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) -> list[list[str]]:
@@ -496,8 +517,10 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         try:
             loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
                            step)
+            # the files the workers hand over live outside the run's folder, until the outputs are staged
+            files = str(Path(tempfile.gettempdir()) / f"shopper-bayes-file-{Path(loader.folder).name}-")
             _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned),
-                        folder=loader.folder)
+                        folder=loader.folder, files=files)
             step(f"the analyses, in {min(workers, len(queue))} worker processes")  # their own steps come in between
             with ProcessPoolExecutor(min(workers, len(queue)), mp_context=multiprocessing.get_context("fork"),
                                      initializer=_stopped_by_the_main_process) as pool:
@@ -509,23 +532,14 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                         loader.used |= used
                         missing |= lacking
                 except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process (cli): the workers stop now too
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for child in multiprocessing.active_children():
-                        child.terminate()
+                    _stop_workers(pool, files)
                     raise
                 except BrokenProcessPool:  # a worker stopped from outside: SIGTERM or SIGKILL to it, or out of memory
-                    # the pool stops the others with SIGTERM, which an idle worker now and then never acted on (the
-                    # run then waited for it for ever); SIGKILL cannot be missed, and their engines' folders are
-                    # inside the run's folder, deleted below
-                    for child in multiprocessing.active_children():
-                        child.kill()
+                    _stop_workers(pool, files)
                     raise UserError("--workers", "a worker process was stopped before its analyses finished (killed, "
                                     "or out of memory?)", "run again; --workers 1 needs less memory") from None
                 except BaseException:  # a refusal (or an error) in one worker ends the run: the others stop now
-                    # rather than finish their analyses first; their engines' folders are deleted with the run's
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for child in multiprocessing.active_children():
-                        child.kill()
+                    _stop_workers(pool, files)  # rather than finish their analyses first
                     raise
         finally:
             _JOB.clear()
