@@ -126,6 +126,16 @@ def test_missing_data_file_is_one_line(tmp_path):
     assert "file.csv: file not found" in line
 
 
+def test_an_absent_sessions_section_whose_default_file_is_missing_says_how_to_have_none(tmp_path):
+    """A config of transactions only, away from the bundled data: the sessions' default path is used (the config
+    reference says so) and missing; the line says the default was used and that ``sessions: null`` means none."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"transactions": {"path": str(ROOT / "data" / "cdnow_transactions.txt")}}))
+    line = one_line_error(run_cli("run", "--config", str(tmp_path / "config.yaml"), "--output", str(tmp_path / "out")))
+    assert line == (f"error: {tmp_path / 'data' / 'online_shopping_session_data.csv'}: file not found (the config has "
+                    "no sessions: section, so this default was used); add sessions: with its path, or sessions: null "
+                    "for no sessions data")
+
+
 def test_missing_column_is_one_line_naming_it(tmp_path):
     """Found in the worker processes (the default): one line, and their engines' database folders deleted with
     them (they were left in the temp folder, two per failed run)."""

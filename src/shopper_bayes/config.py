@@ -90,7 +90,9 @@ def resolve_paths(config: Core, base: Path) -> Core:
         path = getattr(section, "path", None)
         if isinstance(path, Path) and not path.is_absolute() and not is_table(path):
             update[dataset.name] = section.model_copy(update={"path": base / path})
-    return config.model_copy(update=update)
+    resolved = config.model_copy(update=update)
+    object.__setattr__(resolved, "__pydantic_fields_set__", set(config.model_fields_set))  # what the file gave
+    return resolved
 
 
 class _Loader(yaml.SafeLoader):

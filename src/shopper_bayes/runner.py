@@ -475,8 +475,16 @@ def _check_paths(config: Core, names: list[str]) -> None:
 
     for name in dict.fromkeys(names):
         path = getattr(getattr(config, name), "path", None)
-        if path is not None:
+        if path is None:
+            continue
+        try:
             resolve(path, name, config.engine)
+        except UserError as exc:
+            if name in config.model_fields_set:
+                raise
+            # the section is absent, so its default path was used: say so, and how to have no such data
+            raise UserError(exc.where, f"{exc.what} (the config has no {name}: section, so this default was used)",
+                            f"add {name}: with its path, or {name}: null for no {name} data") from None
 
 
 def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
