@@ -295,9 +295,10 @@ def _stop(signum, frame):
 
 
 def _stopped_by_the_main_process() -> None:
-    """A worker's signals: Ctrl-C reaches the main process, which stops the workers with SIGTERM; a worker then
-    exits without a traceback (idle or not), its temporary folders deleted as its frames unwind. A SIGTERM that
-    came between its fork and here (noted by :func:`_signals_held`) ends it now: it has nothing to delete yet."""
+    """A worker's signals: Ctrl-C is the main process's to act on (it ends the workers, :func:`_stop_workers`); a
+    SIGTERM from elsewhere (the pool, when it sees a worker gone) ends a worker without a traceback (idle or not),
+    its temporary folders deleted as its frames unwind. A SIGTERM that came between its fork and here (noted by
+    :func:`_signals_held`) ends it now: it has nothing to delete yet."""
     import signal
 
     from shopper_bayes.stopping import resend_swallowed_stops
@@ -539,15 +540,12 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
                         run.cpu |= cpu
                         loader.used |= used
                         missing |= lacking
-                except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to this process (cli): the workers stop now too
+                except BaseException as exc:  # Ctrl-C or SIGTERM to this process (cli), a refusal or an error in
+                    # one worker, or a worker stopped from outside (killed, out of memory): the others stop now
                     _stop_workers(pool, files)
-                    raise
-                except BrokenProcessPool:  # a worker stopped from outside: SIGTERM or SIGKILL to it, or out of memory
-                    _stop_workers(pool, files)
-                    raise UserError("--workers", "a worker process was stopped before its analyses finished (killed, "
-                                    "or out of memory?)", "run again; --workers 1 needs less memory") from None
-                except BaseException:  # a refusal (or an error) in one worker ends the run: the others stop now
-                    _stop_workers(pool, files)  # rather than finish their analyses first
+                    if isinstance(exc, BrokenProcessPool):
+                        raise UserError("--workers", "a worker process was stopped before its analyses finished "
+                                        "(killed, or out of memory?)", "run again; --workers 1 needs less memory") from None
                     raise
         finally:
             _JOB.clear()
