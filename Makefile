@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	  rm -rf $(VENV) && "$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]'
-	@# the installed modules' bytecode, on every core (pip writes it on one: 82 s for the install against 70 s);
+	@# the installed modules' bytecode, on every core (pip writes it on one: 82 s for the install against 70 s),
+	@# but not the packages' own test suites, pip's or setuptools' (a third of the files: 20 s against 28 s);
 	@# like pip, a file that does not compile is reported and passed over
-	$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || true
+	$(PY) -m compileall -q -j 0 -x '/tests/|/pip/|/setuptools/' \
+	  $$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || true
 	@touch $(STAMP)
 
 run: $(STAMP)
