@@ -60,29 +60,13 @@ def test_spark_and_duckdb_give_the_same_statistics_on_the_bundled_data(spark):
     assert spark_report["dropped"] == {"Purchase missing": 1}
 
 
-def test_spark_and_duckdb_give_the_same_statistics_on_generated_data(spark, generated):
-    """On Spark as a run does it: the sessions cleaned once (engine.clean.prepare, a persisted table) for two
-    requests, then the statistics of one of them; on DuckDB that request cleaned on its own."""
-    from functools import partial
-
-    from shopper_bayes.engine.clean import prepare
-    from shopper_bayes.engine.source import resolve
-
-    settings = SessionsConfig(path=generated)
-    before = spark.cleanings
-    prepare(spark, [partial(load_sessions, settings, ("segment",), NUMERIC[:1], engine=spark),
-                    partial(load_sessions, settings, ("segment", "month"), NUMERIC, filtered=False, engine=spark)])
-    try:
-        assert statistics(settings, spark) == statistics(settings, DuckDBEngine())
-        assert spark.cleanings == before + 1
-    finally:
-        spark.shared.pop(resolve(generated, "sessions", "spark"), None)  # the engine is shared by other tests
-
-
-def test_texts_cleaned_once_per_value_count_the_same_on_both_engines(spark, generated, tmp_path):
-    """The shared cleaning computes the rules of a text column with few values once per value and joins them to the
-    rows (engine.clean._by_value): missing (NULL) segments, months padded and in other case, on Spark and DuckDB
-    as when the request is cleaned on its own, row by row."""
+def test_spark_and_duckdb_give_the_same_statistics_on_generated_data(spark, generated, tmp_path):
+    """On Spark as a run does it: generated sessions, some with a missing segment (NULL) and some with the month
+    padded and in other case, cleaned once (engine.clean.prepare, a persisted table) for two requests, then the
+    statistics of one of them; the same on DuckDB, and on DuckDB with that request cleaned on its own, row by row.
+    The shared cleaning computes the rules of a text column with few values once per value and joins them to the
+    rows (engine.clean._by_value): the counts are the same either way. (One test: a Spark load of these rows
+    costs several seconds of the suite.)"""
     from functools import partial
 
     from shopper_bayes.engine.clean import prepare
@@ -94,13 +78,19 @@ def test_texts_cleaned_once_per_value_count_the_same_on_both_engines(spark, gene
     path = tmp_path / "dirty.parquet"
     frame.to_parquet(path, index=False)
     settings = SessionsConfig(path=path)
-    load = partial(load_sessions, settings, ("segment", "month"), NUMERIC, filtered=False)
+
+    def requests(engine):
+        return [partial(load_sessions, settings, ("segment",), NUMERIC[:1], engine=engine),
+                partial(load_sessions, settings, ("segment", "month"), NUMERIC, filtered=False, engine=engine)]
+
     alone = statistics(settings, DuckDBEngine())
     duck = DuckDBEngine()
-    prepare(duck, [partial(load, engine=duck)])
-    prepare(spark, [partial(load, engine=spark)])
+    prepare(duck, requests(duck))
+    before = spark.cleanings
+    prepare(spark, requests(spark))
     try:
         assert statistics(settings, spark) == statistics(settings, duck) == alone
+        assert spark.cleanings == before + 1
     finally:
         spark.shared.pop(resolve(path, "sessions", "spark"), None)  # the engine is shared by other tests
     assert alone[0]["dropped"]["CustomerType missing"] == len(frame.index[::97])
