@@ -35,6 +35,26 @@ def write_config(folder: Path, **sections) -> Path:
     return path
 
 
+def run_and_render(analysis, dataset_key: str, dataset, load, seed: int, **settings):
+    """Run ``analysis`` on ``dataset`` (``config.<dataset_key>``, read by ``load(*needs, **kw)``) with no MCMC
+    (a fit fails the test), then render its summary after a round trip through JSON, as the report does:
+    section, console line, headline and figures. Returns the summary read back."""
+    from types import SimpleNamespace
+
+    from shopper_bayes.analyses.base import Context
+    from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
+
+    config = SimpleNamespace(seed=seed, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig(), **{dataset_key: dataset})
+    ctx = Context(config=config, settings=analysis.settings(**settings), load=load,
+                  fit=lambda *args, **kwargs: pytest.fail("no MCMC expected"), seed=seed)
+    output = analysis.run(ctx)
+    result = analysis.result.model_validate_json(output.summary.model_dump_json())
+    analysis.section(result), analysis.console(result), analysis.headline(result)
+    for figure in output.figures:
+        figure.draw()
+    return result
+
+
 def _files_using(folder: Path, fixture: str) -> set[str]:
     """The test files with a test or fixture that takes ``fixture`` (a fixture of this file: not redefined there)."""
     uses = re.compile(rf"^def \w+\([^)]*\b{fixture}\b", re.MULTILINE)

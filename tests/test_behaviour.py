@@ -4,7 +4,6 @@ engaged-but-not-buying share, bad input and undefined cases."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,11 +11,11 @@ import pytest
 from scipy import stats
 
 from shopper_bayes.analyses import session_behaviour
-from shopper_bayes.analyses.base import Context
 from shopper_bayes.analyses.session_behaviour.compute import bootstrap_means
-from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.errors import UserError
+
+from conftest import run_and_render
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "online_shopping_session_data.csv"
@@ -25,16 +24,8 @@ PAGES = ["Administrative", "Informational", "ProductRelated"]
 
 
 def run(dataset: SessionsConfig, **settings):
-    analysis = session_behaviour.ANALYSIS
-    ctx = Context(config=SimpleNamespace(seed=5, sessions=dataset, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
-                  settings=analysis.settings(**settings), load=lambda *needs, **kw: DATASET.load(dataset, needs, **kw),
-                  fit=lambda *args, **kwargs: pytest.fail("no MCMC expected"), seed=5)
-    output = analysis.run(ctx)
-    result = analysis.result.model_validate_json(output.summary.model_dump_json())
-    analysis.section(result), analysis.console(result), analysis.headline(result)
-    for figure in output.figures:
-        figure.draw()
-    return result
+    return run_and_render(session_behaviour.ANALYSIS, "sessions", dataset,
+                          lambda *needs, **kw: DATASET.load(dataset, needs, **kw), 5, **settings)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import numpy as np
@@ -21,12 +20,12 @@ from shopper_bayes.analyses import (
     customers_monthly,
     customers_pareto,
 )
-from shopper_bayes.analyses.base import Context
-from shopper_bayes.config import DiagnosticsConfig, SamplerConfig
 from shopper_bayes.datasets.base import Loaded
 from shopper_bayes.datasets.transactions import DATASET, TransactionsSettings, customer_summary
 from shopper_bayes.errors import UserError
 from shopper_bayes.generate.transactions import TransactionsGenerator, write
+
+from conftest import run_and_render
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW = ROOT / "data" / "cdnow_transactions.txt"
@@ -35,17 +34,8 @@ ANALYSES = [customers_frequency_segments, customers_categories, customers_monthl
 
 
 def run(module, dataset: TransactionsSettings, **settings):
-    analysis = module.ANALYSIS
-    ctx = Context(config=SimpleNamespace(seed=3, transactions=dataset, sampler=SamplerConfig(), diagnostics=DiagnosticsConfig()),
-                  settings=analysis.settings(**settings), load=lambda *needs: DATASET.load(dataset, needs),
-                  fit=lambda *args, **kwargs: pytest.fail("no MCMC expected"), seed=3)
-    output = analysis.run(ctx)
-    # Renderers work from the summary alone, after a round trip through JSON.
-    result = analysis.result.model_validate_json(output.summary.model_dump_json())
-    analysis.section(result), analysis.console(result), analysis.headline(result)
-    for figure in output.figures:
-        figure.draw()
-    return result
+    return run_and_render(module.ANALYSIS, "transactions", dataset, lambda *needs: DATASET.load(dataset, needs), 3,
+                          **settings)
 
 
 def write_csv(path: Path, text: str) -> Path:
