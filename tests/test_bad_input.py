@@ -332,3 +332,48 @@ def test_subprocess_boost_past_one_found_after_the_fit_keeps_previous_outputs(go
     one_line_error(done.stderr, "campaign.boost: a boost of +150.0% pushes the purchase rate past 1")
     assert snapshot(output) == before
     assert staging_left(output) == []
+
+
+@pytest.mark.parametrize("case", ["a column missing", "Parquet cut short", "no rows"])
+def test_with_workers_sessions_that_cannot_serve_are_refused_before_any_fit(case, tmp_path, monkeypatch):
+    """Every dataset with two worker processes, the sessions' analyses queued last (the last run's timings put them
+    there): sessions that cannot serve any of their analyses are refused before any analysis fits anything in any
+    process. (A user's run fitted the other datasets' models for 25 s first: the sessions were read only when their
+    worker took them up.)"""
+    import pandas as pd
+
+    from shopper_bayes.analyses.registry import default_analyses
+    from shopper_bayes.inference.fit import FitCache
+
+    frame = pd.read_csv(ROOT / "data" / "online_shopping_session_data.csv")
+    data = tmp_path / ("sessions.parquet" if case == "Parquet cut short" else "sessions.csv")
+    if case == "a column missing":
+        frame.drop(columns=["CustomerType"]).to_csv(data, index=False)
+        expected = "no column 'CustomerType'"
+    elif case == "Parquet cut short":
+        frame.to_parquet(data)
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+        expected = "cannot be read"
+    else:
+        frame.head(0).to_csv(data, index=False)
+        expected = "has a header but no data rows"
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    for name in ("transactions", "ads", "orders"):
+        raw[name]["path"] = str(ROOT / raw[name]["path"])
+    raw["sessions"]["path"], raw["figures"] = str(data), False
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = load_config(tmp_path / "config.yaml")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("SHOPPER_BAYES_CACHE_DIR", str(cache))
+    dataset = {analysis.key: analysis.dataset for analysis in default_analyses()}
+    timings = {key: 0.1 if name == "sessions" else 100.0 for key, name in dataset.items()}
+    (cache / runner.TIMINGS_FILE).write_text(json.dumps(timings))
+    queue = runner.groups(config, list(timings), runner.last_timings())
+    assert [dataset[group[0]] for group in queue[-2:]] == ["sessions", "sessions"] and len(queue) > 2
+    def fit(*args, **kwargs):  # in a worker process too: an error that crosses back to this one
+        raise AssertionError("a model was fitted before the refusal")
+
+    monkeypatch.setattr(FitCache, "fit", fit)
+    with pytest.raises(UserError, match=expected):
+        runner.analyse(config, workers=2)

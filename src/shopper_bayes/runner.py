@@ -124,6 +124,43 @@ class Loader:
         except UserError:
             return []
 
+    def refuse_early(self, analyses: list[Analysis], engine=None) -> None:
+        """Read each dataset as far as its cleaning (each load ``analyses`` declare, made while ``engine``, the run's by
+        default, plans: the file opened, its columns found, nothing computed) and raise what would stop the run,
+        before any analysis starts in any process: a file that cannot serve its analyses, or a column that every
+        analysis of a dataset lacks. A column only some of them lack is left to those (they are skipped)."""
+        from shopper_bayes.engine.base import quote
+        from shopper_bayes.engine.clean import Plan, Planned
+
+        engine = engine or self.engine
+        readers: dict[str, int] = {}
+        lacking: dict[str, list[MissingColumn]] = {}
+        for analysis in analyses:
+            dataset = self.datasets.get(analysis.dataset)
+            if dataset is None or not dataset.engine:
+                continue
+            first = dataset.name not in readers
+            readers[dataset.name] = readers.get(dataset.name, 0) + 1
+            settings = getattr(self.config, dataset.name)
+            for needs, options in self._requests(analysis):
+                plan = engine.planning = Plan()
+                try:
+                    dataset.load(settings, tuple(needs), **options, engine=engine)
+                except Planned:
+                    pass
+                except MissingColumn as exc:
+                    lacking.setdefault(dataset.name, []).append(exc)
+                    break
+                finally:
+                    engine.planning = None
+                if first and any(engine.sql(f"SELECT count(*) AS n FROM (SELECT 1 FROM {quote(view)} LIMIT 1)")["n"].iloc[0] == 0
+                                 for view in plan.views):  # a file without rows: the load refuses it in its own words
+                    dataset.load(settings, tuple(needs), **options, engine=engine)
+                first = False
+        for name, errors in lacking.items():
+            if len(errors) == readers[name]:  # no analysis of these data could run
+                raise errors[0]
+
     def serve(self, analyses: list[Analysis]) -> None:
         """Make every load ``analyses`` declare now, before the first of them runs: a refusal of the data (a comma
         inside a number of a column only the last analysis reads) then comes before any model is fitted. A load
@@ -524,6 +561,13 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         # every engine's database of the run in one folder, deleted here even when a worker was killed
         loader.folder = tempfile.mkdtemp(prefix="shopper-bayes-")
         try:
+            from shopper_bayes.engine.base import connect
+
+            early = connect("duckdb", folder=loader.folder)  # the workers start their own engines: not this one
+            try:
+                loader.refuse_early([analysis for analysis in analyses if analysis.key in keys], early)
+            finally:
+                early.close()
             loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
                            step)
             # the files the workers hand over live outside the run's folder, until the outputs are staged
@@ -555,6 +599,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:
         try:
+            loader.refuse_early([analysis for analysis in analyses if analysis.key in keys])
             run.outputs, run.timings, run.cpu, loader, missing = _run_analyses(
                 config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
         finally:
