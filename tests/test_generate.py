@@ -198,12 +198,29 @@ def test_cli_writes_data_and_truth(tmp_path, capsys):
     assert json.loads((tmp_path / "s.truth.json").read_text())["seed"] == 1
 
 
+@pytest.mark.parametrize("dropout", ["repeat_purchase", "any_time"])
+def test_cli_generates_the_transactions_dropout_asked_for(tmp_path, dropout):
+    """``--dropout`` picks the process the log is drawn from (the default MBG/NBD is one no ``clv.model`` fits):
+    the rows are those of the generator with that dropout, and the truth says which it was."""
+    import pandas as pd
+
+    from shopper_bayes.generate.transactions import TransactionsGenerator
+
+    out = tmp_path / "t.parquet"
+    assert main(["generate", "transactions", "--customers", "300", "--seed", "4", "--dropout", dropout, "--out", str(out)]) == 0
+    assert json.loads((tmp_path / "t.truth.json").read_text())["parameters"]["dropout"] == dropout
+    expected = TransactionsGenerator(dropout=dropout).chunk(4, 0, 300).to_pandas()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected)
+    assert not expected.equals(TransactionsGenerator().chunk(4, 0, 300).to_pandas())
+
+
 @pytest.mark.parametrize("args, where", [
     (["--rows", "0", "--out", "{tmp}/s.csv"], "error: --rows: must be at least 1"),
     (["--rows", "10", "--out", "{tmp}/s.xlsx"], "error: --out:"),
     (["--rows", "10", "--out", "{tmp}/missing/s.csv"], "error: --out: folder"),
     (["--rows", "10", "--seed", "-1", "--out", "{tmp}/s.csv"], "error: --seed:"),
     (["--rows", "10", "--out", "{tmp}"], "error: --out:"),
+    (["--rows", "10", "--dropout", "any_time", "--out", "{tmp}/s.csv"], "error: --dropout: is for transactions"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, where):
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]

@@ -23,7 +23,7 @@ EXIT_NOT_CONVERGED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    from shopper_bayes.generate import KINDS
+    from shopper_bayes.generate import DROPOUTS, KINDS
 
     parser = argparse.ArgumentParser(prog="shopper-bayes", description="Bayesian analysis of e-commerce customer behaviour.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         kinds = ", ".join(kind for kind, counted in KINDS.items() if counted == unit)
         size.add_argument(f"--{unit}", type=int, dest=f"n_{unit}", metavar="N", help=f"number of {unit} ({kinds})")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default: 0); the same seed gives the same file")
+    generate.add_argument("--dropout", choices=DROPOUTS, default=None,
+                          help="transactions: how customers drop out (default every_purchase, the MBG/NBD; "
+                               "repeat_purchase is the BG/NBD and any_time the Pareto/NBD that clv.model fits)")
     generate.add_argument("--out", type=Path, required=True,
                           help="output file, .csv or .parquet; the ground truth goes beside it as .truth.json")
     generate.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
@@ -199,7 +202,10 @@ def _generate(args) -> int:
     given = next(name for name in dict.fromkeys(KINDS.values()) if getattr(args, f"n_{name}") is not None)
     if given != unit:
         raise UserError(f"--{given}", f"{args.kind} are counted in {unit}", f"use --{unit} N")
-    written = write(args.kind, getattr(args, f"n_{unit}"), args.seed, args.out)
+    if args.dropout is not None and args.kind != "transactions":
+        raise UserError("--dropout", f"is for transactions, not {args.kind}", "leave it out")
+    options = {"dropout": args.dropout} if args.dropout else {}
+    written = write(args.kind, getattr(args, f"n_{unit}"), args.seed, args.out, **options)
     print(f"Wrote {written.rows:,} rows of {args.kind} to {written.path} and the ground truth to {written.truth_path}")
     return 0
 

@@ -2,7 +2,7 @@
 
 ``KINDS`` maps each kind to the unit its size counts (``--rows``, ``--customers``, ``--ads``); the
 sessions generator lives in :mod:`.base`, every other kind in a module of its name with
-``write(units, seed, out) -> (rows, truth_path)``.
+``write(units, seed, out, **options) -> (rows, truth_path)`` (options: the transactions' ``dropout``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from shopper_bayes.errors import UserError
 
 KINDS = {"sessions": "rows", "transactions": "customers", "campaigns": "ads", "orders": "customers"}
+DROPOUTS = ("every_purchase", "repeat_purchase", "any_time")  # the transactions' dropout processes
 _FROM_BASE = ("GENERATORS", "Written", "generate", "truth_path", "uniforms")
 
 
@@ -24,8 +25,9 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def write(kind: str, units: int, seed: int, out: str | Path) -> Written:
-    """Write ``units`` (rows, customers or ads, by kind) of mock data ``kind`` and its truth JSON."""
+def write(kind: str, units: int, seed: int, out: str | Path, **options) -> Written:
+    """Write ``units`` (rows, customers or ads, by kind) of mock data ``kind`` and its truth JSON; ``options`` go to
+    the generator (transactions: ``dropout``, one of ``DROPOUTS``)."""
     if kind not in KINDS:
         raise UserError("kind", f"unknown kind {kind!r}", f"choose one of: {', '.join(KINDS)}")
     if units < 1:
@@ -33,8 +35,8 @@ def write(kind: str, units: int, seed: int, out: str | Path) -> Written:
     base = import_module("shopper_bayes.generate.base")
     if kind in base.GENERATORS:
         return base.generate(kind, units, seed, out)
-    rows, truth = import_module(f"shopper_bayes.generate.{kind}").write(units, seed, Path(out))
+    rows, truth = import_module(f"shopper_bayes.generate.{kind}").write(units, seed, Path(out), **options)
     return base.Written(rows, Path(out), Path(truth))
 
 
-__all__ = ["GENERATORS", "KINDS", "Written", "generate", "truth_path", "uniforms", "write"]
+__all__ = ["DROPOUTS", "GENERATORS", "KINDS", "Written", "generate", "truth_path", "uniforms", "write"]

@@ -153,8 +153,9 @@ class TransactionsGenerator:
         return asdict(self) | {"observation_end": end.isoformat()}
 
 
-def write(units: int, seed: int, out: str | Path) -> tuple[int, Path]:
-    """Write a log of ``units`` customers to ``out`` (.csv or .parquet) and the truth JSON beside it.
+def write(units: int, seed: int, out: str | Path, dropout: str = "every_purchase") -> tuple[int, Path]:
+    """Write a log of ``units`` customers to ``out`` (.csv or .parquet) and the truth JSON beside it, customers
+    dropping out as ``dropout`` says (see the model above).
 
     Both are written in a temporary folder beside ``out`` and renamed into place at the end.
     """
@@ -167,7 +168,7 @@ def write(units: int, seed: int, out: str | Path) -> tuple[int, Path]:
         raise UserError("--out", f"{out} does not end in .csv or .parquet", "name the output file *.csv or *.parquet")
     if not out.parent.is_dir():
         raise UserError("--out", f"folder {out.parent} does not exist", "create it first or choose another folder")
-    generator = TransactionsGenerator()
+    generator = TransactionsGenerator(dropout=dropout)
     rows = [0]
 
     def chunks():
