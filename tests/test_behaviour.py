@@ -148,3 +148,36 @@ def test_above_max_rows_a_seeded_engine_sample_is_used_and_said(raw):
     full = run(SessionsConfig(path=BUNDLED))
     for cell, whole in zip(sampled.cells, full.cells):
         assert abs(cell.share("purchase").share.mean - whole.share("purchase").share.mean) < 0.08
+
+
+def test_the_target_cell_is_the_most_probably_highest_not_the_largest_mean(tmp_path):
+    """A tiny extra segment (3 sessions, 1 engaged but not buying) has the largest posterior mean of that share (Beta(2, 3):
+    40%), yet its share is above Returning_Customer's (38.7% of 3,722 sessions) with probability about one half only,
+    which "highest: Other" hid. The probability that each cell's share is the highest equals the integral of f_i(x)
+    times the product of the others' F_j(x) (exact Beta posteriors) within Monte Carlo error, sums to one per share,
+    and the report and console name the cell where it is largest, with it."""
+    from scipy import integrate
+
+    lines = BUNDLED.read_text(encoding="utf-8").splitlines()[:-1]  # the bundled file's last row is cut off
+    extra = ["90001,0,0,0,0,40,5000,0,0.02,0,0,FALSE,Nov,Other,0", "90002,0,0,0,0,1,0,0.2,0.2,0,0,FALSE,Nov,Other,0",
+             "90003,0,0,0,0,2,10,0,0.1,0,0,FALSE,Dec,Other,1"]
+    path = tmp_path / "sessions.csv"
+    path.write_text("\n".join(lines + extra) + "\n", encoding="utf-8")
+    result = run(SessionsConfig(path=path), resamples=20_000)
+    shares = {cell.cell: cell.share("engaged_not_buying") for cell in result.cells}
+    assert shares["Other"].count == 1 and shares["Other"].share.mean == max(share.share.mean for share in shares.values())
+    posterior = {cell.cell: stats.beta(1 + shares[cell.cell].count, 1 + cell.sessions - shares[cell.cell].count)
+                 for cell in result.cells}
+    for name, share in shares.items():
+        others = [dist for other, dist in posterior.items() if other != name]
+        exact, _ = integrate.quad(lambda x: posterior[name].pdf(x) * np.prod([dist.cdf(x) for dist in others]), 0, 1,
+                                  points=[dist.mean() for dist in posterior.values()], limit=200)
+        assert share.prob_highest.value == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 20_000) + 1e-4), name
+    for quantity in ("engaged_not_buying", "positive_page_value", "purchase"):
+        assert sum(cell.share(quantity).prob_highest.value for cell in result.cells) == pytest.approx(1.0, abs=1e-12)
+    assert 0.45 < shares["Other"].prob_highest.value < 0.55
+    top = max(shares, key=lambda name: shares[name].prob_highest.value)
+    section = session_behaviour.ANALYSIS.section(result)
+    decision = next(block for block in section.blocks if type(block).__name__ == "Decision")
+    assert f"most probably highest in {top} (probability {shares[top].prob_highest.value:.1%} that" in decision.lines[0]
+    assert f"engaged-but-not-buying: {top} (" in session_behaviour.ANALYSIS.console(result)[-1]

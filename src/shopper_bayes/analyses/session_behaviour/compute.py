@@ -122,6 +122,11 @@ def profiles(frame: pd.DataFrame, settings: BehaviourSettings, seed: int):
                 mean=a / (a + b), interval=(float(stats.beta.ppf(tail, a, b)), float(stats.beta.ppf(1 - tail, a, b))))))
         levels = frame.loc[rows, settings.segments].iloc[0].astype(str).to_dict()
         profiles_.append(CellProfile(cell=cell, levels=levels, sessions=n, metrics=metric_list, shares=share_list))
+    stacked = np.stack([draws[cell][1] for cell in order])  # cell x draw x share
+    highest = np.argmax(stacked, axis=0)  # per draw and share, the cell with the largest share
+    for index, profile in enumerate(profiles_):
+        for i, share in enumerate(profile.shares):
+            share.prob_highest = Probability(value=float((highest[:, i] == index).mean()), draws=settings.resamples)
     differences = []
     for cell in order:
         if cell == reference:

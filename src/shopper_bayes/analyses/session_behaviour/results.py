@@ -16,12 +16,14 @@ class Metric(Result):
 
 
 class Share(Result):
-    """A share of the cell's sessions, with its exact Beta posterior interval."""
+    """A share of the cell's sessions, with its exact Beta posterior interval; ``prob_highest``: P(this cell's share
+    is the largest of all cells'), from the same posterior draws."""
 
     name: str
     label: str
     count: int
     share: Estimate
+    prob_highest: Probability | None = None
 
 
 class CellProfile(Result):

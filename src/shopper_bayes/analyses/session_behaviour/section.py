@@ -39,12 +39,27 @@ def _diff_cell(diff: Difference) -> tuple[str, str]:
 
 
 def _target(result: BehaviourResult) -> tuple[CellProfile, list[tuple[str, float]]]:
-    """The cell with the largest engaged-but-not-buying share, and P(its share > each other cell's)."""
-    top = max(result.cells, key=lambda cell: cell.share("engaged_not_buying").share.mean)
+    """The cell most probably with the largest engaged-but-not-buying share (by posterior mean in a summary written
+    before that probability was), and P(its share > each other cell's). Not the largest posterior mean: 3 sessions
+    with 1 such had the largest mean (40%) but a share below another cell's with probability 51%."""
+    def rank(cell: CellProfile) -> tuple[float, float]:
+        share = cell.share("engaged_not_buying")
+        return (share.prob_highest.value if share.prob_highest is not None else 0.0, share.share.mean)
+
+    top = max(result.cells, key=rank)
     by_cell = {d.cell: d.prob_greater.value for d in result.differences if d.quantity == "engaged_not_buying"}
     if top.cell == result.reference:
         return top, [(cell, 1 - prob) for cell, prob in by_cell.items()]
     return top, [(result.reference, by_cell[top.cell])]
+
+
+def _highest(share, result: BehaviourResult, before: str, after: str = "") -> str:
+    """``probability P of the N cells`` (P(the cell's share is the highest)) between ``before`` and ``after``, or
+    nothing where the summary lacks it or there is one cell."""
+    if share.prob_highest is None or len(result.cells) < 2:
+        return ""
+    return (f"{before}probability {prob_text(share.prob_highest.value, result.resamples)} that it is the highest of the "
+            f"{len(result.cells)} cells{after}")
 
 
 def section(result: BehaviourResult) -> Section:
@@ -82,7 +97,8 @@ def section(result: BehaviourResult) -> Section:
     top, probs = _target(result)
     share = top.share("engaged_not_buying")
     lines = [f"Engaged but not buying (more than {num(result.engaged_threshold_seconds, 0)} s on {page} pages, no "
-             f"purchase): highest in {top.cell}, {pct(share.share.mean)} of its sessions ({pct_range(share.share.interval)})."]
+             f"purchase): most probably highest in {top.cell}{_highest(share, result, ' (', ')')}, {pct(share.share.mean)} of its "
+             f"sessions ({pct_range(share.share.interval)})."]
     lines += [f"P({top.cell} share > {other} share) = {prob_text(prob, result.resamples)}." for other, prob in probs]
     lines.append("These sessions show interest without buying: the natural audience of a re-engagement campaign "
                  "(reminders, saved baskets). Target the segment above if the probability is high; if not, the "
@@ -102,7 +118,8 @@ def console(result: BehaviourResult) -> list[str]:
         total = cell.metric("total_seconds")
         lines.append(f"  {one_line(cell.cell)}: mean time {num(total.mean.mean, 0)} s ({num_range(total.mean.interval, 0)}), "
                      f"median {num(total.median, 0)} s; engaged but not buying {pct(cell.share('engaged_not_buying').share.mean)}")
-    lines.append(f"  most engaged-but-not-buying: {one_line(top.cell)} ({pct(share.mean)}, {pct_range(share.interval)})")
+    lines.append(f"  most probably the most engaged-but-not-buying: {one_line(top.cell)} ({pct(share.mean)}, "
+                 f"{pct_range(share.interval)}{_highest(top.share('engaged_not_buying'), result, '; ')})")
     return lines
 
 
