@@ -89,6 +89,24 @@ def test_difference_lift_and_best_match_exact_beta_draws(two_columns):
         assert row["expected_loss"] == pytest.approx(np.mean(stacked.max(axis=0) - stacked[index]), abs=0.003)
 
 
+def test_the_best_segment_is_stated_with_its_sessions_and_interval(two_columns):
+    """A best segment resting on a handful of sessions must read as such (a user's 3-session segment was "most likely
+    best" with P = 0.69): the headline and the console give its sessions, rate and interval beside P(best)."""
+    from shopper_bayes.analyses import purchase_rates
+    from shopper_bayes.report.document import pct, pct_range
+
+    _, _, section, _ = two_columns
+    result = purchase_rates.ANALYSIS.result.model_validate(section)
+    first = result.best[0]
+    row = next(row for row in result.rates if row.segment == first.segment)
+    stated = f"{row.sessions:,} sessions, {pct(row.mean)}"
+    headline = " ".join(sentence.text for sentence in purchase_rates.ANALYSIS.headline(result))
+    assert f"{first.label} most probably has the highest purchase rate (probability {pct(first.prob_best)}; {stated}, 95% CrI " \
+           f"{pct_range(row.interval)};" in headline
+    console = next(line for line in purchase_rates.ANALYSIS.console(result) if "most likely best" in line)
+    assert console.endswith(f"; {stated}, {pct_range(row.interval)})")
+
+
 def test_default_comparisons_are_every_cell_against_the_largest(two_columns):
     _, counts, section, _ = two_columns
     largest = max(cells(counts), key=lambda cell: int(counts["sessions"].sel(cell)))

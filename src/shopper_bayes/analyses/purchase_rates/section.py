@@ -241,10 +241,12 @@ def headline(result: RatesResult) -> list[Sentence]:
                                   f"{pct_range(row.interval)}).", [row.mean, row.interval_prob, *row.interval]))
     if len(result.best) > 2:
         first = result.best[0]
+        row = by_cell[tuple(first.segment.items())]
         sentences.append(Sentence(
             f"Of {len(result.best)} segments, {first.label} most probably has the highest purchase rate (probability "
-            f"{pct(first.prob_best)}; choosing it gives up {pp(first.expected_loss, sign=False)} of purchase rate in "
-            "expectation).", [first.prob_best, first.expected_loss]))
+            f"{pct(first.prob_best)}; {_sessions(row.sessions)}, {pct(row.mean)}, {row.interval_prob:.0%} CrI "
+            f"{pct_range(row.interval)}; choosing it gives up {pp(first.expected_loss, sign=False)} of purchase rate in "
+            "expectation).", [first.prob_best, row.mean, row.interval_prob, *row.interval, first.expected_loss]))
     check = result.predictive_check.get(result.model)
     if check and not check.passed and check.outside:
         worst = check.outside[0]
@@ -255,6 +257,11 @@ def headline(result: RatesResult) -> list[Sentence]:
             f"over the analysed {check.by}s' mix of sessions.",
             [worst.observed_rate, worst.predicted.mean, *worst.predicted.interval]))
     return sentences
+
+
+def _sessions(count: int) -> str:
+    """The sessions behind a rate, so that a best segment resting on a handful of them reads as such."""
+    return f"{count:,} session{'s' * (count != 1)}"
 
 
 def _prob(value: float) -> str:
@@ -294,8 +301,10 @@ def console(result: RatesResult) -> list[str]:
               for t in result.rank_tests if t.flagged]
     if len(result.best) > 2:
         first = result.best[0]
+        row = next(row for row in result.rates if row.segment == first.segment)
         lines.append(f"  most likely best: {one_line(first.label)} (P = {first.prob_best:.3f}, "
-                     f"expected loss {100 * first.expected_loss:.2f} pp)")
+                     f"expected loss {100 * first.expected_loss:.2f} pp; {_sessions(row.sessions)}, "
+                     f"{pct(row.mean)}, {pct_range(row.interval)})")
     if result.model_comparison:
         lines.append("  " + result.model_comparison.statement)
     return lines
