@@ -353,7 +353,7 @@ def test_with_workers_sessions_that_cannot_serve_are_refused_before_any_fit(case
     elif case == "Parquet cut short":
         frame.to_parquet(data)
         data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
-        expected = "cannot be read"
+        expected = "is a Parquet file cut short"
     else:
         frame.head(0).to_csv(data, index=False)
         expected = "has a header but no data rows"

@@ -110,7 +110,7 @@ CASES = [
     Case("UTF-16 text", csv().encode("utf-16"), Refused("is UTF-16 text")),
     Case("CSV named .parquet", csv(), Refused("is not a Parquet file although its name ends in .parquet"), suffix=".parquet"),
     Case("Parquet named .csv", parquet(csv()), Refused("is a Parquet file but its name does not end in .parquet")),
-    Case("truncated Parquet file", parquet(csv())[:300], Refused("cannot be read (Invalid Input Error: No magic bytes found at end of file"),
+    Case("truncated Parquet file", parquet(csv())[:300], Refused("is a Parquet file cut short (it lacks the end every Parquet file has); copy or write the file again; sessions.path"),
          suffix=".parquet"),
     Case("Excel workbook named .csv", xlsx_like(), Refused("is a zip archive or an Excel workbook")),
     Case("gzip-compressed CSV", gzip.compress(csv().encode()), Refused("is gzip-compressed")),

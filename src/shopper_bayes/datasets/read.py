@@ -96,6 +96,11 @@ def check_file(path: Path, dataset: str) -> None:
         if not head.startswith(b"PAR1"):
             raise UserError(path, "is not a Parquet file although its name ends in .parquet",
                             f"point {dataset}.path at the real file or rename it")
+        with open(path, "rb") as handle:  # a Parquet file ends as it starts; a copy or a write cut short does not
+            handle.seek(max(path.stat().st_size - 4, 0))
+            if handle.read(4) != b"PAR1":
+                raise UserError(path, "is a Parquet file cut short (it lacks the end every Parquet file has)",
+                                f"copy or write the file again; {dataset}.path points at it")
         return
     for signature, what, todo in _SIGNATURES:
         if head.startswith(signature):
