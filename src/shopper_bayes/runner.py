@@ -542,7 +542,8 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             run.skipped[analysis.key] = reason
         else:
             keys.append(analysis.key)
-    _check_paths(config, [a.dataset for a in analyses if a.key in keys])
+    selected = [analysis for analysis in analyses if analysis.key in keys]
+    _check_paths(config, [analysis.dataset for analysis in selected])
     queue = groups(config, keys, last_timings())
     loader = Loader(config, datasets)
     missing: dict[str, MissingColumn] = {}
@@ -565,11 +566,10 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
 
             early = connect("duckdb", folder=loader.folder)  # the workers start their own engines: not this one
             try:
-                loader.refuse_early([analysis for analysis in analyses if analysis.key in keys], early)
+                loader.refuse_early(selected, early)
             finally:
                 early.close()
-            loader.prepare([analysis for analysis in analyses if analysis.key in keys and readers[analysis.dataset] > 1],
-                           step)
+            loader.prepare([analysis for analysis in selected if readers[analysis.dataset] > 1], step)
             # the files the workers hand over live outside the run's folder, until the outputs are staged
             files = str(Path(tempfile.gettempdir()) / f"shopper-bayes-file-{Path(loader.folder).name}-")
             _JOB.update(config=config, step=step, prepared=loader.hand_over(), cleaned=frozenset(loader.cleaned),
@@ -599,7 +599,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         loader.used = {key: loader.used[key] for key in keys if key in loader.used}
     else:
         try:
-            loader.refuse_early([analysis for analysis in analyses if analysis.key in keys])
+            loader.refuse_early(selected)
             run.outputs, run.timings, run.cpu, loader, missing = _run_analyses(
                 config, keys, fits or FitCache(config.sampler, config.seed), step, loader)
         finally:
