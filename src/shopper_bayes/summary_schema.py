@@ -70,6 +70,10 @@ def json_schema(analyses=None) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0].startswith("-"):  # `--help` once wrote the schema to a file named --help
+        print("usage: python -m shopper_bayes.summary_schema PATH   (writes the JSON Schema of summary.json to PATH)",
+              file=sys.stderr)
+        return 2
     Path(argv[0]).write_text(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
