@@ -46,6 +46,17 @@ def statistics(settings, engine) -> tuple[dict, dict]:
     return loaded.cleaning.to_dict(), cells
 
 
+def test_the_spark_jvm_logs_errors_only_from_its_start_and_keeps_the_users_java_options(spark):
+    """Spark's own logging defaults put 8 lines of warnings on stderr before a one-line error (Hadoop's native library,
+    the host's address, the shell's log level): the JVM starts with the project's log4j2 file (the PySpark gateway's
+    logger, which it defines, at ERROR), and the Java options given in spark.config (the tests') come after it."""
+    options = spark.spark.conf.get("spark.driver.extraJavaOptions")
+    assert options.startswith("-Dlog4j2.configurationFile=file:") and options.endswith("-XX:TieredStopAtLevel=1")
+    jvm = spark.spark.sparkContext._jvm
+    gateway = jvm.org.apache.logging.log4j.LogManager.getLogger("org.apache.spark.api.python.PythonGatewayServer")
+    assert gateway.getLevel().toString() == "ERROR"
+
+
 def test_spark_and_duckdb_give_the_same_statistics_on_the_bundled_data(spark):
     settings = load_config(ROOT / "config.yaml").sessions
     duck_report, duck = statistics(settings, DuckDBEngine())

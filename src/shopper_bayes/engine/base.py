@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -318,6 +319,10 @@ class SparkEngine(Engine):
             builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
         for key, value in settings.config.items():
             builder = builder.config(key, value)
+        # the JVM logs errors only from its start (log4j2.properties), before the user's own Java options
+        logging = f"-Dlog4j2.configurationFile={Path(__file__).with_name('log4j2.properties').as_uri()}"
+        options = settings.config.get("spark.driver.extraJavaOptions")
+        builder = builder.config("spark.driver.extraJavaOptions", f"{logging} {options}" if options else logging)
         self.spark = builder.getOrCreate()
         self.spark.sparkContext.setLogLevel("ERROR")
 
