@@ -105,6 +105,11 @@ def test_bad_input_names_the_file_column_or_option(tmp_path):
         DATASET.load(OrdersSettings(path=tmp_path / "absent.csv"), ())
     with pytest.raises(UserError, match="no rows left"):
         DATASET.load(OrdersSettings(path=write_csv(tmp_path, ["1,P1,F,26-35,0,Delhi,Central,Govt,Food,2,0,"])), ())
+    # a decimal comma refuses the file, as in every dataset: dropping those rows kept only the amounts below 1,000
+    # (a user's export with "1.234,50" among plain "500"s)
+    commas = ["1,P1,F,26-35,0,Delhi,Central,Govt,Food,2,500,", '2,P1,F,26-35,0,Delhi,Central,Govt,Food,1,"1.234,50",']
+    with pytest.raises(UserError, match=r"orders\.csv: column Amount: '1\.234,50' has a comma inside a number \(1 such value\)"):
+        DATASET.load(OrdersSettings(path=write_csv(tmp_path, commas)), ())
 
 
 def test_a_column_with_one_level_gives_a_line_not_an_error():

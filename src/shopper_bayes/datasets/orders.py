@@ -7,7 +7,8 @@ mapped demographic column (``gender``, ``age_group``, ``marital_status``, ``stat
 ``occupation``; a demographic column mapped to ``null`` is left out).
 
 Cleaning, in order, each row counted under the first rule it breaks: rows the reader could not
-split; a value missing in a mapped column; ``orders`` not a whole number; ``amount`` not a number;
+split; a value missing in a mapped column; ``orders`` not a whole number; ``amount`` not a number (a comma
+inside a number in either refuses the file, as in every dataset);
 ``orders`` or ``amount`` zero or negative (dropped: a purchase without a positive amount and at
 least one order is a return, a cancellation or an error, not spend); exact duplicate rows (every
 column of the file equal after trimming spaces: the later copies are dropped). Labels that differ
@@ -179,9 +180,13 @@ def load(settings: OrdersSettings, needs: tuple[str, ...] = (), engine: Engine |
 
 
 def _number(clean: SqlCleaner, column: str) -> str:
-    """The column as a double (NULL when its text is not a number); its missing values dropped first."""
+    """The column as a double (NULL when its text is not a number); its missing values dropped first, and a comma
+    inside a number refusing the file (:meth:`SqlCleaner.refuse_commas`)."""
     text = clean.text(column)
-    return f"CAST({quote(column)} AS DOUBLE)" if clean.kinds.get(column) == "number" else f"try_cast({text} AS DOUBLE)"
+    if clean.kinds.get(column) == "number":
+        return f"CAST({quote(column)} AS DOUBLE)"
+    clean.refuse_commas(column, text)
+    return f"try_cast({text} AS DOUBLE)"
 
 
 DATASET = Dataset(name="orders", title="Customer orders with demographics", settings=OrdersSettings, load=load,

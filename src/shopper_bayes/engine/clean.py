@@ -376,10 +376,15 @@ class SqlCleaner:
             number = f"CAST({quote(column)} AS DOUBLE)"
             self.drop(f"NOT isfinite({number})", f"{column} not a number")
             return number
-        self.checks.append((column, f"CASE WHEN regexp_matches({text}, '\\d,\\d') THEN {text} END"))
+        self.refuse_commas(column, text)
         number = f"try_cast({text} AS DOUBLE)"
         self.drop(f"{number} IS NULL OR NOT isfinite({number})", f"{column} not a number")
         return number
+
+    def refuse_commas(self, column: str, text: str) -> None:
+        """A comma between digits anywhere in ``column`` (its stripped ``text``) refuses the file: a decimal comma and
+        a thousands separator cannot be told apart, and dropping such rows would keep only the small amounts."""
+        self.checks.append((column, f"CASE WHEN regexp_matches({text}, '\\d,\\d') THEN {text} END"))
 
     def non_negative_number(self, column: str) -> str:
         number = self.number(column)
