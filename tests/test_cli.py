@@ -463,3 +463,20 @@ def test_stopped_during_a_query_is_a_stop_not_an_internal_error(signal_name, cod
                            str(tmp_path / "out")], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT / "src")},
                           capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr.strip()) == (code, f"error: {word}; previous outputs are unchanged")
+
+
+def test_skipped_analyses_are_one_line_per_reason_and_a_null_dataset_is_the_users_choice(tmp_path):
+    """A dataset left out skips every analysis of it: one console line for them, not one each with a blank line between
+    (12 lines for a user's `sessions: null`); and `X: null` reads as chosen, not as a section to add."""
+    from shopper_bayes.config import load_config
+    from shopper_bayes.report.console import format_run
+    from shopper_bayes.runner import _skip_reason, registry
+
+    text = format_run({"data": {}, "skipped": {"a": "switched off (a.enabled: false)", "b": "no x data", "c": "no x data"}},
+                      analyses=[])
+    assert text.splitlines() == ["", "Skipped a: switched off (a.enabled: false)", "Skipped b, c: no x data"]
+    config = load_config(write_config(tmp_path, transactions=None))
+    datasets, analyses = registry(config)
+    reasons = {analysis.key: _skip_reason(config, analysis, {d.name: d for d in datasets}) for analysis in analyses}
+    assert reasons["clv"] == "no transactions data (transactions: null in the config)"
+    assert reasons["ad_campaigns"] == "no ads data configured (add the ads: section with its path)"

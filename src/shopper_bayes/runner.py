@@ -212,6 +212,8 @@ def _skip_reason(config: Core, analysis: Analysis, datasets: dict[str, Dataset])
     if analysis.dataset not in datasets:
         return f"needs the {analysis.dataset} dataset, which this build does not know"
     if getattr(config, analysis.dataset) is None:
+        if analysis.dataset in config.model_fields_set:  # `sessions: null`: the user chose it
+            return f"no {analysis.dataset} data ({analysis.dataset}: null in the config)"
         return f"no {analysis.dataset} data configured (add the {analysis.dataset}: section with its path)"
     return None
 

@@ -44,8 +44,11 @@ def format_run(summary: dict, analyses=None) -> str:
             continue
         result = analysis.result.model_validate(summary[analysis.key])
         lines += ["", *analysis.console(result)]
+    skipped: dict[str, list[str]] = {}  # reason -> the analyses skipped for it (a dataset left out skips several)
     for key, why in summary.get("skipped", {}).items():
-        lines += ["", f"Skipped {key}: {why}"]
+        skipped.setdefault(why, []).append(key)
+    if skipped:
+        lines += ["", *(f"Skipped {', '.join(keys)}: {why}" for why, keys in skipped.items())]
     if summary.get("diagnostics"):
         lines += ["", diagnostics_line(summary["diagnostics"])]
     return "\n".join(lines)
