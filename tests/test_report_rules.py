@@ -119,6 +119,27 @@ def test_the_gate_sentence_says_what_it_does_not_check(rendered):
     assert "trustworthy" not in gate
 
 
+def test_caveats_about_sessions_and_exact_fits_appear_only_where_they_apply(rendered):
+    """A run on ads and orders alone read "Sessions of one customer are not independent" in its limitations and "Draws
+    from an exact conjugate posterior ... pass by construction" in its diagnostics (a user's check): each is said
+    only when the run read sessions, or had an exact fit."""
+    import copy
+
+    summary, *_ = rendered
+
+    with_sessions = render_markdown(summary, None)
+    assert "Sessions of one customer are not independent" in with_sessions
+    assert "sessions of one returning customer are not" in with_sessions and "pass by construction" in with_sessions
+    other = copy.deepcopy(summary)
+    other["data"].pop("sessions")
+    for gate in other["diagnostics"]["by_model"].values():
+        for result in (gate.get("by_model") or {"": gate}).values():
+            result["method"] = "mcmc"
+    without = render_markdown(other, None)
+    assert "Sessions of one customer" not in without and "sessions of one returning customer" not in without
+    assert "pass by construction" not in without and "checked chain by chain" in without
+
+
 def test_markdown_escapes_only_what_markdown_needs():
     assert md_escape("lift +40% (22% to 60%)") == "lift +40% (22% to 60%)"
     # inside a word _ makes no emphasis; < and > between spaces make no tag; a bracket alone makes no link

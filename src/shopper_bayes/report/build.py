@@ -53,7 +53,12 @@ def scope_text(summary: dict, titles: dict[str, str] | None = None) -> str:
     return "Data: " + "; ".join(parts) + "." if parts else "No data analysed."
 
 
-def gate_sentence(diagnostics: dict | None) -> Sentence | None:
+def _sessions_used(summary: dict) -> bool:
+    """Whether the run read session data (its caveats about sessions apply only then)."""
+    return "sessions" in summary.get("data", {})
+
+
+def gate_sentence(diagnostics: dict | None, sessions: bool = True) -> Sentence | None:
     if diagnostics is None:
         return None
     if not diagnostics["ok"]:
@@ -62,8 +67,9 @@ def gate_sentence(diagnostics: dict | None) -> Sentence | None:
     return Sentence(
         "Every fitted posterior passed the sampling checks (R-hat, effective sample size, divergences, BFMI): the "
         "samplers computed what the models say. That does not make the models right: the checks test neither "
-        "whether a model fits the data (the predictive checks do) nor whether rows are independent (sessions of "
-        "one returning customer are not); the Limitations section says what the models leave out.")
+        "whether a model fits the data (the predictive checks do) nor whether rows are independent"
+        + (" (sessions of one returning customer are not)" if sessions else "")
+        + "; the Limitations section says what the models leave out.")
 
 
 def build(summary: dict, analyses=None) -> Document:
@@ -78,7 +84,7 @@ def build(summary: dict, analyses=None) -> Document:
     executive = [Sentence(scope)]
     for analysis, result in present:
         executive += analysis.headline(result)
-    gate = gate_sentence(diagnostics)
+    gate = gate_sentence(diagnostics, _sessions_used(summary))
     if gate:
         executive.append(gate)
     doc = Document(TITLE, scope, banner, executive, config_text=json.dumps(summary["config"], indent=2, ensure_ascii=False))
@@ -92,8 +98,8 @@ def build(summary: dict, analyses=None) -> Document:
                                                                                     summary["skipped"].items()])],
                                     anchor="skipped"))
     if diagnostics:
-        doc.sections.append(diagnostics_section(diagnostics))
-    doc.sections.append(limitations_section(doc))
+        doc.sections.append(diagnostics_section(diagnostics, _sessions_used(summary)))
+    doc.sections.append(limitations_section(doc, _sessions_used(summary)))
     methods = Section("Methods", anchor="methods")
     for section in doc.sections:
         if section.methods:
@@ -125,12 +131,16 @@ def data_section(summary: dict, titles: dict[str, str] | None = None) -> Section
     return out
 
 
-def diagnostics_section(checks: dict) -> Section:
+def diagnostics_section(checks: dict, sessions: bool = True) -> Section:
     limits = checks["thresholds"]
     out = Section("Model diagnostics", anchor="diagnostics", terms=["MCMC", "R-hat", "ESS", "divergences", "BFMI"])
+    methods = {result["method"] for gate in (checks.get("by_model") or {}).values()
+               for result in (gate.get("by_model") or {"": gate}).values()}
     if checks["ok"]:
-        out.blocks.append("Every fit passed every check below. Draws from an exact conjugate posterior are independent "
-                          "and pass by construction; MCMC fits were checked chain by chain.")
+        out.blocks.append("Every fit passed every check below."
+                          + (" Draws from an exact conjugate posterior are independent and pass by construction;"
+                             " MCMC fits were checked chain by chain." if "exact" in methods else
+                             " They were checked chain by chain."))
     else:
         out.blocks.append(Warning("NOT CONVERGED: " + "; ".join(checks["problems"]) + ". Do not cite these intervals."))
 
@@ -155,16 +165,16 @@ def diagnostics_section(checks: dict) -> Section:
     out.blocks.append(Table(["fit", "inference", "variable", "R-hat", "bulk ESS", "tail ESS", "MCSE / sd"], rows,
                             name="diagnostics_by_variable"))
     out.blocks.append("What these checks do not cover: whether the model is right for the data (see the predictive "
-                      "checks), and whether rows are independent (sessions of one returning customer are not).")
+                      "checks), and whether rows are independent"
+                      + (" (sessions of one returning customer are not)." if sessions else "."))
     return out
 
 
-def limitations_section(doc: Document) -> Section:
-    lines = [
-        "Observational data: every difference and association here describes who did what, not what causes it.",
-        "Sessions of one customer are not independent; the models treat them as if they were, so intervals are "
-        "somewhat too narrow where a few customers have many sessions.",
-    ]
+def limitations_section(doc: Document, sessions: bool = True) -> Section:
+    lines = ["Observational data: every difference and association here describes who did what, not what causes it."]
+    if sessions:
+        lines.append("Sessions of one customer are not independent; the models treat them as if they were, so intervals "
+                     "are somewhat too narrow where a few customers have many sessions.")
     lines += [f"{section.title}: {text}" for section in doc.sections for text in section.limitations]
     return Section("Limitations", lines, anchor="limitations")
 
