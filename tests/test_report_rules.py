@@ -88,6 +88,23 @@ def test_tables_scroll_inside_their_box_and_are_downloadable(rendered):
         assert (out / "reports" / "tables" / f"{name}.csv").is_file()
 
 
+def test_every_table_caption_a_section_writes_is_shown_above_its_table(rendered):
+    """Sections gave their tables captions that neither renderer showed (a user could tell the spend and orders
+    tables apart only by the size of the numbers): each is the table's <caption> in HTML and an italic line above
+    it in Markdown."""
+    from html import escape
+
+    from shopper_bayes.report.document import Table
+
+    summary, html, markdown, out = rendered
+    captions = [block.caption for section in build(summary).sections for block in section.blocks
+                if isinstance(block, Table) and block.caption]
+    assert len(captions) >= 5
+    for caption in captions:
+        assert f"<table><caption>{escape(caption)}</caption><thead>" in html, caption
+        assert f"*{md_escape(caption)}*\n\n| " in markdown, caption
+
+
 def test_the_glossary_explains_every_term_the_report_uses(rendered):
     summary, html, markdown, out = rendered
     glossary = html[html.index('id="glossary"'):]

@@ -32,7 +32,7 @@ th,td{overflow-wrap:normal}td.hash{overflow-wrap:anywhere;min-width:12ch}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .csv{font-size:.75rem}a.term{color:inherit;text-decoration:underline dotted}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{color:#555;font-size:.85rem}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;
+figcaption,caption{color:#555;font-size:.85rem}caption{text-align:left;padding:.2rem 0}pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;
 white-space:pre-wrap}.note{color:#555;font-style:italic}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}figure,table{page-break-inside:avoid}}
 """
@@ -108,7 +108,8 @@ def _html_table(table: Table) -> str:
                          for c in row) + "</tr>" for start, row in zip(rows, table.rows))
     link = (f'<div class="csv"><a href="tables/{html.escape(table.name)}.csv">download as CSV</a></div>'
             if table.name else "")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{link}'
+    caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
+    return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{link}'
 
 
 def _html_figure(figure: Figure, figures: dict, figures_root: Path | None) -> str:
@@ -196,7 +197,8 @@ def md_escape(text: str, line_start: bool = True) -> str:
 
 
 def _md_table(table: Table) -> str:
-    lines = ["| " + " | ".join(md_escape(c, False) for c in table.header) + " |", "|" + "---|" * len(table.header)]
+    lines = [f"*{md_escape(table.caption)}*", ""] if table.caption else []
+    lines += ["| " + " | ".join(md_escape(c, False) for c in table.header) + " |", "|" + "---|" * len(table.header)]
     lines += ["| " + " | ".join(md_escape(c, False) for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
 
