@@ -21,8 +21,7 @@ def methods(result: DemographicsResult) -> list[str]:
              "log y ~ Normal(log m - sigma²/2, sigma), so m is the mean; sigma ~ HalfNormal(1) by default")
     return [
         f"Unit: the {result.unit}. The {result.purchases:,} purchases form {result.customers:,} profiles of "
-        f"{result.customer_ids:,} customer ids; {result.conflicting_ids:,} ids carry more than one profile (up to "
-        f"{result.max_profiles_per_id}), so an id is not one person with one profile in this data. A profile's spend "
+        f"{result.customer_ids:,} customer ids; {_ids_text(result)}. A profile's spend "
         "is the sum of its purchase amounts, its orders the sum of its orders.",
         f"Spend per profile: {spend}; log m = intercept + one zero-sum effect per modelled column ({columns}), each "
         "column's effects ~ ZeroSumNormal(sd), sd ~ HalfNormal(0.5), so small levels borrow strength from their "
@@ -106,12 +105,20 @@ def _decision(result: DemographicsResult) -> list[str]:
     return lines + ["Levels marked unclear could go either way: do not move budget on them without more data."]
 
 
+def _ids_text(result: DemographicsResult) -> str:
+    """How many ids carry several profiles, said so that none reads as none (not "0 ids ... (up to 1)")."""
+    if not result.conflicting_ids:
+        return "every id carries one profile"
+    several = result.conflicting_ids != 1
+    return (f"{result.conflicting_ids:,} id{'s' * several} {'carry' if several else 'carries'} more than one profile (up to "
+            f"{result.max_profiles_per_id}), so an id is not one person with one profile in this data")
+
+
 def section(result: DemographicsResult) -> Section:
     out = Section("Customers and products", terms=list(TERMS), anchor="demographics")
     out.blocks.append(
         f"{result.purchases:,} purchases of {result.customer_ids:,} customer ids. The unit is the {result.unit}: "
-        f"{result.conflicting_ids:,} ids carry more than one profile (up to {result.max_profiles_per_id}), so "
-        f"the {result.customers:,} profiles, not the ids, are what is compared.")
+        f"{_ids_text(result)}; the {result.customers:,} profiles, not the ids, are what is compared.")
     if result.ignored_columns:
         out.blocks.append(f"Ignored empty columns: {', '.join(result.ignored_columns)}.")
     if result.label_merges:
