@@ -256,10 +256,11 @@ def _public(row: dict) -> dict:
 
 
 def revenue_text(revenue: float | Revenue) -> str:
-    """``50 per conversion`` or ``50 ± 10 per conversion (Gamma)``: quoted next to every money figure."""
+    """``revenue of 50.00 per conversion`` or ``... 50.00 ± 10.00 per conversion (Gamma-distributed)``: quoted next to
+    every money figure, after "assuming a" or "assumes a" (which say it is assumed)."""
     if isinstance(revenue, Revenue):
-        return f"revenue of {revenue.mean:,.2f} ± {revenue.sd:,.2f} per conversion (assumed, Gamma-distributed)"
-    return f"revenue of {revenue:,.2f} per conversion (assumed)"
+        return f"revenue of {revenue.mean:,.2f} ± {revenue.sd:,.2f} per conversion (Gamma-distributed)"
+    return f"revenue of {revenue:,.2f} per conversion"
 
 
 def assumptions(settings: AdCampaignsSettings) -> list[str]:

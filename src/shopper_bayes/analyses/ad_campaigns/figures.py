@@ -32,7 +32,7 @@ def roi_figure(result: AdCampaignsResult) -> Figure:
         ax.set_yticks(range(len(rows)), [f"campaign {c.campaign}" for c in rows])
         ax.set_ylim(-0.6, len(rows) - 0.2)
         ax.set_xlabel(f"ROI, % of spend ({int(result.interval_prob * 100)}% interval)\n"
-                      f"assuming {revenue_text(result.revenue_per_conversion)}")
+                      f"assuming a {revenue_text(result.revenue_per_conversion)}")
         ax.set_title("Return on ad spend per campaign")
         ax.margins(x=0.25)
     return fig

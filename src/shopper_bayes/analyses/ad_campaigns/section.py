@@ -118,18 +118,18 @@ def section(result: AdCampaignsResult) -> Section:
                   f"ROI assumes a {revenue}.")
     blocks.append(_decision(result))
     blocks.append(_unit_table(result.campaigns, "campaign", "ads_campaigns",
-                              f"Per campaign (rates per impression, money with the {revenue})."))
+                              f"Per campaign (rates per impression, money with the assumed {revenue})."))
     blocks.append(Figure("ads_roi"))
     by = " x ".join(result.by) if result.by else "all ads"
     blocks.append(_unit_table(result.audiences, f"audience ({by})", "ads_audiences",
-                              f"Per audience cell, all campaigns together (money with the {revenue})."))
+                              f"Per audience cell, all campaigns together (money with the assumed {revenue})."))
     blocks.append(Figure("ads_ctr_by_audience"))
     budget = result.budget
     if budget.options:
         blocks.append(f"Where the next {num(budget.amount, 0)} of budget goes: campaign x audience cells that have spent "
                       f"at least {num(budget.min_spend, 0)} ({budget.candidates} cells; {budget.excluded} with less are "
                       f"left out because their cost is not yet known), ranked by expected conversions bought at their "
-                      f"observed cost per impression; ROI with the {revenue}.")
+                      f"observed cost per impression; ROI with the assumed {revenue}.")
         blocks.append(Table(["campaign", "audience", "spent so far", f"conversions from {num(budget.amount, 0)}",
                              "ROI", "P(buys the most)"],
                             [[o.campaign, o.audience, num(o.spend, 0), f"{num(o.conversions.mean, 1)} ({num_range(o.conversions.interval, 1)})",
@@ -208,7 +208,7 @@ def methods(result: AdCampaignsResult) -> list[str]:
         "Fitted with NUTS (nutpie); a campaign's or audience's rate is the impression-weighted mean of its cells' "
         "rates, draw by draw; conversions per impression = leads per impression x approval rate. CPL, CAC and ROI "
         "divide the observed spend by the expected leads and conversions of the observed impressions; ROI uses "
-        f"the {revenue_text(result.revenue_per_conversion)}. P(best) counts the draws in which a campaign returns "
+        f"an assumed {revenue_text(result.revenue_per_conversion)}. P(best) counts the draws in which a campaign returns "
         "the most conversions per unit of spend. Posterior predictive checks replicate every ad's counts.",
         f"Flags: profitable when P(ROI > 0) >= {result.thresholds['profitable_prob']}, wasteful when P(ROI < 0) >= "
         f"{result.thresholds['wasteful_prob']}, unclear otherwise.",
