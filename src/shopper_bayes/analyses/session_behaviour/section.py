@@ -54,8 +54,8 @@ def _target(result: BehaviourResult) -> tuple[CellProfile, list[tuple[str, float
 
 
 def _highest(share, result: BehaviourResult, before: str, after: str = "") -> str:
-    """``probability P of the N cells`` (P(the cell's share is the highest)) between ``before`` and ``after``, or
-    nothing where the summary lacks it or there is one cell."""
+    """``probability P that it is the highest of the N cells`` (P(the cell's share is the highest)) between ``before``
+    and ``after``, or nothing where the summary lacks it or there is one cell."""
     if share.prob_highest is None or len(result.cells) < 2:
         return ""
     return (f"{before}probability {prob_text(share.prob_highest.value, result.resamples)} that it is the highest of the "
