@@ -236,3 +236,32 @@ def test_cli_lists_the_kinds(capsys):
     assert exit_.value.code == 0
     assert "{" + ",".join(KINDS) + "}" in capsys.readouterr().out
     assert "sessions" in KINDS
+
+
+def test_campaign_truth_gives_the_rates_at_the_drawn_audience_mix(tmp_path):
+    """The planted campaign rates hold at the population's audience mix; the file's impressions have their own (a
+    user compared seed 61's campaign 202, 44% of impressions aged 30-34, with the population's rates and found 3
+    misses). The truth also gives each campaign's rates at the drawn mix, equal to pandas' impression-weighted mean of
+    the planted cell rates over the file, however the rows were chunked; ROI does not depend on the mix."""
+    import pandas as pd
+
+    from shopper_bayes.generate import base
+    from shopper_bayes.generate.campaigns import CampaignsGenerator
+
+    base.GENERATORS.setdefault(CampaignsGenerator.name, CampaignsGenerator)
+    truths = []
+    for chunk_rows in (97, 10_000):
+        out = tmp_path / f"ads-{chunk_rows}.csv"
+        base.generate("campaigns", 600, 61, out, chunk_rows=chunk_rows)
+        truths.append(json.loads(base.truth_path(out).read_text()))
+    for campaign, drawn in truths[0]["campaign_at_drawn_mix"].items():
+        assert drawn == pytest.approx(truths[1]["campaign_at_drawn_mix"][campaign], rel=1e-12)
+    g = CampaignsGenerator()
+    frame = pd.read_csv(tmp_path / "ads-97.csv", dtype={"xyz_campaign_id": str})
+    frame["audience"] = frame["age"].map(g.age_factor) * frame["gender"].map(g.gender_factor)
+    for campaign, rows in frame.groupby("xyz_campaign_id"):
+        mix = (rows["Impressions"] * rows["audience"]).sum() / rows["Impressions"].sum()
+        drawn = truths[0]["campaign_at_drawn_mix"][campaign]
+        assert drawn["ctr"] == pytest.approx(g.ctr[campaign] * mix, rel=1e-12)
+        assert drawn["conversion_rate"] == pytest.approx(g.lead_rate[campaign] * mix * g.approval[campaign], rel=1e-12)
+        assert drawn["roi"] == pytest.approx(truths[0]["parameters"]["campaign"][campaign]["roi"], rel=1e-12)

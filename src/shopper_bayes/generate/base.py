@@ -270,14 +270,24 @@ def generate(kind: str, rows: int, seed: int, out: str | Path, chunk_rows: int =
     generator = GENERATORS[kind]()
     truth = {"generator": generator.name, "generator_version": generator.version, "package_version": __version__,
              "seed": seed, "rows": rows, "model": generator.model, "parameters": generator.parameters()}
-    chunks = (generator.table(seed, start, min(start + chunk_rows, rows)) for start in range(0, rows, chunk_rows))
+    tally = generator.tally() if hasattr(generator, "tally") else None  # truths that depend on what was drawn
+
+    def chunks():
+        for start in range(0, rows, chunk_rows):
+            table = generator.table(seed, start, min(start + chunk_rows, rows))
+            if tally is not None:
+                tally.add(table)
+            yield table
+
     try:
         staging = Path(tempfile.mkdtemp(prefix=".shopper-bayes-", dir=out.parent))
     except OSError as exc:
         raise UserError("--out", f"cannot write in folder {out.parent} ({exc.strerror})",
                         "choose a folder you can write to") from None
     try:
-        (_write_parquet if suffix == ".parquet" else _write_csv)(chunks, generator.schema, staging / out.name)
+        (_write_parquet if suffix == ".parquet" else _write_csv)(chunks(), generator.schema, staging / out.name)
+        if tally is not None:
+            truth |= tally.result()
         (staging / "truth.json").write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
         os.replace(staging / "truth.json", truth_path(out))
         os.replace(staging / out.name, out)

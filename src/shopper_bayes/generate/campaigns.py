@@ -78,6 +78,10 @@ class CampaignsGenerator:
     def parameters(self) -> dict:
         return asdict(self) | {"campaign": self.campaign_rates()}
 
+    def tally(self) -> DrawnMix:
+        """What the truth adds once the ads are drawn (:class:`DrawnMix`)."""
+        return DrawnMix(self)
+
     def table(self, seed: int, start: int, stop: int) -> pa.Table:
         u = {name: uniforms(seed, number, start, stop) for number, name in enumerate(self.draws)}
         campaigns, ages, genders = list(self.campaign_shares), list(self.age_shares), list(self.gender_shares)
@@ -106,6 +110,40 @@ class CampaignsGenerator:
             "Clicks": clicks, "Spent": np.round(clicks * cpc, 2), "Total_Conversion": leads,
             "Approved_Conversion": conversions}
         return pa.table(columns, schema=self.schema)
+
+
+class DrawnMix:
+    """Each campaign's rates at the audience mix of the impressions actually drawn. The planted rates
+    (:meth:`CampaignsGenerator.campaign_rates`) hold at the population's mix; an analysis estimates the
+    impression-weighted rate of the ads in the file, whose mix differs by chance (a few ads carry most impressions):
+    base[campaign] x the impression-weighted mean of age_factor x gender_factor. ROI does not depend on the mix."""
+
+    def __init__(self, generator: CampaignsGenerator):
+        self.generator = generator
+        self.impressions: dict[str, float] = {}
+        self.weighted: dict[str, float] = {}  # sum of impressions x audience factor
+
+    def add(self, table: pa.Table) -> None:
+        g = self.generator
+        impressions = table.column("Impressions").to_numpy().astype(float)
+        audience = (np.array([g.age_factor[x] for x in table.column("age").to_pylist()])
+                    * np.array([g.gender_factor[x] for x in table.column("gender").to_pylist()]))
+        campaigns = np.array(table.column("xyz_campaign_id").to_pylist())
+        for campaign in g.campaign_shares:
+            rows = campaigns == campaign
+            self.impressions[campaign] = self.impressions.get(campaign, 0.0) + impressions[rows].sum()
+            self.weighted[campaign] = self.weighted.get(campaign, 0.0) + (impressions[rows] * audience[rows]).sum()
+
+    def result(self) -> dict:
+        g, out = self.generator, {}
+        for campaign, rates in g.campaign_rates().items():
+            if not self.impressions.get(campaign):
+                continue
+            mix = self.weighted[campaign] / self.impressions[campaign]
+            ctr, leads = g.ctr[campaign] * mix, g.lead_rate[campaign] * mix
+            out[campaign] = {"audience_factor": mix, "ctr": ctr, "lead_rate": leads,
+                             "conversion_rate": leads * g.approval[campaign], "roi": rates["roi"]}
+        return {"campaign_at_drawn_mix": out}
 
 
 def write(units: int, seed: int, out: Path) -> tuple[int, Path]:
