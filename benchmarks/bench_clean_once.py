@@ -41,10 +41,10 @@ def log(**record):
 from shopper_bayes.engine import base
 for cls in (base.DuckDBEngine, base.SparkEngine):
     plain = cls.__dict__["create_table"]
-    def create_table(self, name, query, _plain=plain):
+    def create_table(self, name, query, _plain=plain, **how):
         began = time.time()
         try:
-            return _plain(self, name, query)
+            return _plain(self, name, query, **how)
         finally:
             log(call="create_table", name=name, seconds=time.time() - began)
     cls.create_table = create_table

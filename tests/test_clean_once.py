@@ -102,6 +102,26 @@ def test_one_cleaning_serves_every_request(dirty, key_hash, monkeypatch):
     assert engine.cleanings == 1  # six requests, one pass over the raw rows
 
 
+def test_parquet_is_cleaned_as_a_view_and_counted_in_one_pass(dirty, tmp_path):
+    """Parquet rows carry their place in the file, so the shared cleaning is a view (no copy of the rows) and every
+    request's report comes from one count of the rule combinations: the same reports and rows as each alone."""
+    settings, _ = dirty
+    frame = pd.read_csv(settings.path, dtype=str, keep_default_na=False, on_bad_lines="skip")
+    path = tmp_path / "sessions.parquet"
+    frame.to_parquet(path, index=False)
+    parquet = SessionsConfig(path=path)
+    expected = _alone(parquet)
+    engine = DuckDBEngine()
+    prepare(engine, [partial(DATASET.load, parquet, needs, engine=engine, **options) for needs, options in REQUESTS])
+    queries, made = [], []
+    run, create_table = engine.sql, engine.create_table
+    engine.sql = lambda query: queries.append(query) or run(query)
+    engine.create_table = lambda name, query, **how: made.append(query) or create_table(name, query, **how)
+    _same(_served(engine, parquet), expected)
+    assert not [query for query in queries if "GROUP BY _drop" in query and "_candidates" not in query]
+    assert not [query for query in made if "read_parquet" in query or "raw_shared" in query]  # no request copies rows
+
+
 def _child(prepared, settings):
     loader = Loader(Core(), {"sessions": DATASET}, prepared)
     return _served(loader.engine, settings), loader.engine.cleanings

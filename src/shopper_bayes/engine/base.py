@@ -69,7 +69,7 @@ class Engine(ABC):
     def __init__(self):
         self.shared: dict = {}  # Source -> clean.Shared: sources cleaned once for the run (clean.prepare)
         self.planning = None  # a clean.Plan while clean.prepare records the requests
-        self.cleanings = 0  # passes over raw rows that computed cleaning rules (a test counts them)
+        self.cleanings = 0  # cleanings of raw rows: the run's shared one, or a request's own (a test counts them)
         self.made: dict = {}  # key -> table made by :meth:`table_once`
         self.positional: set[str] = set()  # views whose ``_row`` is each row's place in its file, not a window's count
 

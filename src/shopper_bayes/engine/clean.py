@@ -2,10 +2,9 @@
 
 A :class:`SqlCleaner` collects typed column expressions and drop rules over a raw view of text
 columns. Rules apply in order and a row is dropped for the first one it breaks, so the counts add up
-to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` computes, once, a table of every row, kept
-in the engine (DuckDB spills it to disk), and a view of it with ``_drop`` (the index of the rule that
-dropped the row, NULL when kept), and counts the reasons from it. Nothing but those counts comes
-back to Python.
+to ``rows_read - rows_used``. :meth:`SqlCleaner.finish` makes a view with ``_drop`` (the index of the
+rule that dropped the row, NULL when kept) and counts the reasons. Nothing but those counts comes back
+to Python.
 
 Repeated keys (a duplicated id, an exact duplicate row) are found without sorting every row: a
 GROUP BY on a 64-bit hash of the key keeps the hashes seen more than once, and only the rows with
@@ -15,10 +14,12 @@ The later rows of each key go into a small table of row numbers, which the rule 
 Cleaning once for several requests (:func:`prepare`): the analyses of a run ask for the same source
 with other columns, a filter or none; each request has its own rules in its own order, so its own
 counts. The run first records each request's expressions (outputs, rules, changes, checks, key
-hashes: SQL over the raw columns), then computes all of them in one pass over the raw rows into one
-table (:class:`Shared`; the rules, true or false, as bits of a few integers); each request then
-builds its ``_drop`` from those columns, in its order, and counts, without reading or parsing the
-raw rows again.
+hashes: SQL over the raw columns) and gathers all of them as the columns of one relation
+(:class:`Shared`): a view of a Parquet source (each query then computes only the expressions it reads,
+from only the columns they read: reading is cheap, a copy of every row is not), a table of a CSV
+(parsed once; the rules, true or false, as bits of a few integers). One pass then counts the rows per
+combination of the rules (:class:`Tally`) and keeps the few rows a repeat rule may drop; each request
+builds its ``_drop`` from those columns, in its order, and takes its counts from that tally.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from shopper_bayes.datasets.cleaning import FALSE_FLAGS, MISSING, MONTH_ALIASES, TRUE_FLAGS, CleaningReport
@@ -129,8 +131,9 @@ class Table:
 class Shared:
     """A source cleaned once for every request of a run: ``raw``, the view of the ``names`` the requests read
     (``kinds`` as :meth:`Engine.scan` gives them); ``table``, a row per raw row (``_row``) with every distinct
-    expression of their cleaning as a column, the true/false rules as bits of a few BIGINT columns (``columns``: SQL ->
-    the column, or the SQL reading its bit, over ``table``); ``rejected``, the rows the
+    expression of their cleaning as a column (a view over a Parquet source; a table otherwise, the true/false rules
+    as bits of a few BIGINT columns; ``columns``: SQL -> the column, or the SQL reading its bit, over ``table``);
+    ``rejected``, the rows the
     reader could not read, by reason (whole lines of the file: the same for every request); ``repeats``: per
     repeat key (SQL), a table of the rows whose key hash occurs more than once among all rows (``_row``,
     the key as ``_key``), where every request's repeated rows are (see :meth:`SqlCleaner.finish`)."""
@@ -144,6 +147,8 @@ class Shared:
     rejected: dict[str, int]
     repeats: dict[str, str] = field(default_factory=dict)
     rescan: bool = True  # ``raw`` is ``Engine.scan`` of the source (not a reader of its own, such as split text)
+    candidates: str | None = None  # the rows of every repeats table, with every column of ``table``
+    counts: Tally | None = None  # the other rows, counted once for every request's report (:func:`_combinations`)
 
 
 class Planned(Exception):
@@ -160,12 +165,15 @@ class Plan:
     expressions: dict[Source, dict[str, None]] = field(default_factory=dict)  # ordered sets of SQL
     values: dict[Source, set[str]] = field(default_factory=dict)  # those a request reads as a value, not a true/false rule
     keys: dict[Source, dict[str, str]] = field(default_factory=dict)  # repeat key (SQL) -> its hash (SQL)
+    checks: dict[Source, set[str]] = field(default_factory=dict)  # values that refuse the file when not NULL
     ready: dict[Source, list] = field(default_factory=dict)  # a source read its own way -> (raw view, its columns)
+    read: dict[str, set[str]] = field(default_factory=dict)  # raw view of a request -> the raw columns it reads
 
     def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected, rescan: bool = True) -> None:
         """A request's raw ``view`` of ``source``. ``rescan`` False: the view is not ``Engine.scan`` of the
         source (a reader of its own, every request reading the same columns): the cleaning reads it."""
         self.views[view] = source
+        self.read[view] = set(kinds)
         self.names.setdefault(source, {}).update(kinds)
         self.rejected.setdefault(source, rejected)
         if not rescan:
@@ -175,10 +183,10 @@ class Plan:
 def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shared") -> list[Shared]:
     """Clean each source once for all of ``loads`` (calls that load a dataset with one request each, in the
     order the run will make them): each is first called with the engine planning, which records its raw
-    columns and expressions and stops at :meth:`SqlCleaner.finish`; then one pass per source computes every
-    expression into a table (:class:`Shared`, kept in ``engine.shared``). The same loads called afterwards
-    read that table. A load that fails while planning is left out: it fails again, with its own message,
-    when it is made."""
+    columns and expressions and stops at :meth:`SqlCleaner.finish`; then each source gets every expression as a
+    column of one relation (:class:`Shared`, kept in ``engine.shared``), its rows with a repeated key hash and
+    its count of the rule combinations. The same loads called afterwards read those. A load that fails while
+    planning is left out: it fails again, with its own message, when it is made."""
     from shopper_bayes.errors import UserError
 
     plan = engine.planning = Plan()
@@ -204,18 +212,29 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
             engine.scan(source, list(kinds), raw)
         values = plan.values.get(source, set())
         joins, by_value = _by_value(engine, raw, kinds, expressions, stem)
-        columns = {sql: f"_s{i}" for i, sql in enumerate(sql for sql in expressions if sql in values)}
-        selected = [f"{by_value(sql)} AS {name}" for sql, name in columns.items()]
-        flags = [sql for sql in expressions if sql not in values]  # rules: true/false, never NULL
-        for k in range(0, len(flags), FLAG_BITS):
-            chunk = flags[k:k + FLAG_BITS]
-            selected.append(f"CAST({' | '.join(f'(CASE WHEN {by_value(sql)} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
-                            f"AS BIGINT) AS _f{k // FLAG_BITS}")
-            columns |= {sql: f"(_f{k // FLAG_BITS} & {1 << bit}) <> 0" for bit, sql in enumerate(chunk)}
-        # kept in any order when ``_row`` is a place in the file (in the order of a window's count it must be written)
-        table = engine.create_table(engine.view_name(f"{stem}_clean"),
-                                    f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}{joins}",
-                                    ordered=raw not in engine.positional)
+        narrow = any(plan.read[view] < set(kinds) for view, of in plan.views.items() if of == source)
+        if raw in engine.positional and narrow:
+            # rows numbered by their place in a Parquet file, and requests that read some of its columns: a view, each
+            # expression a column of its own, so that a query computes only the expressions it reads from only the
+            # columns they read (100 million sessions: writing every cleaned row took 46-70 s, reading every column of
+            # the file 6 s; benchmarks/README.md). Requests that all read every column read the rows again and again
+            # (the purchases: the totals, the customers, the categories...): computed once, kept.
+            columns = {sql: f"_s{i}" for i, sql in enumerate(expressions)}
+            table = engine.create_view(engine.view_name(f"{stem}_clean"), "SELECT _row, " + ", ".join(
+                f"{by_value(sql)} AS {name}" for sql, name in columns.items()) + f" FROM {quote(raw)}{joins}")
+        else:  # or a CSV (parsed again by every read, its rows numbered by a window) or a Spark frame: computed once, kept
+            columns = {sql: f"_s{i}" for i, sql in enumerate(sql for sql in expressions if sql in values)}
+            selected = [f"{by_value(sql)} AS {name}" for sql, name in columns.items()]
+            flags = [sql for sql in expressions if sql not in values]  # rules: true/false, never NULL
+            for k in range(0, len(flags), FLAG_BITS):
+                chunk = flags[k:k + FLAG_BITS]
+                selected.append(f"CAST({' | '.join(f'(CASE WHEN {by_value(sql)} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
+                                f"AS BIGINT) AS _f{k // FLAG_BITS}")
+                columns |= {sql: f"(_f{k // FLAG_BITS} & {1 << bit}) <> 0" for bit, sql in enumerate(chunk)}
+            # kept in any order when ``_row`` is a place in the file (in the order of a window's count it must be written)
+            table = engine.create_table(engine.view_name(f"{stem}_clean"),
+                                        f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}{joins}",
+                                        ordered=raw not in engine.positional)
         engine.cleanings += 1
         repeats = {}
         for key, key_hash in plan.keys.get(source, {}).items():
@@ -223,9 +242,19 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
             repeats[key] = engine.create_table(engine.view_name(f"{stem}_repeats"), (
                 f"SELECT _row, {key} AS _key FROM {quote(raw)} WHERE _row IN (SELECT _row FROM {quote(table)} WHERE {hashed} IN "
                 f"(SELECT {hashed} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1))"))
+        candidates = None
+        if repeats:  # few rows (those whose key hash occurs twice): each request ranks its repeats among them
+            union = " UNION ".join(f"SELECT _row FROM {quote(name)}" for name in repeats.values())
+            candidates = engine.create_table(engine.view_name(f"{stem}_candidates"),
+                                             f"SELECT * FROM {quote(table)} WHERE _row IN ({union})")
+        flags = [sql for sql in expressions if sql not in values]
+        checks = [sql for sql in expressions if sql in plan.checks.get(source, set())]
+        counts = _combinations(engine, table, candidates, {sql: columns[sql] for sql in flags},
+                               {sql: columns[sql] for sql in checks})
         rejected = plan.rejected[source]
         shared = Shared(source, list(kinds), dict(kinds), raw, table, columns,
-                        dict((rejected() if callable(rejected) else rejected) or {}), repeats, source not in plan.ready)
+                        dict((rejected() if callable(rejected) else rejected) or {}), repeats, source not in plan.ready,
+                        candidates, counts)
         engine.shared[source] = shared
         made.append(shared)
     return made
@@ -289,7 +318,79 @@ def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
         table = engine.create_view(engine.view_name("shared_clean"), f"SELECT * FROM prepared.{quote(entry.table)}")
         repeats = {key: engine.create_view(engine.view_name("shared_repeats"), f"SELECT * FROM prepared.{quote(name)}")
                    for key, name in entry.repeats.items()}
-        engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats)
+        candidates = entry.candidates and engine.create_view(engine.view_name("shared_candidates"),
+                                                             f"SELECT * FROM prepared.{quote(entry.candidates)}")
+        engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats, candidates=candidates)
+
+
+def _check_aggregates(column: str, i: int) -> str:
+    """SQL aggregates of a check's column (the offending text or NULL): how many, the first one's row and text."""
+    first = f"CASE WHEN {column} IS NOT NULL THEN _row END"
+    return f"count({column}) AS m{i}, min({first}) AS r{i}, arg_min({column}, {first}) AS e{i}"
+
+
+def _first_check(counts: pd.DataFrame, i: int) -> tuple[int, int | None, object]:
+    """(offending values, the first one's row, its text) from the groups of :func:`_check_aggregates`."""
+    offending = int(counts[f"m{i}"].sum())
+    if not offending:
+        return 0, None, None
+    first = counts[f"r{i}"].dropna().astype("int64")
+    return offending, int(first.min()), counts.loc[first.idxmin(), f"e{i}"]
+
+
+@dataclass
+class _Counts:
+    """One request's counts over some rows: rows per rule that dropped them (None: kept), per change, per check."""
+
+    by_drop: dict[int | None, int]
+    changed: list[int]
+    checks: list[tuple[int, int | None, object]]
+
+    def __add__(self, other: _Counts) -> _Counts:
+        by_drop = dict(self.by_drop)
+        for drop, n in other.by_drop.items():
+            by_drop[drop] = by_drop.get(drop, 0) + n
+        checks = [(a[0] + b[0], min((x for x in (a[1], b[1]) if x is not None), default=None),
+                   a[2] if b[1] is None or (a[1] is not None and a[1] < b[1]) else b[2]) for a, b in zip(self.checks, other.checks)]
+        return _Counts(by_drop, [a + b for a, b in zip(self.changed, other.changed)], checks)
+
+
+@dataclass
+class Tally:
+    """Rows of a shared cleaning counted once for every request: ``rows`` per combination of the true/false
+    expressions (``flags``: SQL -> its value in each combination) and, per check (SQL), (offending values, the
+    first one's row, its text). Each request finds its own counts from it: the first of its rules broken."""
+
+    rows: np.ndarray
+    flags: dict[str, np.ndarray]
+    checks: dict[str, tuple[int, int | None, object]]
+
+    def serves(self, flags: list[str], checks: list[str]) -> bool:
+        return all(sql in self.flags for sql in flags) and all(sql in self.checks for sql in checks)
+
+
+def _combinations(engine: Engine, table: str, candidates: str | None, flags: dict[str, str],
+                  checks: dict[str, str]) -> Tally:
+    """One pass over ``table`` (but the rows of ``candidates``): rows per combination of ``flags`` (SQL -> its
+    column over ``table``), packed as bits of BIGINTs, and the ``checks`` (SQL -> its column). The run's requests
+    counted their own cleaning row by row, one pass each (100 million sessions: 4-14 s a request)."""
+    names = list(flags)
+    packs = []
+    for k in range(0, len(names), FLAG_BITS):
+        bits = " | ".join(f"(CASE WHEN {flags[sql]} THEN {1 << bit} ELSE 0 END)" for bit, sql in enumerate(names[k:k + FLAG_BITS]))
+        packs.append(f"CAST({bits} AS BIGINT) AS p{k // FLAG_BITS}")
+    aggregates = ["count(*) AS n", *(_check_aggregates(column, i) for i, column in enumerate(checks.values()))]
+    where = f" WHERE _row NOT IN (SELECT _row FROM {quote(candidates)})" if candidates else ""
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(packs)))}" if packs else ""
+    counts = engine.sql(f"SELECT {', '.join(packs + aggregates)} FROM {quote(table)}{where}{group}")
+    if not packs:  # no groups: one row, of zero rows when the table is empty
+        counts = counts[counts["n"] > 0].reset_index(drop=True)
+    values = {}
+    for k in range(0, len(names), FLAG_BITS):
+        packed = counts[f"p{k // FLAG_BITS}"].to_numpy(dtype=np.int64)
+        values |= {sql: (packed & (1 << bit)) != 0 for bit, sql in enumerate(names[k:k + FLAG_BITS])}
+    return Tally(counts["n"].to_numpy(dtype=np.int64), values,
+                 {sql: _first_check(counts, i) for i, sql in enumerate(checks)})
 
 
 class _Repeat(NamedTuple):
@@ -442,6 +543,7 @@ class SqlCleaner:
                 planning.values.setdefault(planning.views[self.raw], set()).update(
                     sql for name, sql in parts.items() if not name.startswith(("_r", "_h")))
                 planning.keys.setdefault(planning.views[self.raw], {}).update((repeat.key, repeat.key_hash) for repeat in self.repeats)
+                planning.checks.setdefault(planning.views[self.raw], set()).update(sql for _, sql in self.checks)
             raise Planned()
         early = " ".join(f"WHEN _r{i} THEN {i}" for i, (_, sql, _) in enumerate(self.rules) if not late(sql))
         drop0 = f"CASE {early} END" if early else "CAST(NULL AS INTEGER)"
@@ -450,10 +552,14 @@ class SqlCleaner:
         shared = next((entry for entry in self.engine.shared.values()
                        if entry.raw == self.raw and all(sql in entry.columns for sql in parts.values())
                        and all(repeat.key in entry.repeats for repeat in self.repeats)), None)
+        cstage = None
         if shared is not None:  # cleaned once for the run: this request's columns and order over its table
             columns = ", ".join(f"{shared.columns[sql]} AS {name}" for name, sql in parts.items())
-            stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), (
-                f"SELECT {', '.join(carried)}, {drop0} AS _drop0 FROM (SELECT _row, {columns} FROM {quote(shared.table)})"))
+            staged = lambda rows: (f"SELECT {', '.join(carried)}, {drop0} AS _drop0 "  # noqa: E731
+                                   f"FROM (SELECT _row, {columns} FROM {quote(rows)})")
+            stage = self.engine.create_view(self.engine.view_name(f"{stem}_request"), staged(shared.table))
+            if shared.candidates is not None:
+                cstage = self.engine.create_view(self.engine.view_name(f"{stem}_candidates"), staged(shared.candidates))
         else:
             self.engine.cleanings += 1
             stage = self.engine.create_table(self.engine.view_name(f"{stem}_stage"), (
@@ -468,7 +574,7 @@ class SqlCleaner:
                 found = quote(shared.repeats[key])
                 self.engine.create_table(table, (
                     f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY _key ORDER BY _row) AS _n "
-                    f"FROM {found} WHERE _row IN (SELECT _row FROM {quote(stage)} WHERE {kept} AND _row IN "
+                    f"FROM {found} WHERE _row IN (SELECT _row FROM {quote(cstage)} WHERE {kept} AND _row IN "
                     f"(SELECT _row FROM {found}))) WHERE _n > 1"))
                 continue
             candidates = (f"SELECT _row FROM {quote(stage)} WHERE {kept} AND _k{j} IN "
@@ -480,37 +586,61 @@ class SqlCleaner:
         columns = ["_row", *map(quote, names),
                    *(f"{sql} AS _h{i}" if late(sql) else f"_h{i}" for i, (sql, _, _) in enumerate(self.changes)),
                    *(f"_m{i}" for i in range(len(self.checks)))]
-        view = self.engine.create_view(self.engine.view_name(stem), (
-            f"SELECT {', '.join(columns)}, {f'CASE {repeats} ELSE _drop0 END' if repeats else '_drop0'} AS _drop "
-            f"FROM {quote(stage)}"))
-        report = self._count(view)
+        final = lambda rows: (f"SELECT {', '.join(columns)}, "  # noqa: E731
+                              f"{f'CASE {repeats} ELSE _drop0 END' if repeats else '_drop0'} AS _drop FROM {quote(rows)}")
+        view = self.engine.create_view(self.engine.view_name(stem), final(stage))
+        early = [sql for _, sql, _ in self.rules if not late(sql)] + [sql for sql, _, _ in self.changes if not late(sql)]
+        if shared is not None and shared.counts is not None and shared.counts.serves(early, [sql for _, sql in self.checks]):
+            # the run counted every row but the few repeat candidates once for all requests: this request's first
+            # broken rule per combination of rules, and its own count of the candidates
+            counts = self._from_combinations(shared.counts, late)
+            if cstage is not None:
+                counts = counts + self._tally(self.engine.create_view(self.engine.view_name(f"{stem}_candidates"), final(cstage)))
+        else:
+            counts = self._tally(view)
+        report = self._report(counts)
         return Table(self.engine, view, names, report.rows_used), report
 
-    def _count(self, view: str) -> CleaningReport:
+    def _tally(self, view: str) -> _Counts:
+        """Count the rows of the cleaned ``view`` by the rule that dropped them, the changes and the checks."""
         aggregates = ["count(*) AS n"]
         aggregates += [f"sum(CASE WHEN _h{i} AND (_drop IS NULL OR _drop >= {before}) THEN 1 ELSE 0 END) AS h{i}"
                        for i, (_, _, before) in enumerate(self.changes)]
-        aggregates += [f"count(_m{i}) AS m{i}, arg_min(_m{i}, CASE WHEN _m{i} IS NOT NULL THEN _row END) AS e{i}"
-                       for i in range(len(self.checks))]
+        aggregates += [_check_aggregates(f"_m{i}", i) for i in range(len(self.checks))]
         counts = self.engine.sql(f"SELECT _drop, {', '.join(aggregates)} FROM {quote(view)} GROUP BY _drop")
-        for i, (column, _) in enumerate(self.checks):
-            offending = int(counts[f"m{i}"].sum())
+        by_drop: dict[int | None, int] = {}
+        for drop, n in zip(counts["_drop"], counts["n"]):
+            by_drop[None if pd.isna(drop) else int(drop)] = by_drop.get(None if pd.isna(drop) else int(drop), 0) + int(n)
+        return _Counts(by_drop, [int(counts[f"h{i}"].sum()) for i in range(len(self.changes))],
+                       [_first_check(counts, i) for i in range(len(self.checks))])
+
+    def _from_combinations(self, tally: Tally, late: Callable[[str], bool]) -> _Counts:
+        """:class:`_Counts` of this request over the rows ``tally`` counted by combination of the rules."""
+        drop = np.full(len(tally.rows), -1)
+        for index in reversed(range(len(self.rules))):
+            sql = self.rules[index][1]
+            if not late(sql):
+                drop = np.where(tally.flags[sql], index, drop)
+        by_drop = {None if value < 0 else int(value): int(tally.rows[drop == value].sum()) for value in np.unique(drop)}
+        changed = [0 if late(sql) else int(tally.rows[tally.flags[sql] & ((drop < 0) | (drop >= before))].sum())
+                   for sql, _, before in self.changes]
+        return _Counts(by_drop, changed, [tally.checks[sql] for _, sql in self.checks])
+
+    def _report(self, counts: _Counts) -> CleaningReport:
+        for (column, _), (offending, _, example) in zip(self.checks, counts.checks):
             if offending:
-                example = counts.loc[counts[f"m{i}"] > 0, f"e{i}"].dropna().iloc[0]
                 raise UserError(f"{self.source}: column {column}",
                                 f"{example!r} has a comma inside a number ({offending} such value{'s' * (offending != 1)})",
                                 "export numbers with a dot as the decimal separator and no thousands separator")
         rejected = dict((self.rejected() if callable(self.rejected) else self.rejected) or {})
-        by_rule = {int(d): int(n) for d, n in zip(counts["_drop"], counts["n"]) if pd.notna(d)}
         dropped = dict(rejected)
         for index, (_, _, reason) in enumerate(self.rules):
-            if by_rule.get(index):
-                dropped[reason] = dropped.get(reason, 0) + by_rule[index]
+            if counts.by_drop.get(index):
+                dropped[reason] = dropped.get(reason, 0) + counts.by_drop[index]
         changed = {}
-        for i, (_, reason, _) in enumerate(self.changes):
-            count = int(counts[f"h{i}"].sum())
+        for (_, reason, _), count in zip(self.changes, counts.changed):
             if count:
                 changed[reason] = changed.get(reason, 0) + count
-        total = int(counts["n"].sum())
-        kept = int(counts.loc[counts["_drop"].isna(), "n"].sum())
+        total = sum(counts.by_drop.values())
+        kept = counts.by_drop.get(None, 0)
         return CleaningReport(self.source, total + sum(rejected.values()), kept, dropped, changed)
