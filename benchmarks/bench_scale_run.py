@@ -7,7 +7,7 @@ Run from the repository root:
 1. Generates (unless already there, seed 1) in ``--data``: ``rows`` sessions and transactions of
    ``rows / 4.283`` customers (about ``rows`` transactions), and the same for ``--small`` rows.
 2. Writes a config beside them: config.yaml with only the ``sessions`` and ``transactions`` datasets
-   pointing at those files (the generated columns mapped; ``calibration_end`` 2025-03-31 inside the
+   (or one of them: ``--datasets sessions``) pointing at those files (the generated columns mapped; ``calibration_end`` 2025-03-31 inside the
    generated period; ``clv.statistics: binned``, the setting for large logs, in both runs), every
    other analysis setting as in config.yaml.
 3. Runs `shopper-bayes run --config that --output a temporary folder` in a child process for each size,
@@ -88,8 +88,9 @@ def generate(data: Path, rows: int) -> tuple[Path, Path]:
     return sessions, transactions
 
 
-def config(data: Path, rows: int, sessions: Path, transactions: Path) -> Path:
-    """config.yaml with the ads and orders datasets (and their analyses) cut and the generated files mapped."""
+def config(data: Path, rows: int, sessions: Path, transactions: Path, datasets: str = "sessions,transactions") -> Path:
+    """config.yaml with the ads and orders datasets (and their analyses) cut and the generated files mapped; a dataset
+    left out of ``datasets`` set to null (its analyses are then skipped)."""
     kept, skipping = [], False
     for line in (ROOT / "config.yaml").read_text().splitlines():
         if line and not line[0].isspace() and not line.startswith("#"):
@@ -104,7 +105,19 @@ def config(data: Path, rows: int, sessions: Path, transactions: Path) -> Path:
                      ("statistics: exact ", "statistics: binned ")):
         assert old in text, old
         text = text.replace(old, new, 1)
-    path = data / f"scale-{rows}.yaml"
+    for name in ("sessions", "transactions"):
+        if name not in datasets.split(","):
+            lines, inside = [], False
+            for line in text.splitlines():
+                if line and not line[0].isspace() and not line.startswith("#"):
+                    inside = line.startswith(f"{name}:")
+                    if inside:
+                        lines.append(f"{name}: null")
+                        continue
+                if not inside:
+                    lines.append(line)
+            text = "\n".join(lines) + "\n"
+    path = data / (f"scale-{rows}.yaml" if datasets == "sessions,transactions" else f"scale-{rows}-{datasets}.yaml")
     path.write_text(text)
     return path
 
@@ -156,13 +169,16 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "scale-data")
     parser.add_argument("--sizes", default="big,small", help="which runs: big, small or both (big,small)")
+    parser.add_argument("--datasets", default="sessions,transactions",
+                        help="which datasets the runs read: sessions, transactions or both (sessions,transactions)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     results = {}
     for label in args.sizes.split(","):
         rows = args.rows if label == "big" else args.small
         sessions, transactions = generate(args.data, rows)
-        results[rows] = run(config(args.data, rows, sessions, transactions), args.data / f"engine-calls-{rows}.jsonl")
+        results[rows] = run(config(args.data, rows, sessions, transactions, args.datasets),
+                            args.data / f"engine-calls-{rows}.jsonl")
         show(rows, results[rows])
     if len(results) == 2 and not any(result["failed"] for result in results.values()):
         big, small = (results[args.rows], results[args.small])
