@@ -204,3 +204,27 @@ def test_transactions_are_cleaned_once_for_every_request(tmp_path, monkeypatch, 
     assert engine.cleanings == 1
     assert made.count("dates_transactions") == 1 and made.count("fields_transactions") == (layout == "text")
     assert "transactions_stage" not in made
+
+
+@pytest.mark.parametrize("first", ["repeated id", "unique id"])
+def test_a_comma_is_refused_with_the_first_row_whether_or_not_its_id_repeats(tmp_path, first):
+    """The count of the rules leaves the rows whose id hash repeats to each request: a comma inside a number is
+    still counted over every row and shown by its first row, among those rows or the others."""
+    rows = 10
+    frame = pd.DataFrame({"SessionID": [str(i) for i in range(rows)], "Purchase": ["0", "1"] * (rows // 2),
+                          "CustomerType": ["New"] * rows, "Month": ["Nov"] * rows, "Weekend": ["False"] * rows,
+                          "Duration": ["1.5"] * rows})
+    frame.loc[4, "SessionID"] = "3"  # rows 3 and 4 share an id: row 4 is a candidate repeat
+    frame.loc[4, "Duration"], frame.loc[7, "Duration"] = ("1,5", "2,5") if first == "repeated id" else ("2,5", "1,5")
+    if first == "unique id":
+        frame.loc[[1, 7], "Duration"] = ["1,5", "1.5"]
+    path = tmp_path / "sessions.parquet"
+    frame.to_parquet(path, index=False)
+    settings = SessionsConfig(path=path)
+    request = (("segment",), {"numeric": ("Duration",)})
+    engine = DuckDBEngine()
+    prepare(engine, [partial(DATASET.load, settings, request[0], engine=engine, **request[1]),
+                     partial(DATASET.load, settings, ("segment",), engine=engine)])
+    assert engine.shared and next(iter(engine.shared.values())).candidates is not None
+    with pytest.raises(Exception, match=r"'1,5' has a comma inside a number \(2 such values\)"):
+        DATASET.load(settings, request[0], engine=engine, **request[1])

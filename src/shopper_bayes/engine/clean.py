@@ -226,11 +226,8 @@ def prepare(engine: Engine, loads: list[Callable[[], object]], stem: str = "shar
             columns = {sql: f"_s{i}" for i, sql in enumerate(sql for sql in expressions if sql in values)}
             selected = [f"{by_value(sql)} AS {name}" for sql, name in columns.items()]
             flags = [sql for sql in expressions if sql not in values]  # rules: true/false, never NULL
-            for k in range(0, len(flags), FLAG_BITS):
-                chunk = flags[k:k + FLAG_BITS]
-                selected.append(f"CAST({' | '.join(f'(CASE WHEN {by_value(sql)} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(chunk))} "
-                                f"AS BIGINT) AS _f{k // FLAG_BITS}")
-                columns |= {sql: f"(_f{k // FLAG_BITS} & {1 << bit}) <> 0" for bit, sql in enumerate(chunk)}
+            selected += [f"{packed} AS _f{k}" for k, packed in enumerate(_packed(list(map(by_value, flags))))]
+            columns |= {sql: f"(_f{i // FLAG_BITS} & {1 << i % FLAG_BITS}) <> 0" for i, sql in enumerate(flags)}
             # kept in any order when ``_row`` is a place in the file (in the order of a window's count it must be written)
             table = engine.create_table(engine.view_name(f"{stem}_clean"),
                                         f"SELECT _row, {', '.join(selected)} FROM {quote(raw)}{joins}",
@@ -323,6 +320,13 @@ def adopt(engine: Engine, database: str, shared: list[Shared]) -> None:
         engine.shared[entry.source] = replace(entry, raw=raw, table=table, repeats=repeats, candidates=candidates)
 
 
+def _packed(conditions: list[str]) -> list[str]:
+    """SQL packing true/false ``conditions`` as bits of BIGINTs, :data:`FLAG_BITS` to each: condition ``i`` is bit
+    ``i % FLAG_BITS`` of value ``i // FLAG_BITS``."""
+    return [f"CAST({' | '.join(f'(CASE WHEN {sql} THEN {1 << bit} ELSE 0 END)' for bit, sql in enumerate(conditions[k:k + FLAG_BITS]))} "
+            "AS BIGINT)" for k in range(0, len(conditions), FLAG_BITS)]
+
+
 def _check_aggregates(column: str, i: int) -> str:
     """SQL aggregates of a check's column (the offending text or NULL): how many, the first one's row and text."""
     first = f"CASE WHEN {column} IS NOT NULL THEN _row END"
@@ -350,8 +354,11 @@ class _Counts:
         by_drop = dict(self.by_drop)
         for drop, n in other.by_drop.items():
             by_drop[drop] = by_drop.get(drop, 0) + n
-        checks = [(a[0] + b[0], min((x for x in (a[1], b[1]) if x is not None), default=None),
-                   a[2] if b[1] is None or (a[1] is not None and a[1] < b[1]) else b[2]) for a, b in zip(self.checks, other.checks)]
+        checks = []
+        for (n, row, text), (other_n, other_row, other_text) in zip(self.checks, other.checks):
+            if row is None or (other_row is not None and other_row < row):  # the earlier row gives the example
+                row, text = other_row, other_text
+            checks.append((n + other_n, row, text))
         return _Counts(by_drop, [a + b for a, b in zip(self.changed, other.changed)], checks)
 
 
@@ -375,20 +382,15 @@ def _combinations(engine: Engine, table: str, candidates: str | None, flags: dic
     column over ``table``), packed as bits of BIGINTs, and the ``checks`` (SQL -> its column). The run's requests
     counted their own cleaning row by row, one pass each (100 million sessions: 4-14 s a request)."""
     names = list(flags)
-    packs = []
-    for k in range(0, len(names), FLAG_BITS):
-        bits = " | ".join(f"(CASE WHEN {flags[sql]} THEN {1 << bit} ELSE 0 END)" for bit, sql in enumerate(names[k:k + FLAG_BITS]))
-        packs.append(f"CAST({bits} AS BIGINT) AS p{k // FLAG_BITS}")
+    packs = [f"{packed} AS p{k}" for k, packed in enumerate(_packed(list(flags.values())))]
     aggregates = ["count(*) AS n", *(_check_aggregates(column, i) for i, column in enumerate(checks.values()))]
     where = f" WHERE _row NOT IN (SELECT _row FROM {quote(candidates)})" if candidates else ""
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(packs)))}" if packs else ""
     counts = engine.sql(f"SELECT {', '.join(packs + aggregates)} FROM {quote(table)}{where}{group}")
     if not packs:  # no groups: one row, of zero rows when the table is empty
         counts = counts[counts["n"] > 0].reset_index(drop=True)
-    values = {}
-    for k in range(0, len(names), FLAG_BITS):
-        packed = counts[f"p{k // FLAG_BITS}"].to_numpy(dtype=np.int64)
-        values |= {sql: (packed & (1 << bit)) != 0 for bit, sql in enumerate(names[k:k + FLAG_BITS])}
+    values = {sql: (counts[f"p{i // FLAG_BITS}"].to_numpy(dtype=np.int64) & (1 << i % FLAG_BITS)) != 0
+              for i, sql in enumerate(names)}
     return Tally(counts["n"].to_numpy(dtype=np.int64), values,
                  {sql: _first_check(counts, i) for i, sql in enumerate(checks)})
 
