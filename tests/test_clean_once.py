@@ -228,3 +228,23 @@ def test_a_comma_is_refused_with_the_first_row_whether_or_not_its_id_repeats(tmp
     assert engine.shared and next(iter(engine.shared.values())).candidates is not None
     with pytest.raises(Exception, match=r"'1,5' has a comma inside a number \(2 such values\)"):
         DATASET.load(settings, request[0], engine=engine, **request[1])
+
+
+def test_the_sessions_per_cell_are_counted_once_per_request(dirty):
+    """The purchase rates and the campaign (twice: its check, then its run) count the same cells of the same rows:
+    the engine counts them once."""
+    from shopper_bayes.engine.cells import segment_counts
+
+    settings, _ = dirty
+    engine = DuckDBEngine()
+    loaded = DATASET.load(settings, ("segment",), engine=engine)
+    queries = []
+    run = engine.sql
+    engine.sql = lambda query: queries.append(query) or run(query)
+    first = segment_counts(loaded, ["segment"])
+    second = segment_counts(loaded, ["segment"])
+    assert len(queries) == 1 and first.identical(second)
+    rows = loaded.table.frame()
+    expected = rows.groupby("segment")["purchase"].agg(["size", "sum"])
+    assert second["sessions"].values.tolist() == expected["size"].tolist()
+    assert second["purchases"].values.tolist() == expected["sum"].tolist()

@@ -26,7 +26,7 @@ def segment_counts(data, segments: list[str]) -> xr.Dataset:
     query = f"SELECT {columns}, count(*) AS sessions, sum(purchase) AS purchases FROM {{rows}} GROUP BY {columns}"
     table = getattr(data, "table", None)
     if table is not None:
-        grouped = table.sql(query)
+        grouped = table.sql(query, keep=True)
     else:
         frame = data.frame if hasattr(data, "frame") else data
         con = duckdb.connect()

@@ -69,15 +69,21 @@ class Table:
     view: str
     columns: list[str]
     kept: int | None = None  # the number of kept rows, when counted
+    kept_results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rows(self) -> str:
         """SQL naming the kept rows, for ``FROM``: ``(SELECT ... WHERE _drop IS NULL)``."""
         return f"(SELECT _row, {', '.join(quote(c) for c in self.columns)} FROM {quote(self.view)} WHERE _drop IS NULL)"
 
-    def sql(self, query: str) -> pd.DataFrame:
-        """Run ``query``, in which ``{rows}`` stands for the kept rows."""
-        return self.engine.sql(query.replace("{rows}", self.rows))
+    def sql(self, query: str, keep: bool = False) -> pd.DataFrame:
+        """Run ``query``, in which ``{rows}`` stands for the kept rows. ``keep``: a small result that several analyses
+        ask for (the sessions per cell: the purchase rates' and the campaign's, twice) is computed once and copied."""
+        if not keep:
+            return self.engine.sql(query.replace("{rows}", self.rows))
+        if query not in self.kept_results:
+            self.kept_results[query] = self.engine.sql(query.replace("{rows}", self.rows))
+        return self.kept_results[query].copy()
 
     def frame(self, columns: list[str] | None = None, limit: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """The kept rows in file order, as pandas: for analyses that need rows. With ``limit``, a
