@@ -69,7 +69,7 @@ class Table:
     view: str
     columns: list[str]
     kept: int | None = None  # the number of kept rows, when counted
-    kept_results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    results: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)  # of sql(..., keep=True)
 
     @property
     def rows(self) -> str:
@@ -81,9 +81,9 @@ class Table:
         ask for (the sessions per cell: the purchase rates' and the campaign's, twice) is computed once and copied."""
         if not keep:
             return self.engine.sql(query.replace("{rows}", self.rows))
-        if query not in self.kept_results:
-            self.kept_results[query] = self.engine.sql(query.replace("{rows}", self.rows))
-        return self.kept_results[query].copy()
+        if query not in self.results:
+            self.results[query] = self.engine.sql(query.replace("{rows}", self.rows))
+        return self.results[query].copy()
 
     def frame(self, columns: list[str] | None = None, limit: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """The kept rows in file order, as pandas: for analyses that need rows. With ``limit``, a
@@ -618,7 +618,8 @@ class SqlCleaner:
         counts = self.engine.sql(f"SELECT _drop, {', '.join(aggregates)} FROM {quote(view)} GROUP BY _drop")
         by_drop: dict[int | None, int] = {}
         for drop, n in zip(counts["_drop"], counts["n"]):
-            by_drop[None if pd.isna(drop) else int(drop)] = by_drop.get(None if pd.isna(drop) else int(drop), 0) + int(n)
+            rule = None if pd.isna(drop) else int(drop)
+            by_drop[rule] = by_drop.get(rule, 0) + int(n)
         return _Counts(by_drop, [int(counts[f"h{i}"].sum()) for i in range(len(self.changes))],
                        [_first_check(counts, i) for i in range(len(self.checks))])
 
