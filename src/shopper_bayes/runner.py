@@ -143,7 +143,7 @@ class Loader:
             readers[dataset.name] = readers.get(dataset.name, 0) + 1
             settings = getattr(self.config, dataset.name)
             for needs, options in self._requests(analysis):
-                plan = engine.planning = Plan()
+                plan = engine.planning = Plan(sketch=True)
                 try:
                     dataset.load(settings, tuple(needs), **options, engine=engine)
                 except Planned:

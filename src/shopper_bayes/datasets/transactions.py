@@ -255,15 +255,17 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     # stripped text are computed per distinct raw value, after the grouping (100 million purchases: 5.2 s,
     # against 10.3 s on every row).
     dates = None
-    if not settings.date_format or settings.observation_end is None:
+    # a run's early look at the files (``Plan.sketch``) computes nothing: the dates are sniffed when the run cleans them
+    sketch = engine.planning is not None and engine.planning.sketch
+    if (not settings.date_format or settings.observation_end is None) and not sketch:
         raw_dates = (f"SELECT {quote(date_column)}, min(_row) AS first, bool_or(NOT coalesce({out['amount']} < 0, true)) "
                      f"AS purchase FROM {quote(raw.view)} WHERE {_kept(earlier)} GROUP BY 1")
         query = (f"SELECT {date_text} AS v, min(first) AS first, bool_or(purchase) AS purchase FROM ({raw_dates}) "
                  f"WHERE {_kept(clean.rules[len(earlier):])} GROUP BY 1")
         # once per run: every request of the run (and its planning) asks the same of the same source
         dates = engine.table_once(("dates", source, query.replace(quote(raw.view), "{raw}")), "dates_transactions", query)
-    if settings.date_format:
-        date_format = settings.date_format
+    if settings.date_format or sketch:
+        date_format = settings.date_format or "%Y-%m-%d"
     else:
         distinct = f"(SELECT v, first FROM {quote(dates)})"
         try:
@@ -277,7 +279,9 @@ def load(settings: TransactionsSettings, needs: tuple[str, ...] = (), engine: En
     returns_rule = len(clean.rules)
     clean.drop(f"{out['amount']} < 0", f"returns: negative {mapping['amount']} (kept out of purchases)")
 
-    if settings.observation_end is None:
+    if sketch:
+        end = settings.observation_end or date.max
+    elif settings.observation_end is None:
         # the last day of the rows kept so far: those with a parsed date that are not returns
         last = engine.sql(f"SELECT max(CAST({_parse_sql('v', date_format)} AS DATE)) AS d FROM {quote(dates)} "
                           "WHERE purchase")["d"].iloc[0]

@@ -174,6 +174,7 @@ class Plan:
     checks: dict[Source, set[str]] = field(default_factory=dict)  # values that refuse the file when not NULL
     ready: dict[Source, list] = field(default_factory=dict)  # a source read its own way -> (raw view, its columns)
     read: dict[str, set[str]] = field(default_factory=dict)  # raw view of a request -> the raw columns it reads
+    sketch: bool = False  # only the files and their columns are looked at: nothing read row by row (a run's early look)
 
     def scanned(self, source: Source, view: str, kinds: dict[str, str], rejected, rescan: bool = True) -> None:
         """A request's raw ``view`` of ``source``. ``rescan`` False: the view is not ``Engine.scan`` of the
