@@ -90,11 +90,11 @@ def run(ctx: Context) -> Output:
     refuse_the_outcome(settings, ctx.config)
     loaded = ctx.load(*settings.segments)
     counts = segment_counts(loaded, settings.segments)
+    split, note = split_counts(ctx, settings)  # counted before the fits, with the run's other statistics
     trees = {name: fit_rates(ctx, counts, settings, name) for name in fitted_models(settings)}
     rate = trees[settings.model].posterior["rate"]
     prob = settings.interval_prob
     pairs = comparison_pairs(counts, settings)
-    split, note = split_counts(ctx, settings)
     checked = ({name: checks.predictive_check(tree.posterior["rate"], split, settings.check_by, prob, ctx.seed)
                 for name, tree in trees.items()} if split is not None else {})
     sampled = next((name for name in trees if trees[name].attrs["inference"] == "mcmc"), None)
