@@ -17,8 +17,9 @@ import platform
 import shutil
 import time
 import weakref
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -218,17 +219,66 @@ def _skip_reason(config: Core, analysis: Analysis, datasets: dict[str, Dataset])
     return None
 
 
-def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | None = None):
+class _Statistics(BaseException):
+    """Raised by the ``fit`` and ``compute`` of :func:`_statistics`: the analysis has its statistics."""
+
+
+def _statistics_done(*args, **kwargs):
+    raise _Statistics
+
+
+def _kept() -> Callable:
+    """``Context.once`` of one analysis in a parallel run's worker: what it computes in the statistics pass is kept
+    and handed to its run, then no longer kept (the Bag of Little Bootstraps' subsets of a large file are large)."""
+    results: dict = {}
+
+    def once(key, function):
+        if key in results:
+            return results.pop(key)
+        results[key] = function()
+        return results[key]
+
+    return once
+
+
+def _statistics(analyses: list[Analysis], contexts: dict[str, Context], step) -> tuple[dict, dict, dict]:
+    """Each of ``analyses`` run up to its first fit or computing (``Context.compute``; its title the step, its own
+    steps not shown): what its engine computes before (the sessions per cell, the per-customer table, the samples
+    it draws) is computed now, for all of them, and kept for its run (``Context.once``, the engine's own tables). An
+    analysis that neither fits nor computes runs whole: its output is returned, with the wall and CPU seconds of
+    each. A column an analysis lacks is said when it runs."""
+    outputs, timings, cpu = {}, {}, {}
+    for analysis in analyses:
+        step(analysis.title)
+        started, used = time.perf_counter(), time.process_time()
+        try:
+            quiet = replace(contexts[analysis.key], fit=_statistics_done, compute=_statistics_done, step=lambda text: None)
+            outputs[analysis.key] = analysis.run(quiet)
+        except (_Statistics, MissingColumn):
+            pass
+        timings[analysis.key] = time.perf_counter() - started
+        cpu[analysis.key] = time.process_time() - used
+    return outputs, timings, cpu
+
+
+def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | None = None,
+                  statistics_first: bool = False):
     """Run the analyses named by ``keys`` in registry order; returns their outputs, wall and CPU seconds,
-    loader and the analyses that lacked a column."""
+    loader and the analyses that lacked a column. ``statistics_first``: every analysis's statistics before the
+    first fit (:func:`_statistics`; a parallel run's workers, whose fits yield to the other workers' statistics)."""
+    from shopper_bayes.inference.fit import yielding
+
     datasets_list, analyses = registry(config)
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
     selected = [analysis for analysis in analyses if analysis.key in keys]
     loader.prepare(selected, step)
     loader.serve(selected)
+    # in a worker the computing yields to the other workers' statistics, and the statistics pass hands its results on
+    hooks = (lambda: {"compute": yielding, "once": _kept()}) if statistics_first else dict
     contexts = {analysis.key: Context(config=config, settings=getattr(config, analysis.config_name),
-                                      load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed)
+                                      load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed,
+                                      **hooks())
                 for analysis in selected}
     for analysis in selected:  # every analysis's settings against the data, before the first one fits anything
         if analysis.check is not None:
@@ -236,16 +286,19 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
                 analysis.check(contexts[analysis.key])
             except MissingColumn:  # said when the analysis runs (and skips it)
                 pass
-    outputs, timings, cpu, missing = {}, {}, {}, {}
+    outputs, timings, cpu = _statistics(selected, contexts, step) if statistics_first else ({}, {}, {})
+    missing = {}
     for analysis in selected:
-        step(f"{analysis.title}")
+        if analysis.key in outputs:  # it neither fits nor computes: it ran whole in the statistics pass
+            continue
+        step(f"{analysis.title} (after the statistics)" if statistics_first else analysis.title)
         started, used = time.perf_counter(), time.process_time()
         try:
             outputs[analysis.key] = analysis.run(contexts[analysis.key])
         except MissingColumn as exc:  # this analysis cannot run on these data; the others of the dataset still can
             missing[analysis.key] = exc
-        timings[analysis.key] = time.perf_counter() - started
-        cpu[analysis.key] = time.process_time() - used
+        timings[analysis.key] = timings.get(analysis.key, 0.0) + time.perf_counter() - started
+        cpu[analysis.key] = cpu.get(analysis.key, 0.0) + time.process_time() - used
     return outputs, timings, cpu, loader, missing
 
 
@@ -409,9 +462,9 @@ def _work(keys: list[str]):
     datasets_list, _ = registry(config)
     loader = Loader(config, {dataset.name: dataset for dataset in datasets_list}, _JOB.get("prepared"), _JOB["cleaned"],
                     _JOB["folder"])
+    fits = FitCache(config.sampler, config.seed, yielding=True)  # the other workers' statistics before these fits
     try:
-        outputs, timings, cpu, loader, missing = _run_analyses(config, keys, FitCache(config.sampler, config.seed),
-                                                               step, loader)
+        outputs, timings, cpu, loader, missing = _run_analyses(config, keys, fits, step, loader, statistics_first=True)
     finally:
         loader.close()
     drawn = _all_drawn(outputs, config.figures)  # its figures and files (970 MB for CLV at 23 million customers)
@@ -466,6 +519,20 @@ def groups(config: Core, keys: list[str], last: dict[str, float] | None = None) 
     timed = [group for group in by_dataset.values() if all(key in last for key in group)]
     untimed = [group for group in by_dataset.values() if group not in timed]
     return sorted(timed, key=lambda group: -sum(last[key] for key in group)) + untimed
+
+
+def bins(queue: list[list[str]], workers: int, last: dict[str, float] | None = None) -> list[list[str]]:
+    """The groups of ``queue`` (longest first) dealt to ``workers`` processes, each group to the one with the least CPU
+    time so far (by ``last``; a group not timed counts as one second): each worker then runs its analyses' statistics
+    before any of their fits (:func:`_statistics`), not one group's fits before the next group's statistics."""
+    last = last or {}
+    shares: list[list[str]] = [[] for _ in range(min(workers, len(queue)))]
+    loads = [0.0] * len(shares)
+    for group in queue:
+        i = loads.index(min(loads))
+        shares[i] += group
+        loads[i] += sum(last.get(key, 1.0) for key in group)
+    return shares
 
 
 TIMINGS_FILE = "timings.json"
@@ -546,7 +613,8 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
             keys.append(analysis.key)
     selected = [analysis for analysis in analyses if analysis.key in keys]
     _check_paths(config, [analysis.dataset for analysis in selected])
-    queue = groups(config, keys, last_timings())
+    last = last_timings()
+    queue = groups(config, keys, last)
     loader = Loader(config, datasets)
     missing: dict[str, MissingColumn] = {}
     if workers > 1 and len(queue) > 1 and config.engine == "duckdb":  # one Spark session serves the run
@@ -555,6 +623,7 @@ def analyse(config: Core, fits=None, progress=None, workers: int = 1) -> Run:
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
+        queue = bins(queue, workers, last)
         # a dataset that analyses in several workers read is cleaned here, once; the workers read its table
         dataset_of = {analysis.key: analysis.dataset for analysis in analyses}
         readers: dict[str, int] = {}

@@ -96,7 +96,15 @@ class Context:
     columns it requires (a row missing one of them is dropped and counted, for this analysis only).
     ``fit(model, key)``: sample a PyMC model, reusing a fit of the same ``key`` from earlier in the
     run (the key must describe what the model was fitted to: counts, model, priors, sampler).
-    ``step(text)``: report progress ("fitting the hierarchical model").
+    ``step(text)``: report progress ("fitting the hierarchical model"). ``compute(function)``: ``function()``, the
+    computing an analysis does on statistics in hand (a bootstrap's resamples). ``once(key, function)``:
+    ``function()``, or what it gave in the run's statistics pass.
+
+    The statistics pass: in a parallel run's worker every analysis is first run up to its first ``fit`` or
+    ``compute``, which then stops it, so that every analysis's statistics come before any fit; then each is run
+    again, its fits and computing at a lower CPU priority than the other worker's statistics. So an analysis
+    computes its statistics before its first fit or computing, and keeps what the second run must not compute again
+    with ``once`` (or the engine's ``Table.sql(keep=True)``, ``Engine.table_once``).
     """
 
     config: Any
@@ -105,6 +113,8 @@ class Context:
     fit: Callable[..., xr.DataTree]
     step: Callable[[str], None] = lambda text: None
     seed: int = 0
+    compute: Callable[[Callable[[], Any]], Any] = lambda function: function()
+    once: Callable[[Any, Callable[[], Any]], Any] = lambda key, function: function()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.clv.compute import compute
@@ -21,7 +22,7 @@ def run(ctx: Context) -> Output:
     loaded = ctx.load()
     calibration_end, observation_end, time_unit = _periods(ctx.config)
     ctx.step("per-customer recency, frequency and spend")
-    tables = rfm_tables(loaded, calibration_end, observation_end, time_unit)
+    tables = ctx.once("rfm", partial(rfm_tables, loaded, calibration_end, observation_end, time_unit))
     title = {"bg_nbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}[ctx.settings.model]
     ctx.step(f"fitting {title} and Gamma-Gamma" + (" (MAP)" if ctx.settings.method == "map" else ""))
     done = compute(tables, ctx.settings, ctx.fit, ctx.config.diagnostics, ctx.seed, ctx.step)

@@ -35,6 +35,7 @@ import math
 import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,31 @@ def blb_correlations(sql, view, columns, by=None, *, subsets=20, subset_exponent
 
     ``attrs``: interval_prob, resamples (subsets x resamples), seed, subsets, subset_exponent and
     subset_rows (segment -> b, or None where the segment got the full bootstrap or is undefined).
+    In two steps: :func:`blb_subsets` (the engine's part) and :func:`blb_intervals` (the resampling).
     """
+    return blb_intervals(blb_subsets(sql, view, columns, by, subsets=subsets, subset_exponent=subset_exponent,
+                                     resamples=resamples, interval_prob=interval_prob, seed=seed))
+
+
+class Subsets(NamedTuple):
+    """What the engine gives the Bag of Little Bootstraps (:func:`blb_subsets`): each group's statistics, its rows
+    per subset (``plans``; None: bootstrapped in full), the pairs undefined upfront, its subsets' rows
+    (``candidates``), and the settings."""
+
+    columns: list[str]
+    groups: list
+    plans: dict
+    notes: dict
+    wanted: dict
+    candidates: dict
+    settings: dict
+    subset_exponent: float
+
+
+def blb_subsets(sql, view, columns, by=None, *, subsets=20, subset_exponent=0.7, resamples=100,
+                interval_prob=0.95, seed=0) -> Subsets:
+    """The engine's part of :func:`blb_correlations` (same arguments): the settings checked, each group's count,
+    ranges and r, and the rows of its subsets."""
     columns = checked_names(columns)
     _check_count("subsets", subsets, MIN_SUBSETS)
     _check_count("resamples", resamples, MIN_SUBSET_RESAMPLES)
@@ -108,7 +133,14 @@ def blb_correlations(sql, view, columns, by=None, *, subsets=20, subset_exponent
     wanted = {segment: (int(row["n"]), plans[segment]) for segment, row in groups
               if not all(notes[segment].values())}
     candidates = _subset_rows(sql, view, columns, by, wanted, subsets, seed)
+    return Subsets(columns, groups, plans, notes, wanted, candidates, settings, subset_exponent)
 
+
+def blb_intervals(drawn: Subsets) -> pd.DataFrame:
+    """The resampling of :func:`blb_correlations`, from what :func:`blb_subsets` drew: its table."""
+    columns, groups, plans, notes, wanted, candidates, settings, subset_exponent = drawn
+    subsets, resamples, interval_prob, seed = (settings[name] for name in ("subsets", "resamples", "interval_prob",
+                                                                            "seed"))
     rows, subset_rows = [], {}
     for segment, stat in groups:
         computed = {}

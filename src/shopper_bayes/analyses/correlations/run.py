@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.correlations import figures, requests
-from shopper_bayes.analyses.correlations.blb import blb_correlations
+from shopper_bayes.analyses.correlations.blb import blb_intervals, blb_subsets
 from shopper_bayes.analyses.correlations.compute import bootstrap_correlations
 from shopper_bayes.analyses.correlations.config import CorrelationsConfig
 from shopper_bayes.analyses.correlations.results import CorrelationsResult, LittleBootstraps, Pair
@@ -52,17 +54,20 @@ def run(ctx: Context) -> Output:
         ctx.step(f"bootstrapping {pairs_count} correlations (Bag of Little Bootstraps: {settings.blb_subsets} "
                  f"subsets of n^{settings.blb_exponent} rows)")
         sql, view = _engine_sql(loaded, settings)
-        table = blb_correlations(sql, view, settings.columns, settings.by, subsets=settings.blb_subsets,
-                                 subset_exponent=settings.blb_exponent, resamples=settings.blb_resamples,
-                                 interval_prob=settings.interval_prob, seed=ctx.seed)
+        drawn = ctx.once("subsets", partial(blb_subsets, sql, view, settings.columns, settings.by,
+                                            subsets=settings.blb_subsets, subset_exponent=settings.blb_exponent,
+                                            resamples=settings.blb_resamples, interval_prob=settings.interval_prob,
+                                            seed=ctx.seed))
+        table = ctx.compute(partial(blb_intervals, drawn))  # the resampling
         little = LittleBootstraps(subsets=settings.blb_subsets, exponent=settings.blb_exponent,
                                   resamples_per_subset=settings.blb_resamples,
                                   subset_rows=table.attrs["subset_rows"])
     else:
         ctx.step(f"bootstrapping {pairs_count} correlations")
-        table = bootstrap_correlations(loaded.frame, settings.columns, resamples=settings.resamples,
-                                       method=settings.method, seed=ctx.seed, interval_prob=settings.interval_prob,
-                                       statistic=settings.statistic, by=settings.by)
+        frame = loaded.frame
+        table = ctx.compute(partial(bootstrap_correlations, frame, settings.columns, resamples=settings.resamples,
+                                    method=settings.method, seed=ctx.seed, interval_prob=settings.interval_prob,
+                                    statistic=settings.statistic, by=settings.by))
     pairs = [Pair(x=row.x, y=row.y, segment=str(row.segment), r=_number(row.r),
                   interval=(_number(row.low), _number(row.high)), method=row.method, statistic=row.statistic,
                   interval_prob=settings.interval_prob, n=int(row.n), note=row.note) for row in table.itertuples()]

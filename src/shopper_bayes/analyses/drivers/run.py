@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.drivers import compute, figures, requests
 from shopper_bayes.analyses.drivers.config import DriversSettings
@@ -23,7 +25,7 @@ def run(ctx: Context) -> Output:
     loaded = load(ctx, settings)
     sessions = loaded.cleaning.rows_used
     if sessions > settings.max_rows and loaded.table is not None:  # the engine draws the sample; the rest stay there
-        frame = loaded.table.frame(limit=settings.max_rows, seed=ctx.seed)
+        frame = ctx.once("sample", partial(loaded.table.frame, limit=settings.max_rows, seed=ctx.seed))
     else:
         frame = loaded.frame
     design = build(frame, settings, ctx.seed, total=sessions)

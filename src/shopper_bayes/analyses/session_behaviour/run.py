@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from shopper_bayes.analyses.base import Context, FigureSpec, Output
 from shopper_bayes.analyses.session_behaviour import figures, requests
 from shopper_bayes.analyses.session_behaviour.compute import profiles
@@ -21,14 +23,14 @@ def run(ctx: Context) -> Output:
     loaded = load(ctx, settings)
     scope, rows = dict(loaded.scope), loaded.cleaning.rows_used
     if rows > settings.max_rows:  # the bootstrap needs rows: a seeded sample of them, said in the report
-        frame = loaded.table.frame(limit=settings.max_rows, seed=ctx.seed)
+        frame = ctx.once("sample", partial(loaded.table.frame, limit=settings.max_rows, seed=ctx.seed))
         scope["sample"] = (f"a seeded random sample of {settings.max_rows:,} of the {rows:,} sessions "
                            "(session_behaviour.max_rows)")
         ctx.step(f"session behaviour: {scope['sample']}")
     else:
         frame = loaded.frame
     ctx.step(f"bootstrapping behaviour means of {len(frame):,} sessions")
-    cells, differences, reference, threshold = profiles(frame, settings, ctx.seed)
+    cells, differences, reference, threshold = ctx.compute(partial(profiles, frame, settings, ctx.seed))
     result = BehaviourResult(
         segments=list(settings.segments), scope=scope, interval_prob=settings.interval_prob,
         resamples=settings.resamples, engaged_page_type=settings.engaged_page_type,
