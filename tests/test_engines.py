@@ -196,6 +196,30 @@ def test_the_hash_bound_of_a_sample_changes_no_row(generated, engine, request):
     assert len(table.frame(limit=table.kept + 5, seed=1)) == table.kept
 
 
+# texts whose first or last character is whitespace or not, some of several bytes: an accent on a space, a prepended
+# Arabic sign before a space (one grapheme, which DuckDB's reverse keeps whole), a line end of two characters
+STRIPPED = ["", " ", "a", " a", "a ", "\ta\t", "a\r\n", "\r\n", "\x0ba\x0c", "\x01a\x01", "!a!", "é ", " é",
+            "a" + chr(769), "a " + chr(769), chr(1536) + " ", " " + chr(1536), "\u3000a\u3000", "a\n b", None]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_stripped_text_loses_the_whitespace_around_it_and_nothing_else(engine, request):
+    """``clean.strip`` (which trims only a text that starts or ends with a byte up to a space) equals Python's strip
+    of the same six whitespace characters, on texts that end in a character of several bytes or graphemes."""
+    from shopper_bayes.engine.clean import strip
+
+    texts = pd.DataFrame({"i": range(len(STRIPPED)), "t": pd.Series(STRIPPED, dtype=object)})
+    if engine == "duckdb":
+        engine = DuckDBEngine()
+        engine.con.register("texts", texts)
+    else:
+        engine = request.getfixturevalue("spark")
+        engine.spark.createDataFrame(texts, "i long, t string").createOrReplaceTempView("texts")
+    got = engine.sql(f"SELECT i, {strip('t')} AS s FROM texts ORDER BY i")["s"].tolist()
+    expected = [None if text is None else text.strip(" \t\n\x0b\x0c\r") for text in STRIPPED]
+    assert [None if pd.isna(value) else value for value in got] == expected
+
+
 def run_cli(tmp_path: Path, config_text: str, env: dict | None = None) -> subprocess.CompletedProcess:
     config = tmp_path / "config.yaml"
     config.write_text(config_text)

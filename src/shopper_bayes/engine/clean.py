@@ -52,9 +52,12 @@ def with_spare(wanted: int) -> float:
 def strip(column: str) -> str:
     """SQL: the text column without surrounding whitespace."""
     value = quote(column)
-    # trim only a value that starts or ends with a byte up to ' ' (the whitespace is among them):
-    # the comparisons cost a fraction of trim's (text compares byte by byte in DuckDB and Spark)
-    return f"CASE WHEN left({value}, 1) <= ' ' OR right({value}, 1) <= ' ' THEN trim({value}, {WHITESPACE}) ELSE {value} END"
+    # trim only a value that starts or ends with a byte up to ' ' (the whitespace is among them): the comparisons cost a
+    # fraction of trim's (text compares byte by byte in DuckDB and Spark). The last character: DuckDB's ``right(v, 1)``
+    # took 2.0 s of 100 million customer ids, ``reverse`` 0.9 s; ``reverse`` keeps a grapheme whole (a prepended mark
+    # and a space stay in that order), so a last space is also asked for on its own, every control being a grapheme
+    return (f"CASE WHEN {value} < '!' OR reverse({value}) < '!' OR ends_with({value}, ' ') "
+            f"THEN trim({value}, {WHITESPACE}) ELSE {value} END")
 
 
 def _in(expression: str, values) -> str:
