@@ -144,3 +144,41 @@ def test_the_statistics_pass_stops_each_analysis_at_its_fit_or_computing_and_han
     assert shown == ["Bootstrap", "Model", "Table"]
     assert bootstrap(contexts["bootstrap"]) == 6 and ran[-1] == "resampled"  # the run: the sample handed on
     assert once("sample", lambda: "drawn again") == "drawn again"  # handed on once, then no longer kept
+
+
+def test_a_workers_reading_and_statistics_pass_give_duckdb_more_memory_and_its_fits_do_not(tmp_path, monkeypatch):
+    """In a worker (``statistics_first``) DuckDB may take STATISTICS_MEMORY while it reads, cleans and computes every
+    analysis's statistics, and is back at its own limit before the first fit; a plain run keeps its own limit."""
+    config = load_config(write_config(tmp_path, sampler={"draws": 100, "tune": 100, "chains": 2},
+                                      rates={"model": "hierarchical", "compare_models": False}, **only("purchase_rates")))
+    engines, seen = [], []
+
+    def limit(engine) -> str:
+        return engine.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    plain_sql = DuckDBEngine.sql
+
+    def sql(self, query):
+        engines.append(self)
+        seen.append(("query", limit(self)))
+        return plain_sql(self, query)
+
+    plain_fit = FitCache.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append(("fit", limit(engines[-1])))
+        return plain_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBEngine, "sql", sql)
+    monkeypatch.setattr(FitCache, "fit", fit)
+    expected = {}
+    for first in (True, False):
+        seen.clear()
+        runner._run_analyses(config, ["purchase_rates"], FitCache(config.sampler, config.seed), lambda text: None,
+                             statistics_first=first)
+        own, more = limit(engines[-1]), "953.6 MiB"  # DuckDB shows 500MB and 1GB in MiB
+        assert own == "476.8 MiB" and DuckDBEngine.STATISTICS_MEMORY == "1GB"
+        fitted = seen.index(next(event for event in seen if event[0] == "fit"))
+        expected[first] = {event[1] for event in seen[:fitted]}, {event[1] for event in seen[fitted:]}
+    assert expected[True] == ({more}, {own})
+    assert expected[False] == ({own}, {own})

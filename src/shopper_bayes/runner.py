@@ -18,7 +18,7 @@ import shutil
 import time
 import weakref
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -272,21 +272,24 @@ def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | No
     datasets = {dataset.name: dataset for dataset in datasets_list}
     loader = loader or Loader(config, datasets)
     selected = [analysis for analysis in analyses if analysis.key in keys]
-    loader.prepare(selected, step)
-    loader.serve(selected)
-    # in a worker the computing yields to the other workers' statistics, and the statistics pass hands its results on
-    hooks = (lambda: {"compute": yielding, "once": _kept()}) if statistics_first else dict
-    contexts = {analysis.key: Context(config=config, settings=getattr(config, analysis.config_name),
-                                      load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed,
-                                      **hooks())
-                for analysis in selected}
-    for analysis in selected:  # every analysis's settings against the data, before the first one fits anything
-        if analysis.check is not None:
-            try:
-                analysis.check(contexts[analysis.key])
-            except MissingColumn:  # said when the analysis runs (and skips it)
-                pass
-    outputs, timings, cpu = _statistics(selected, contexts, step) if statistics_first else ({}, {}, {})
+    with ExitStack() as reading:
+        if statistics_first:  # in a worker the reading and the statistics pass come before any fit holds memory
+            reading.enter_context(loader.engine.statistics_memory())
+        loader.prepare(selected, step)
+        loader.serve(selected)
+        # in a worker the computing yields to the other workers' statistics, and the statistics pass hands its results on
+        hooks = (lambda: {"compute": yielding, "once": _kept()}) if statistics_first else dict
+        contexts = {analysis.key: Context(config=config, settings=getattr(config, analysis.config_name),
+                                          load=loader.for_analysis(analysis), fit=fits.fit, step=step, seed=config.seed,
+                                          **hooks())
+                    for analysis in selected}
+        for analysis in selected:  # every analysis's settings against the data, before the first one fits anything
+            if analysis.check is not None:
+                try:
+                    analysis.check(contexts[analysis.key])
+                except MissingColumn:  # said when the analysis runs (and skips it)
+                    pass
+        outputs, timings, cpu = _statistics(selected, contexts, step) if statistics_first else ({}, {}, {})
     missing = {}
     for analysis in selected:
         if analysis.key in outputs:  # it neither fits nor computes: it ran whole in the statistics pass
