@@ -274,7 +274,7 @@ def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_t
     temp.mkdir()
     started.mkdir()
 
-    def analyses(config, keys, fits, step, loader, statistics_first=False):
+    def analyses(config, keys, fits, step, loader, statistics_first=False, statisticians=None):
         assert loader.engine is not None  # the worker's DuckDB, its folder in the temp folder
         (started / keys[0]).write_text(str(os.getpid()))
         if doing == "querying":
@@ -320,7 +320,7 @@ def test_a_stop_raised_inside_a_finalizer_is_sent_again_without_a_traceback(tmp_
     from shopper_bayes import runner
     from shopper_bayes.config import load_config
 
-    def analyses(config, keys, fits, step, loader, statistics_first=False):
+    def analyses(config, keys, fits, step, loader, statistics_first=False, statisticians=None):
         class Thing:
             pass
 

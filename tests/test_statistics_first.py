@@ -182,3 +182,31 @@ def test_a_workers_reading_and_statistics_pass_give_duckdb_more_memory_and_its_f
         expected[first] = {event[1] for event in seen[:fitted]}, {event[1] for event in seen[fitted:]}
     assert expected[True] == ({more}, {own})
     assert expected[False] == ({own}, {own})
+
+
+def test_a_worker_done_with_its_statistics_waits_for_every_other_workers_before_its_fits():
+    """Three forked workers end their statistics 0, 0.6 and 1.2 s in: none goes on to its fits before the last one is
+    done, the first two say they wait, and the last goes straight on."""
+    import multiprocessing
+    import time
+
+    statisticians = runner._Statisticians(3)
+    context = multiprocessing.get_context("fork")
+    times = context.Queue()
+
+    def worker(delay: float):
+        time.sleep(delay)
+        arrived, said = time.monotonic(), []
+        statisticians.done(said.append)
+        times.put((delay, arrived, time.monotonic(), said))
+
+    processes = [context.Process(target=worker, args=(delay,)) for delay in (0.0, 0.6, 1.2)]
+    for process in processes:
+        process.start()
+    found = sorted(times.get(timeout=30) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+    last_arrival = max(arrived for _, arrived, _, _ in found)
+    assert all(left >= last_arrival for _, _, left, _ in found)
+    assert [said for *_, said in found] == [["waiting for the other workers' statistics"]] * 2 + [[]]
+    assert found[0][2] - found[0][1] > 1.0  # the first waited for the last
