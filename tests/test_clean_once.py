@@ -15,7 +15,7 @@ from shopper_bayes.datasets.sessions import DATASET, SessionsConfig
 from shopper_bayes.engine.base import DuckDBEngine
 from shopper_bayes.engine import clean
 from shopper_bayes.engine.clean import SqlCleaner, prepare
-from shopper_bayes.runner import Loader
+from shopper_bayes.runner import Loader, inherited_kept
 
 # (needs, options) as the sessions analyses ask: rates, its check, correlations, behaviour, drivers
 REQUESTS = [(("segment",), {}), (("segment", "month"), {}),
@@ -134,7 +134,8 @@ def test_forked_workers_read_the_table_the_parent_cleaned(dirty):
                             for needs, options in REQUESTS])
     prepared = parent.hand_over()
     try:
-        with multiprocessing.get_context("fork").Pool(2) as pool:
+        # what the tests before left in reference cycles (their engines) is not collected in the children
+        with inherited_kept(), multiprocessing.get_context("fork").Pool(2) as pool:
             results = pool.starmap(_child, [(prepared, settings)] * 2)
     finally:
         parent.close()

@@ -293,8 +293,8 @@ def test_a_stopped_worker_deletes_its_engine_folder_though_signalled_again_and_t
     monkeypatch.setattr(runner.Loader, "close", close_signalled_again)
     monkeypatch.setattr(runner, "_JOB", {"config": load_config(write_config(tmp_path)), "step": lambda text: None,
                                          "cleaned": frozenset(), "folder": None})
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                             initializer=runner._stopped_by_the_main_process) as pool:
+    with runner.inherited_kept(), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                                      initializer=runner._stopped_by_the_main_process) as pool:
         first, second = pool.submit(runner._worker, ["first"]), pool.submit(runner._worker, ["second"])
         deadline = time.monotonic() + 60
         while not (started / "first").exists() and time.monotonic() < deadline:
@@ -338,11 +338,60 @@ def test_a_stop_raised_inside_a_finalizer_is_sent_again_without_a_traceback(tmp_
     monkeypatch.setattr(runner, "_JOB", {"config": load_config(write_config(tmp_path)), "step": lambda text: None,
                                          "cleaned": frozenset(), "folder": str(tmp_path)})
     started = time.monotonic()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                             initializer=runner._stopped_by_the_main_process) as pool:
+    with runner.inherited_kept(), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                                      initializer=runner._stopped_by_the_main_process) as pool:
         assert not isinstance(pool.submit(runner._worker, ["first"]).exception(timeout=60), AssertionError)
     assert time.monotonic() - started < 20
     assert "Exception ignored" not in capfd.readouterr().err
+
+
+def _own_engine_then_collect(keys):
+    """A worker's group: its own engine's query, then a full garbage collection."""
+    import gc
+
+    import duckdb
+
+    duckdb.connect().sql("SELECT sum(range) FROM range(1000000)").fetchall()
+    gc.collect()
+    return keys
+
+
+def test_a_worker_never_collects_a_duckdb_connection_the_main_process_left_in_a_reference_cycle(monkeypatch):
+    """A connection in a cycle, garbage in the main process when the pool forks: collected in a worker that runs its
+    own engine, its destructor joined threads the worker does not have and waited for one of the worker's own
+    engine threads, forever (the worker hung)."""
+    import gc
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    import duckdb
+
+    from shopper_bayes import runner
+
+    class Cycle:
+        def __init__(self):
+            self.itself = self
+            self.con = duckdb.connect()
+            self.con.sql("SELECT sum(range) FROM range(1000000)").fetchall()  # its engine's threads start
+
+    monkeypatch.setattr(runner, "_worker", _own_engine_then_collect)
+    results = []
+    gc.disable()  # the cycle stays garbage until the pool forks
+    try:
+        Cycle()
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            waiting = threading.Thread(target=lambda: results.append(runner._results(pool, [["first"]])), daemon=True)
+            waiting.start()
+            waiting.join(timeout=60)
+            hung = waiting.is_alive()
+            if hung:
+                for process in pool._processes.values():
+                    process.kill()
+    finally:
+        gc.enable()
+    assert not hung
+    assert results == [[["first"]]]
 
 
 STOPPED_IN_A_FINALIZER = """

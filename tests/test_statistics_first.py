@@ -201,8 +201,9 @@ def test_a_worker_done_with_its_statistics_waits_for_every_other_workers_before_
         times.put((delay, arrived, time.monotonic(), said))
 
     processes = [context.Process(target=worker, args=(delay,)) for delay in (0.0, 0.6, 1.2)]
-    for process in processes:
-        process.start()
+    with runner.inherited_kept():
+        for process in processes:
+            process.start()
     found = sorted(times.get(timeout=30) for _ in processes)
     for process in processes:
         process.join(timeout=30)

@@ -461,6 +461,22 @@ def _signals_held():
             signal.raise_signal(noted[0])  # its own handler now: Ctrl-C's or the CLI's SIGTERM raise here
 
 
+@contextmanager
+def inherited_kept():
+    """What a process forked inside holds from this one is never garbage-collected there: this process's garbage is
+    collected first, the rest frozen until the block ends. A DuckDB connection left in a reference cycle and collected
+    in a forked child joined its engine's threads, which the child does not have; the child's own engine threads
+    took over their stacks, so the join waited for one of them, forever (a test's forked workers hung)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _worker(keys: list[str]):
     """:func:`_work` in a worker process. Stopped, the worker deletes its temporary folders and then exits rather
     than return to the pool, which would hand it the next group of analyses. (The exception may not be the
@@ -508,7 +524,7 @@ def _results(pool, queue: list[list[str]]) -> list:
     timeout put off until a worker ended its group."""
     from concurrent.futures import FIRST_EXCEPTION, wait
 
-    with _signals_held():  # the pool forks its workers as the first group is submitted
+    with _signals_held(), inherited_kept():  # the pool forks its workers as the first group is submitted
         futures = [pool.submit(_worker, group) for group in queue]
     pending = set(futures)
     while pending:
