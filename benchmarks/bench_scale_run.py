@@ -14,7 +14,8 @@ Run from the repository root:
    big first, with its default workers (analyses of the two datasets in two forked processes), under
    the instrumentation below, and prints per process: seconds inside the engine (every
    ``Engine.scan/sql/fetch/create_table/create_view/lines`` call: reading, cleaning, counting, every
-   aggregation, samples drawn by the engine), the analyses' seconds from the run's own timings, and
+   aggregation, samples drawn by the engine), when its last statistic came (the end of its last engine call of
+   more than 0.3 s, counted from the command's start), the analyses' seconds from the run's own timings, and
    the process's peak resident size (VmHWM); then the whole run's wall time and the fit-time ratio
    (whole-run time minus engine time, big over small).
 No assertions; the figures go to benchmarks/README.md ("Scale").
@@ -126,7 +127,7 @@ def run(path: Path, log: Path) -> dict:
     log.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="scale-out-") as output:
-        began = time.perf_counter()
+        began, began_at = time.perf_counter(), time.time()
         done = subprocess.run([sys.executable, "-c", CHILD, str(log), "run", "--config", str(path), "--output", output,
                                "--quiet"], env=os.environ | {"PYTHONPATH": str(ROOT / "src")}, cwd=ROOT,
                               capture_output=True, text=True)
@@ -135,7 +136,8 @@ def run(path: Path, log: Path) -> dict:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     processes: dict[int, dict] = {}
     for record in records:
-        entry = processes.setdefault(record["pid"], {"engine": 0.0, "calls": 0, "hwm": 0.0, "analyses": {}, "slowest": []})
+        entry = processes.setdefault(record["pid"], {"engine": 0.0, "calls": 0, "hwm": 0.0, "analyses": {}, "slowest": [],
+                                                     "last": 0.0})
         entry["hwm"] = max(entry["hwm"], record["hwm"])
         if record["call"] == "analyses":
             entry["analyses"].update(record["timings"])
@@ -143,6 +145,8 @@ def run(path: Path, log: Path) -> dict:
             entry["engine"] += record["seconds"]
             entry["calls"] += 1
             entry["slowest"].append((record["seconds"], record["call"], record["query"]))
+            if record["seconds"] > 0.3:  # a statistic, not a look at a table's columns
+                entry["last"] = max(entry["last"], record["start"] + record["seconds"] - began_at)
     for entry in processes.values():
         entry["slowest"] = sorted(entry["slowest"], reverse=True)[:6]
     return {"wall": wall, "processes": processes, "load": (load_before, os.getloadavg()[0]), "failed": failed}
@@ -157,7 +161,8 @@ def show(rows: int, result: dict) -> None:
         if not entry["calls"] and not entry["analyses"]:
             continue
         analyses = ", ".join(f"{key} {seconds:.1f}" for key, seconds in entry["analyses"].items())
-        print(f"  process {pid}: engine {entry['engine']:.1f} s in {entry['calls']} calls, peak {entry['hwm']:,.0f} MiB")
+        print(f"  process {pid}: engine {entry['engine']:.1f} s in {entry['calls']} calls, its last statistic "
+              f"{entry['last']:.1f} s after the command started, peak {entry['hwm']:,.0f} MiB")
         print(f"    analyses (s): {analyses}")
         for seconds, call, query in entry["slowest"]:
             print(f"    {seconds:7.1f} s {call}: {query[:100]}")
