@@ -262,25 +262,21 @@ def _statistics(analyses: list[Analysis], contexts: dict[str, Context], step) ->
 
 
 class _Statisticians:
-    """The workers of a parallel run still in their statistics pass: a count in memory that the forked workers share.
-    A worker done with its statistics counts itself out and waits for the others before its first fit or bootstrap:
+    """The workers of a parallel run still in their statistics pass: a barrier that the forked workers share.
+    A worker done with its statistics waits there for the others before its first fit or bootstrap:
     a fit beside another worker's statistics took a share of the cores even at a lower priority (the last statistic of
     100 million sessions and purchases came 10 s later). Every group of the run has a worker of its own (``bins``)."""
 
     def __init__(self, workers: int):
         import multiprocessing
 
-        self._left = multiprocessing.get_context("fork").Value("i", workers)
+        self._barrier = multiprocessing.get_context("fork").Barrier(workers)
 
     def done(self, step: Callable[[str], None]) -> None:
         """This worker's statistics are done: back when every worker's are."""
-        with self._left.get_lock():
-            self._left.value -= 1
-            left = self._left.value
-        if left > 0:
+        if self._barrier.n_waiting < self._barrier.parties - 1:  # not the last to come
             step("waiting for the other workers' statistics")
-        while self._left.value > 0:
-            time.sleep(0.05)
+        self._barrier.wait()
 
 
 def _run_analyses(config: Core, keys: list[str], fits, step, loader: Loader | None = None,
